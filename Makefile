@@ -1,0 +1,31 @@
+# Entry points. Each target installs what it needs (project-local .venv) on a fresh machine.
+.PHONY: dev test lint fmt bench release clean
+
+## dev: run the local stack (moto, table, demo site, local gateway) until Ctrl-C
+dev:
+	infra/local/dev.sh
+
+## test: unit and integration tests (starts and stops its own moto)
+test:
+	infra/local/test.sh
+
+## lint: rustfmt, clippy and cfn-lint
+lint:
+	infra/local/venv.sh infra/local/requirements.txt
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	.venv/bin/cfn-lint template.yaml
+
+## bench: collect handler cost per request, then the arm64 release binary size
+bench: release
+	cargo bench -p collect
+	@ls -l target/lambda/collect/bootstrap | awk '{ printf "collect release binary (arm64, stripped): %.2f MB\n", $$5 / 1048576 }'
+
+## release: arm64 release builds of the Lambda functions, as `sam build` makes them
+release:
+	infra/local/venv.sh infra/local/requirements-build.txt
+	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --arm64 --bin collect
+
+clean:
+	cargo clean
+	rm -rf .venv .aws-sam

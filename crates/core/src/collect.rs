@@ -1,0 +1,204 @@
+//! The collect use case: one tracker hit in, at most one stored event out.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::enrich::{self, Salt};
+use crate::event::{EventId, StoredEvent};
+use crate::hit::{HitError, MAX_BODY_BYTES, ValidHit};
+use crate::ports::{EventStore, PutOutcome, SaltStore, SiteDirectory, StoreError};
+use crate::site::{Site, SiteId};
+
+/// Above this many cached site lookups the cache is emptied, so a flood of made-up site ids cannot grow
+/// a warm function's memory without bound.
+const MAX_CACHED_SITES: usize = 10_000;
+
+#[derive(Debug, Clone)]
+pub struct CollectConfig {
+    /// How long raw events live (`ttl` attribute).
+    pub raw_event_ttl: Duration,
+    /// How long a warm function trusts a site lookup.
+    pub site_cache_ttl: Duration,
+    /// How long a warm function remembers that a site does not exist. Short, so that a site created
+    /// right after a stray hit starts counting quickly.
+    pub unknown_site_cache_ttl: Duration,
+}
+
+impl Default for CollectConfig {
+    fn default() -> Self {
+        Self {
+            raw_event_ttl: Duration::from_secs(86_400),
+            site_cache_ttl: Duration::from_secs(60),
+            unknown_site_cache_ttl: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the handler knows about the request besides its body.
+#[derive(Debug, Clone)]
+pub struct CollectRequest<'a> {
+    pub body: &'a [u8],
+    pub user_agent: &'a str,
+    /// The client's address, from a trusted source (never a client-settable header).
+    pub client_ip: IpAddr,
+    /// Value of the CDN's viewer-country header, if any.
+    pub country: Option<&'a str>,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Collected {
+    Stored(EventId),
+    /// A retry of an event already stored.
+    Duplicate,
+    /// Dropped on purpose: a bot or headless browser.
+    Bot,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error(transparent)]
+    Invalid(#[from] HitError),
+    #[error("body is larger than {MAX_BODY_BYTES} bytes")]
+    TooLarge,
+    #[error("unknown site")]
+    UnknownSite,
+    #[error("the page's hostname is not allowed for this site")]
+    HostNotAllowed,
+    #[error("could not store the event")]
+    Store(#[from] StoreError),
+}
+
+pub struct Collector<S> {
+    store: S,
+    config: CollectConfig,
+    sites: Mutex<HashMap<SiteId, (Instant, Option<Site>)>>,
+    salt: Mutex<Option<(NaiveDate, Salt)>>,
+}
+
+impl<S: SiteDirectory + SaltStore + EventStore> Collector<S> {
+    pub fn new(store: S, config: CollectConfig) -> Self {
+        Self {
+            store,
+            config,
+            sites: Mutex::default(),
+            salt: Mutex::default(),
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub async fn collect(&self, request: CollectRequest<'_>) -> Result<Collected, CollectError> {
+        if request.body.len() > MAX_BODY_BYTES {
+            return Err(CollectError::TooLarge);
+        }
+        let hit = ValidHit::parse(request.body)?;
+        // Before any lookup: bots cost no reads.
+        let Some(user_agent) = enrich::classify_user_agent(request.user_agent) else {
+            return Ok(Collected::Bot);
+        };
+        let site = self
+            .site(&hit.site)
+            .await?
+            .ok_or(CollectError::UnknownSite)?;
+        let page_host = hit.url.host_str().unwrap_or_default();
+        if !site.allows_host(page_host) {
+            return Err(CollectError::HostNotAllowed);
+        }
+        let salt = self.salt(request.received_at.date_naive()).await?;
+        let event = enrich_hit(hit, &site, &request, user_agent, &salt);
+        let expires_at = request.received_at + self.config.raw_event_ttl;
+        match self.store.put_event(&event, expires_at).await? {
+            PutOutcome::Stored => Ok(Collected::Stored(event.id)),
+            PutOutcome::Duplicate => Ok(Collected::Duplicate),
+        }
+    }
+
+    async fn site(&self, id: &SiteId) -> Result<Option<Site>, StoreError> {
+        if let Some((fetched_at, site)) = self.sites.lock().expect("site cache lock").get(id) {
+            let ttl = match site {
+                Some(_) => self.config.site_cache_ttl,
+                None => self.config.unknown_site_cache_ttl,
+            };
+            if fetched_at.elapsed() < ttl {
+                return Ok(site.clone());
+            }
+        }
+        let site = self.store.find_site(id).await?;
+        let mut cache = self.sites.lock().expect("site cache lock");
+        if cache.len() >= MAX_CACHED_SITES {
+            cache.clear();
+        }
+        cache.insert(id.clone(), (Instant::now(), site.clone()));
+        Ok(site)
+    }
+
+    async fn salt(&self, day: NaiveDate) -> Result<Salt, StoreError> {
+        if let Some((cached_day, salt)) = &*self.salt.lock().expect("salt cache lock")
+            && *cached_day == day
+        {
+            return Ok(salt.clone());
+        }
+        let salt = self.store.daily_salt(day).await?;
+        *self.salt.lock().expect("salt cache lock") = Some((day, salt.clone()));
+        Ok(salt)
+    }
+}
+
+/// Builds the stored event from a validated hit: pure, no I/O.
+pub fn enrich_hit(
+    hit: ValidHit,
+    site: &Site,
+    request: &CollectRequest<'_>,
+    ua: enrich::UserAgentInfo,
+    salt: &Salt,
+) -> StoredEvent {
+    let page_host = hit
+        .url
+        .host_str()
+        .unwrap_or_default()
+        .trim_end_matches('.')
+        .to_owned();
+    let referrer = enrich::referrer_host(hit.referrer.as_ref(), |host| {
+        host == page_host || site.allows_host(host)
+    });
+    let campaign = enrich::campaign(&hit.url);
+    let id = hit.client_id.as_deref().and_then(EventId::parse);
+    StoredEvent {
+        visitor: enrich::visitor_id(
+            salt,
+            site.id.as_str(),
+            request.client_ip,
+            request.user_agent,
+        ),
+        site: hit.site,
+        kind: hit.kind,
+        client_id: id.is_some(),
+        id: id.unwrap_or_else(EventId::random),
+        ts: request.received_at,
+        sid: hit.session_id,
+        path: hit.url.path().to_owned(),
+        host: page_host,
+        title: hit.title,
+        referrer,
+        utm_source: campaign.source,
+        utm_medium: campaign.medium,
+        utm_campaign: campaign.campaign,
+        device: ua.device.to_owned(),
+        browser: ua.browser,
+        os: ua.os,
+        country: enrich::country(request.country),
+        sw: hit.screen_width,
+        sh: hit.screen_height,
+        name: hit.event_name,
+        value: hit.event_value,
+        url: hit.outbound_url.map(String::from),
+        props: hit.props,
+    }
+}

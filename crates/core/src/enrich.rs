@@ -1,0 +1,255 @@
+//! Server-side enrichment: device, browser and OS from the User-Agent, bot detection, referrer host,
+//! campaign parameters, country, and the visitor id.
+
+use std::hash::Hasher;
+use std::net::IpAddr;
+use std::sync::LazyLock;
+
+use siphasher::sip128::{Hasher128, SipHasher13};
+use url::Url;
+
+/// Campaign parameter values are truncated to this many characters.
+const MAX_UTM_CHARS: usize = 100;
+
+// Both are built on first use rather than at init: woothee compiles its regexes lazily anyway, and the
+// bot list's single regex costs ~3 ms that a cold start need not pay before the first hit arrives.
+static UA_PARSER: LazyLock<woothee::parser::Parser> = LazyLock::new(woothee::parser::Parser::new);
+static BOTS: LazyLock<isbot::Bots> = LazyLock::new(isbot::Bots::default);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserAgentInfo {
+    /// `desktop`, `mobile`, `tablet` or `other`.
+    pub device: &'static str,
+    pub browser: Option<String>,
+    pub os: Option<String>,
+}
+
+/// Classifies a User-Agent in one parse: `None` for known crawlers, monitoring agents, HTTP libraries and
+/// headless browsers (the isbot pattern list, which covers `HeadlessChrome` and Lighthouse, plus woothee's
+/// crawler category) and for a missing User-Agent, which no real browser sends.
+///
+/// woothee has no tablet class, so its `smartphone` category is split: iPads, and Android devices without
+/// the `Mobile` token (Google's documented convention), are tablets.
+pub fn classify_user_agent(user_agent: &str) -> Option<UserAgentInfo> {
+    let user_agent = user_agent.trim();
+    if user_agent.is_empty() || BOTS.is_bot(user_agent) {
+        return None;
+    }
+    let Some(ua) = UA_PARSER.parse(user_agent) else {
+        return Some(UserAgentInfo {
+            device: "other",
+            browser: None,
+            os: None,
+        });
+    };
+    if ua.category == "crawler" {
+        return None;
+    }
+    let is_tablet = ua.os == "iPad"
+        || user_agent.contains("Tablet")
+        || (ua.os == "Android" && !user_agent.contains("Mobile"));
+    let device = match ua.category {
+        "pc" => "desktop",
+        "smartphone" | "mobilephone" if is_tablet => "tablet",
+        "smartphone" | "mobilephone" => "mobile",
+        _ => "other",
+    };
+    let known = |value: &str| (value != "UNKNOWN" && !value.is_empty()).then(|| value.to_owned());
+    Some(UserAgentInfo {
+        device,
+        browser: known(ua.name),
+        os: known(ua.os),
+    })
+}
+
+/// The referrer's host, unless the visit came from the site itself (the page's own host or any host the
+/// site allows): internal navigation is not a source of traffic.
+pub fn referrer_host(referrer: Option<&Url>, is_own_host: impl Fn(&str) -> bool) -> Option<String> {
+    let referrer = referrer?;
+    if !matches!(referrer.scheme(), "http" | "https") {
+        return None;
+    }
+    let host = referrer
+        .host_str()?
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    (!is_own_host(&host)).then_some(host)
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Campaign {
+    pub source: Option<String>,
+    pub medium: Option<String>,
+    pub campaign: Option<String>,
+}
+
+pub fn campaign(page: &Url) -> Campaign {
+    let mut found = Campaign::default();
+    for (key, value) in page.query_pairs() {
+        let slot = match key.as_ref() {
+            "utm_source" => &mut found.source,
+            "utm_medium" => &mut found.medium,
+            "utm_campaign" => &mut found.campaign,
+            _ => continue,
+        };
+        let value = value.trim();
+        if slot.is_none() && !value.is_empty() {
+            *slot = Some(value.chars().take(MAX_UTM_CHARS).collect());
+        }
+    }
+    found
+}
+
+/// An ISO 3166-1 alpha-2 code from a CDN header. `XX` (unknown) and `T1` (Tor) are not countries.
+pub fn country(header_value: Option<&str>) -> Option<String> {
+    let code = header_value?.trim();
+    let valid = code.len() == 2 && code.bytes().all(|b| b.is_ascii_alphabetic());
+    let code = code.to_ascii_uppercase();
+    (valid && code != "XX" && code != "T1").then_some(code)
+}
+
+/// The day's secret salt. Visitor ids are a keyed hash under it, so they cannot be recomputed from an IP
+/// and User-Agent once the salt is gone, and they change every day.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Salt([u8; 16]);
+
+impl Salt {
+    pub fn random() -> Self {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+        Self(bytes)
+    }
+
+    pub fn from_hex(hex_str: &str) -> Option<Self> {
+        let bytes = hex::decode(hex_str).ok()?;
+        Some(Self(bytes.try_into().ok()?))
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl std::fmt::Debug for Salt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Salt(..)")
+    }
+}
+
+/// SipHash-1-3 (a keyed PRF) of site, IP and User-Agent, 128 bits in hex. Fields are separated by NUL,
+/// which none of them can contain, so distinct inputs cannot collide by concatenation.
+pub fn visitor_id(salt: &Salt, site: &str, ip: IpAddr, user_agent: &str) -> String {
+    let mut hasher = SipHasher13::new_with_key(&salt.0);
+    hasher.write(site.as_bytes());
+    hasher.write_u8(0);
+    match ip {
+        IpAddr::V4(v4) => hasher.write(&v4.octets()),
+        IpAddr::V6(v6) => hasher.write(&v6.octets()),
+    }
+    hasher.write_u8(0);
+    hasher.write(user_agent.as_bytes());
+    format!("{:032x}", hasher.finish128().as_u128())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+    const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+    const SAFARI_IPAD: &str = "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+    const CHROME_ANDROID_TABLET: &str = "Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+    const FIREFOX_LINUX: &str =
+        "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+
+    #[test]
+    fn classifies_devices_browsers_and_systems() {
+        let info = |ua| classify_user_agent(ua).expect("a person");
+        let chrome = info(CHROME_WINDOWS);
+        assert_eq!(chrome.device, "desktop");
+        assert_eq!(chrome.browser.as_deref(), Some("Chrome"));
+        assert_eq!(chrome.os.as_deref(), Some("Windows 10"));
+        let iphone = info(SAFARI_IPHONE);
+        assert_eq!(
+            (iphone.device, iphone.browser.as_deref()),
+            ("mobile", Some("Safari"))
+        );
+        assert_eq!(info(SAFARI_IPAD).device, "tablet");
+        assert_eq!(info(CHROME_ANDROID_TABLET).device, "tablet");
+        assert_eq!(info(FIREFOX_LINUX).browser.as_deref(), Some("Firefox"));
+        assert_eq!(info("something odd").device, "other");
+    }
+
+    #[test]
+    fn drops_bots_and_headless_browsers_but_not_people() {
+        for bot in [
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36",
+            "curl/8.5.0",
+            "python-requests/2.32.3",
+            "Mozilla/5.0 (Linux; Android 11; moto g power (2022)) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36 Chrome-Lighthouse",
+            "",
+        ] {
+            assert_eq!(classify_user_agent(bot), None, "{bot}");
+        }
+        for person in [CHROME_WINDOWS, SAFARI_IPHONE, SAFARI_IPAD, FIREFOX_LINUX] {
+            assert!(classify_user_agent(person).is_some(), "{person}");
+        }
+    }
+
+    #[test]
+    fn self_referrals_are_no_referrer() {
+        let own = |host: &str| host == "example.com";
+        let from = |u: &str| referrer_host(Some(&Url::parse(u).unwrap()), own);
+        assert_eq!(
+            from("https://news.ycombinator.com/item?id=1").as_deref(),
+            Some("news.ycombinator.com")
+        );
+        assert_eq!(from("https://example.com/other"), None);
+        assert_eq!(from("android-app://com.google.android.gm/"), None);
+        assert_eq!(referrer_host(None, own), None);
+    }
+
+    #[test]
+    fn reads_campaign_parameters() {
+        let url = Url::parse(
+            "https://example.com/?utm_source=news&utm_medium=email&utm_campaign=launch%20day",
+        )
+        .unwrap();
+        let found = campaign(&url);
+        assert_eq!(found.source.as_deref(), Some("news"));
+        assert_eq!(found.medium.as_deref(), Some("email"));
+        assert_eq!(found.campaign.as_deref(), Some("launch day"));
+        assert_eq!(
+            campaign(&Url::parse("https://example.com/").unwrap()),
+            Campaign::default()
+        );
+    }
+
+    #[test]
+    fn country_codes_are_validated() {
+        assert_eq!(country(Some("de")).as_deref(), Some("DE"));
+        assert_eq!(country(Some("XX")), None);
+        assert_eq!(country(Some("T1")), None);
+        assert_eq!(country(Some("USA")), None);
+        assert_eq!(country(None), None);
+    }
+
+    #[test]
+    fn visitor_id_depends_on_salt_site_ip_and_agent() {
+        let salt = Salt::random();
+        let ip: IpAddr = "203.0.113.7".parse().unwrap();
+        let base = visitor_id(&salt, "s", ip, "ua");
+        assert_eq!(base.len(), 32);
+        assert_eq!(base, visitor_id(&salt, "s", ip, "ua"));
+        assert_ne!(base, visitor_id(&Salt::random(), "s", ip, "ua"));
+        assert_ne!(base, visitor_id(&salt, "t", ip, "ua"));
+        assert_ne!(
+            base,
+            visitor_id(&salt, "s", "203.0.113.8".parse().unwrap(), "ua")
+        );
+        assert_ne!(base, visitor_id(&salt, "s", ip, "ub"));
+        assert!(!base.contains("203"));
+        assert_eq!(Salt::from_hex(&salt.to_hex()), Some(salt));
+    }
+}

@@ -1,0 +1,446 @@
+//! The tracker wire format (compatible with the ts-analytics tracker): parsing and validation.
+//!
+//! The body is parsed into a JSON object first and each field is then checked by hand, so every
+//! rejection names the offending field.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::event::{EventKind, PropValue};
+use crate::site::SiteId;
+
+pub const MAX_BODY_BYTES: usize = 8 * 1024;
+pub const MAX_URL_LEN: usize = 2048;
+pub const MAX_TITLE_CHARS: usize = 300;
+pub const MAX_SESSION_ID_LEN: usize = 64;
+pub const MAX_CLIENT_ID_LEN: usize = 64;
+pub const MAX_EVENT_NAME_CHARS: usize = 100;
+pub const MAX_EXTRA_PROPS: usize = 20;
+pub const MAX_PROP_KEY_CHARS: usize = 64;
+pub const MAX_PROP_STRING_CHARS: usize = 500;
+
+/// A rejected hit: what is wrong, and with which field (`None` for the body as a whole).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct HitError {
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl HitError {
+    fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    fn body(message: impl Into<String>) -> Self {
+        Self {
+            field: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// A hit whose every field has been checked. Nothing here has been trusted without validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidHit {
+    pub site: SiteId,
+    pub kind: EventKind,
+    pub url: Url,
+    pub referrer: Option<Url>,
+    pub title: Option<String>,
+    pub session_id: Option<String>,
+    pub screen_width: Option<u32>,
+    pub screen_height: Option<u32>,
+    /// `p.name` of a custom event.
+    pub event_name: Option<String>,
+    /// `p.value` of a custom event.
+    pub event_value: Option<f64>,
+    /// `p.url` of an outbound click.
+    pub outbound_url: Option<Url>,
+    /// The remaining properties.
+    pub props: BTreeMap<String, PropValue>,
+    /// Client event id (`id`): `[A-Za-z0-9_-]{1,64}`; a retry carrying it is stored once.
+    pub client_id: Option<String>,
+}
+
+impl ValidHit {
+    pub fn parse(body: &[u8]) -> Result<Self, HitError> {
+        let value: Value =
+            serde_json::from_slice(body).map_err(|_| HitError::body("body is not valid JSON"))?;
+        let Value::Object(mut fields) = value else {
+            return Err(HitError::body("body must be a JSON object"));
+        };
+
+        let site = SiteId::parse(required_str(&fields, "s")?)
+            .map_err(|e| HitError::field("s", e.to_string()))?;
+        let kind = match required_str(&fields, "e")? {
+            "pageview" => EventKind::Pageview,
+            "event" => EventKind::Event,
+            "outbound" => EventKind::Outbound,
+            _ => {
+                return Err(HitError::field(
+                    "e",
+                    "e must be one of pageview, event, outbound",
+                ));
+            }
+        };
+        let url = web_url("u", required_str(&fields, "u")?)?;
+        let referrer = optional_str(&fields, "r", MAX_URL_LEN)?
+            .filter(|r| !r.is_empty())
+            .map(|r| Url::parse(r).map_err(|_| HitError::field("r", "r must be an absolute URL")))
+            .transpose()?;
+        let title = optional_str(&fields, "t", MAX_TITLE_CHARS)?.map(str::to_owned);
+        let session_id = optional_str(&fields, "sid", MAX_SESSION_ID_LEN)?.map(str::to_owned);
+        let screen_width = optional_dimension(&fields, "sw")?;
+        let screen_height = optional_dimension(&fields, "sh")?;
+        let client_id = optional_str(&fields, "id", MAX_CLIENT_ID_LEN)?
+            .map(|id| {
+                let valid = !id.is_empty()
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                valid.then(|| id.to_owned()).ok_or_else(|| {
+                    HitError::field(
+                        "id",
+                        "id must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '-'",
+                    )
+                })
+            })
+            .transpose()?;
+
+        let mut props = match fields.remove("p") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(props)) => props,
+            Some(_) => return Err(HitError::field("p", "p must be an object")),
+        };
+        let (mut event_name, mut event_value, mut outbound_url) = (None, None, None);
+        match kind {
+            EventKind::Pageview => {}
+            EventKind::Event => {
+                let name = match props.remove("name") {
+                    Some(Value::String(name)) if !name.trim().is_empty() => name,
+                    Some(Value::String(_)) | None | Some(Value::Null) => {
+                        return Err(HitError::field("p.name", "p.name is required for an event"));
+                    }
+                    Some(_) => return Err(HitError::field("p.name", "p.name must be a string")),
+                };
+                if name.chars().count() > MAX_EVENT_NAME_CHARS {
+                    return Err(HitError::field(
+                        "p.name",
+                        "p.name is longer than 100 characters",
+                    ));
+                }
+                event_name = Some(name);
+                event_value = match props.remove("value") {
+                    None | Some(Value::Null) => None,
+                    Some(Value::Number(n)) => n.as_f64().filter(|v| v.is_finite()),
+                    Some(_) => return Err(HitError::field("p.value", "p.value must be a number")),
+                };
+            }
+            EventKind::Outbound => match props.remove("url") {
+                Some(Value::String(link)) => outbound_url = Some(web_url("p.url", &link)?),
+                None | Some(Value::Null) => {
+                    return Err(HitError::field(
+                        "p.url",
+                        "p.url is required for an outbound click",
+                    ));
+                }
+                Some(_) => return Err(HitError::field("p.url", "p.url must be a string")),
+            },
+        }
+        let props = extra_props(props)?;
+
+        Ok(Self {
+            site,
+            kind,
+            url,
+            referrer,
+            title,
+            session_id,
+            screen_width,
+            screen_height,
+            event_name,
+            event_value,
+            outbound_url,
+            props,
+            client_id,
+        })
+    }
+}
+
+fn required_str<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a str, HitError> {
+    match fields.get(name) {
+        Some(Value::String(s)) => Ok(s),
+        None | Some(Value::Null) => Err(HitError::field(name, format!("{name} is required"))),
+        Some(_) => Err(HitError::field(name, format!("{name} must be a string"))),
+    }
+}
+
+fn optional_str<'a>(
+    fields: &'a Map<String, Value>,
+    name: &str,
+    max_chars: usize,
+) -> Result<Option<&'a str>, HitError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.chars().count() <= max_chars => Ok(Some(s)),
+        Some(Value::String(_)) => Err(HitError::field(
+            name,
+            format!("{name} is longer than {max_chars} characters"),
+        )),
+        Some(_) => Err(HitError::field(name, format!("{name} must be a string"))),
+    }
+}
+
+fn optional_dimension(fields: &Map<String, Value>, name: &str) -> Result<Option<u32>, HitError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .map(Some)
+            .ok_or_else(|| HitError::field(name, format!("{name} must be a non-negative integer"))),
+        Some(_) => Err(HitError::field(
+            name,
+            format!("{name} must be a non-negative integer"),
+        )),
+    }
+}
+
+/// An absolute http(s) URL with a host, at most [`MAX_URL_LEN`] characters. Rejects `javascript:`,
+/// `data:`, `file:` and relative URLs.
+fn web_url(field: &str, raw: &str) -> Result<Url, HitError> {
+    if raw.len() > MAX_URL_LEN {
+        return Err(HitError::field(
+            field,
+            format!("{field} is longer than {MAX_URL_LEN} characters"),
+        ));
+    }
+    let url = Url::parse(raw).map_err(|_| {
+        HitError::field(
+            field,
+            format!("{field} must be an absolute http or https URL"),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(HitError::field(
+            field,
+            format!("{field} must be an absolute http or https URL"),
+        ));
+    }
+    Ok(url)
+}
+
+fn extra_props(props: Map<String, Value>) -> Result<BTreeMap<String, PropValue>, HitError> {
+    if props.len() > MAX_EXTRA_PROPS {
+        return Err(HitError::field(
+            "p",
+            format!("p has more than {MAX_EXTRA_PROPS} properties"),
+        ));
+    }
+    props
+        .into_iter()
+        .map(|(key, value)| {
+            let field = || {
+                format!(
+                    "p.{}",
+                    key.chars().take(MAX_PROP_KEY_CHARS).collect::<String>()
+                )
+            };
+            if key.is_empty() || key.chars().count() > MAX_PROP_KEY_CHARS {
+                return Err(HitError::field(
+                    field(),
+                    "property names must be 1 to 64 characters",
+                ));
+            }
+            let value = match value {
+                Value::String(s) if s.chars().count() <= MAX_PROP_STRING_CHARS => {
+                    PropValue::Text(s)
+                }
+                Value::String(_) => {
+                    return Err(HitError::field(
+                        field(),
+                        "property strings must be at most 500 characters",
+                    ));
+                }
+                Value::Number(n) => match n.as_f64().filter(|v| v.is_finite()) {
+                    Some(v) => PropValue::Number(v),
+                    None => {
+                        return Err(HitError::field(field(), "property numbers must be finite"));
+                    }
+                },
+                Value::Bool(b) => PropValue::Bool(b),
+                _ => {
+                    return Err(HitError::field(
+                        field(),
+                        "properties must be strings, numbers or booleans",
+                    ));
+                }
+            };
+            Ok((key, value))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<ValidHit, HitError> {
+        ValidHit::parse(json.as_bytes())
+    }
+
+    fn field_of(json: &str) -> Option<String> {
+        parse(json).expect_err("should be rejected").field
+    }
+
+    #[test]
+    fn minimal_pageview() {
+        let hit =
+            parse(r#"{"s":"demo","e":"pageview","u":"https://example.com/a?b=1#c"}"#).unwrap();
+        assert_eq!(hit.site.as_str(), "demo");
+        assert_eq!(hit.kind, EventKind::Pageview);
+        assert_eq!(hit.url.path(), "/a");
+        assert!(hit.props.is_empty());
+    }
+
+    #[test]
+    fn custom_event_splits_name_value_and_props() {
+        let hit = parse(
+            r#"{"s":"demo","e":"event","u":"https://example.com/","p":{"name":"signup","value":9.5,"plan":"pro","seats":3,"trial":true}}"#,
+        )
+        .unwrap();
+        assert_eq!(hit.event_name.as_deref(), Some("signup"));
+        assert_eq!(hit.event_value, Some(9.5));
+        assert_eq!(hit.props.len(), 3);
+        assert_eq!(hit.props["plan"], PropValue::Text("pro".into()));
+        assert_eq!(hit.props["seats"], PropValue::Number(3.0));
+        assert_eq!(hit.props["trial"], PropValue::Bool(true));
+    }
+
+    #[test]
+    fn body_level_errors_have_no_field() {
+        assert_eq!(parse("not json").unwrap_err().field, None);
+        assert_eq!(parse("[1,2]").unwrap_err().field, None);
+        assert_eq!(parse("\"s\"").unwrap_err().field, None);
+    }
+
+    #[test]
+    fn each_invalid_field_is_named() {
+        let u = r#""u":"https://example.com/""#;
+        assert_eq!(
+            field_of(&format!(r#"{{"e":"pageview",{u}}}"#)).as_deref(),
+            Some("s")
+        );
+        assert_eq!(
+            field_of(&format!(r#"{{"s":"a#b","e":"pageview",{u}}}"#)).as_deref(),
+            Some("s")
+        );
+        assert_eq!(
+            field_of(&format!(r#"{{"s":7,"e":"pageview",{u}}}"#)).as_deref(),
+            Some("s")
+        );
+        assert_eq!(
+            field_of(&format!(r#"{{"s":"a","e":"click",{u}}}"#)).as_deref(),
+            Some("e")
+        );
+        assert_eq!(
+            field_of(r#"{"s":"a","e":"pageview"}"#).as_deref(),
+            Some("u")
+        );
+        assert_eq!(
+            field_of(r#"{"s":"a","e":"pageview","u":"javascript:alert(1)"}"#).as_deref(),
+            Some("u")
+        );
+        assert_eq!(
+            field_of(r#"{"s":"a","e":"pageview","u":"ftp://example.com/x"}"#).as_deref(),
+            Some("u")
+        );
+        assert_eq!(
+            field_of(r#"{"s":"a","e":"pageview","u":"/relative"}"#).as_deref(),
+            Some("u")
+        );
+        let long_url = format!(
+            r#"{{"s":"a","e":"pageview","u":"https://example.com/{}"}}"#,
+            "x".repeat(2048)
+        );
+        assert_eq!(field_of(&long_url).as_deref(), Some("u"));
+        assert_eq!(
+            field_of(&format!(r#"{{"s":"a","e":"pageview",{u},"r":"nope"}}"#)).as_deref(),
+            Some("r")
+        );
+        let long_title = format!(
+            r#"{{"s":"a","e":"pageview",{u},"t":"{}"}}"#,
+            "t".repeat(301)
+        );
+        assert_eq!(field_of(&long_title).as_deref(), Some("t"));
+        assert_eq!(
+            field_of(&format!(r#"{{"s":"a","e":"pageview",{u},"sw":-1}}"#)).as_deref(),
+            Some("sw")
+        );
+        assert_eq!(
+            field_of(&format!(r#"{{"s":"a","e":"pageview",{u},"sh":1.5}}"#)).as_deref(),
+            Some("sh")
+        );
+        assert_eq!(
+            field_of(&format!(r#"{{"s":"a","e":"pageview",{u},"id":"a#b"}}"#)).as_deref(),
+            Some("id")
+        );
+        assert_eq!(
+            field_of(&format!(r#"{{"s":"a","e":"event",{u}}}"#)).as_deref(),
+            Some("p.name")
+        );
+        assert_eq!(
+            field_of(&format!(
+                r#"{{"s":"a","e":"event",{u},"p":{{"name":"x","value":"1"}}}}"#
+            ))
+            .as_deref(),
+            Some("p.value")
+        );
+        assert_eq!(
+            field_of(&format!(
+                r#"{{"s":"a","e":"event",{u},"p":{{"name":"x","k":{{}}}}}}"#
+            ))
+            .as_deref(),
+            Some("p.k")
+        );
+        assert_eq!(
+            field_of(&format!(r#"{{"s":"a","e":"outbound",{u}}}"#)).as_deref(),
+            Some("p.url")
+        );
+        assert_eq!(
+            field_of(&format!(
+                r#"{{"s":"a","e":"outbound",{u},"p":{{"url":"mailto:x@y.z"}}}}"#
+            ))
+            .as_deref(),
+            Some("p.url")
+        );
+    }
+
+    #[test]
+    fn at_most_twenty_extra_props() {
+        let props: Vec<String> = (0..21).map(|i| format!(r#""k{i}":{i}"#)).collect();
+        let json = format!(
+            r#"{{"s":"a","e":"event","u":"https://example.com/","p":{{"name":"n",{}}}}}"#,
+            props.join(",")
+        );
+        assert_eq!(field_of(&json).as_deref(), Some("p"));
+        let twenty = format!(
+            r#"{{"s":"a","e":"event","u":"https://example.com/","p":{{"name":"n",{}}}}}"#,
+            props[..20].join(",")
+        );
+        assert_eq!(parse(&twenty).unwrap().props.len(), 20);
+    }
+
+    #[test]
+    fn unknown_top_level_fields_are_ignored() {
+        assert!(
+            parse(r#"{"s":"a","e":"pageview","u":"https://example.com/","x":{"y":1}}"#).is_ok()
+        );
+    }
+}

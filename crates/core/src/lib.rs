@@ -1,0 +1,23 @@
+//! Domain core of the analytics backend.
+//!
+//! Everything here is independent of AWS: validated identifiers ([`SiteId`]), the tracker wire format
+//! ([`hit`]), server-side enrichment ([`enrich`]), the stored event shape ([`event`]), the store ports
+//! ([`ports`]) and the collect use case ([`collect`]) that ties them together. Adapters (DynamoDB) and
+//! handlers (Lambda) live in other crates.
+
+pub mod collect;
+pub mod enrich;
+pub mod event;
+pub mod hit;
+pub mod ports;
+pub mod site;
+pub mod time;
+
+#[cfg(feature = "memory-store")]
+pub mod memory;
+
+pub use collect::{CollectConfig, CollectError, CollectRequest, Collected, Collector};
+pub use event::{EventId, EventKind, PropValue, StoredEvent};
+pub use hit::{HitError, ValidHit};
+pub use ports::{EventStore, PutOutcome, SaltStore, SiteDirectory, StoreError};
+pub use site::{ReadToken, Site, SiteId, SiteIdError, TokenHash};

@@ -1,0 +1,435 @@
+use std::net::{IpAddr, Ipv4Addr};
+
+use chrono::Utc;
+use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Error, Request, RequestExt, Response};
+use pulse_core::{
+    CollectError, CollectRequest, Collected, Collector, EventStore, SaltStore, SiteDirectory,
+};
+use subtle::ConstantTimeEq;
+
+use crate::config::Config;
+use crate::response;
+
+/// The header CloudFront adds to every origin request, carrying the shared secret.
+pub const ORIGIN_VERIFY_HEADER: &str = "x-origin-verify";
+
+/// Everything the handler needs, built once per cold start.
+pub struct CollectApp<S> {
+    pub collector: Collector<S>,
+    origin_verify_secret: Option<String>,
+}
+
+impl<S: SiteDirectory + SaltStore + EventStore> CollectApp<S> {
+    pub fn new(store: S, config: &Config) -> Self {
+        Self {
+            collector: Collector::new(store, config.collect.clone()),
+            origin_verify_secret: config.origin_verify_secret.clone(),
+        }
+    }
+}
+
+/// `POST /collect`. Never an `Err` for anything a client can send: every outcome is a response.
+pub async fn function_handler<S>(
+    app: &CollectApp<S>,
+    request: Request,
+) -> Result<Response<Body>, Error>
+where
+    S: SiteDirectory + SaltStore + EventStore,
+{
+    match *request.method() {
+        Method::POST => {}
+        Method::OPTIONS => return Ok(response::preflight()),
+        _ => {
+            let mut response = response::error(StatusCode::METHOD_NOT_ALLOWED, "use POST", None);
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
+            return Ok(response);
+        }
+    }
+    if !acceptable_content_type(request.headers()) {
+        return Ok(response::error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the body as application/json or text/plain",
+            Some("content-type"),
+        ));
+    }
+
+    let headers = request.headers();
+    let via_cloudfront = app.origin_verify_secret.as_deref().is_some_and(|secret| {
+        header_str(headers, ORIGIN_VERIFY_HEADER)
+            .is_some_and(|sent| bool::from(sent.as_bytes().ct_eq(secret.as_bytes())))
+    });
+    let client_ip = client_ip(&request, via_cloudfront);
+    // Without a CloudFront secret configured, a CDN in front (Cloudflare, or CloudFront set up by hand)
+    // is trusted for the country; with one, only requests that prove they came through it are.
+    let country_trusted = via_cloudfront || app.origin_verify_secret.is_none();
+    let country = country_trusted
+        .then(|| {
+            header_str(headers, "cloudfront-viewer-country")
+                .or_else(|| header_str(headers, "cf-ipcountry"))
+        })
+        .flatten();
+
+    let outcome = app
+        .collector
+        .collect(CollectRequest {
+            body: request.body().as_ref(),
+            user_agent: header_str(headers, "user-agent").unwrap_or_default(),
+            client_ip,
+            country,
+            received_at: Utc::now(),
+        })
+        .await;
+    Ok(match outcome {
+        Ok(Collected::Stored(_) | Collected::Duplicate | Collected::Bot) => response::no_content(),
+        Err(err) => error_response(&err),
+    })
+}
+
+fn error_response(err: &CollectError) -> Response<Body> {
+    match err {
+        CollectError::Invalid(invalid) => response::error(
+            StatusCode::BAD_REQUEST,
+            &invalid.message,
+            invalid.field.as_deref(),
+        ),
+        CollectError::TooLarge => {
+            response::error(StatusCode::PAYLOAD_TOO_LARGE, &err.to_string(), None)
+        }
+        CollectError::UnknownSite => {
+            response::error(StatusCode::NOT_FOUND, "unknown site", Some("s"))
+        }
+        CollectError::HostNotAllowed => response::error(
+            StatusCode::FORBIDDEN,
+            "the page's hostname is not allowed for this site",
+            Some("u"),
+        ),
+        CollectError::Store(store) => {
+            tracing::error!(error = %store, source = ?std::error::Error::source(store), "store failed; answering 503");
+            let mut response = response::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily unavailable, retry later",
+                None,
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response
+        }
+    }
+}
+
+/// `navigator.sendBeacon` with a string sends `text/plain`; a missing type is tolerated for simple clients.
+fn acceptable_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return true;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json") || essence.eq_ignore_ascii_case("text/plain")
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// The client's IP from API Gateway's request context, which a client cannot forge. Behind CloudFront
+/// that is CloudFront's address, so for requests proven to come through it the viewer address header
+/// (`ip:port`, set by CloudFront itself) is used instead.
+fn client_ip(request: &Request, via_cloudfront: bool) -> IpAddr {
+    let viewer_ip = via_cloudfront
+        .then(|| {
+            header_str(request.headers(), "cloudfront-viewer-address")
+                .and_then(parse_viewer_address)
+        })
+        .flatten();
+    if let Some(ip) = viewer_ip {
+        return ip;
+    }
+    let source_ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.as_deref(),
+        _ => None,
+    };
+    source_ip.and_then(|ip| ip.parse().ok()).unwrap_or_else(|| {
+        tracing::warn!("request context has no usable source IP");
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    })
+}
+
+/// `203.0.113.7:46532` or `2001:db8::1:46532` (IPv6 without brackets): the port is after the last colon.
+fn parse_viewer_address(value: &str) -> Option<IpAddr> {
+    let (ip, _port) = value.rsplit_once(':')?;
+    ip.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use pulse_core::memory::MemoryStore;
+    use pulse_core::{EventKind, PropValue, Site, SiteId, TokenHash};
+
+    use super::*;
+
+    fn fixture(json: &str) -> Request {
+        lambda_http::request::from_str(json).expect("fixture is an API Gateway HTTP API v2 event")
+    }
+
+    fn app(secret: Option<&str>) -> CollectApp<MemoryStore> {
+        let site = Site {
+            id: SiteId::parse("demo").unwrap(),
+            domains: vec!["localhost".into(), "example.com".into()],
+            public: false,
+            token_hash: TokenHash::of("token"),
+        };
+        let config = Config::from_lookup(|name| match name {
+            "TABLE_NAME" => Some("t".into()),
+            "ORIGIN_VERIFY_SECRET" => secret.map(str::to_owned),
+            _ => None,
+        })
+        .unwrap();
+        CollectApp::new(MemoryStore::with_site(site), &config)
+    }
+
+    async fn run(
+        app: &CollectApp<MemoryStore>,
+        request: Request,
+    ) -> (StatusCode, serde_json::Value) {
+        let response = function_handler(app, request)
+            .await
+            .expect("handler answers");
+        let status = response.status();
+        let body = match response.body() {
+            Body::Text(text) => serde_json::from_str(text).expect("error bodies are JSON"),
+            _ => serde_json::Value::Null,
+        };
+        (status, body)
+    }
+
+    fn stored(app: &CollectApp<MemoryStore>) -> Vec<pulse_core::StoredEvent> {
+        app.collector.store().events.lock().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn pageview_is_enriched_and_stored() {
+        let app = app(None);
+        let (status, _) = run(
+            &app,
+            fixture(include_str!("../../../../events/collect/pageview.json")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let events = stored(&app);
+        assert_eq!(events.len(), 1);
+        let event = &events[0];
+        assert_eq!(event.kind, EventKind::Pageview);
+        assert_eq!(event.path, "/pricing");
+        assert_eq!(event.host, "localhost");
+        assert_eq!(event.referrer.as_deref(), Some("news.ycombinator.com"));
+        assert_eq!(event.utm_source.as_deref(), Some("hn"));
+        assert_eq!(event.country.as_deref(), Some("DE"));
+        assert_eq!(event.device, "desktop");
+        assert_eq!(event.browser.as_deref(), Some("Firefox"));
+        assert_eq!(event.title.as_deref(), Some("Pricing"));
+        assert_eq!(event.visitor.len(), 32);
+    }
+
+    #[tokio::test]
+    async fn custom_event_keeps_name_value_and_props() {
+        let app = app(None);
+        let (status, _) = run(
+            &app,
+            fixture(include_str!("../../../../events/collect/event.json")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let event = stored(&app).pop().unwrap();
+        assert_eq!(event.kind, EventKind::Event);
+        assert_eq!(event.name.as_deref(), Some("signup"));
+        assert_eq!(event.value, Some(49.0));
+        assert_eq!(
+            event.props.get("plan"),
+            Some(&PropValue::Text("pro".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn outbound_click_keeps_the_link() {
+        let app = app(None);
+        let (status, _) = run(
+            &app,
+            fixture(include_str!("../../../../events/collect/outbound.json")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let event = stored(&app).pop().unwrap();
+        assert_eq!(event.kind, EventKind::Outbound);
+        assert_eq!(
+            event.url.as_deref(),
+            Some("https://github.com/example/repo")
+        );
+    }
+
+    #[tokio::test]
+    async fn beacon_text_plain_body_is_accepted() {
+        let app = app(None);
+        let (status, _) = run(
+            &app,
+            fixture(include_str!(
+                "../../../../events/collect/beacon-text-plain.json"
+            )),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert_eq!(stored(&app).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn bot_is_dropped_silently() {
+        let app = app(None);
+        let (status, _) = run(
+            &app,
+            fixture(include_str!("../../../../events/collect/bot.json")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert!(stored(&app).is_empty());
+    }
+
+    #[tokio::test]
+    async fn invalid_site_id_is_a_400_naming_s() {
+        let app = app(None);
+        let (status, body) = run(
+            &app,
+            fixture(include_str!(
+                "../../../../events/collect/invalid-site-id.json"
+            )),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["field"], "s");
+        assert!(stored(&app).is_empty());
+    }
+
+    #[tokio::test]
+    async fn non_json_body_is_a_400() {
+        let app = app(None);
+        let (status, body) = run(
+            &app,
+            fixture(include_str!("../../../../events/collect/not-json.json")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"], "body is not valid JSON");
+        assert_eq!(body["field"], serde_json::Value::Null);
+    }
+
+    #[tokio::test]
+    async fn foreign_hostname_is_a_403() {
+        let app = app(None);
+        let (status, body) = run(
+            &app,
+            fixture(include_str!("../../../../events/collect/foreign-host.json")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body["field"], "u");
+    }
+
+    #[tokio::test]
+    async fn preflight_allows_any_origin_to_post() {
+        let app = app(None);
+        let response = function_handler(
+            &app,
+            fixture(include_str!("../../../../events/collect/preflight.json")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        assert_eq!(response.headers()["access-control-allow-origin"], "*");
+        assert_eq!(
+            response.headers()["access-control-allow-methods"],
+            "POST, OPTIONS"
+        );
+        assert_eq!(response.headers()["access-control-max-age"], "86400");
+    }
+
+    #[tokio::test]
+    async fn other_methods_are_405() {
+        let app = app(None);
+        let response = function_handler(
+            &app,
+            fixture(include_str!("../../../../events/collect/wrong-method.json")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()["allow"], "POST, OPTIONS");
+    }
+
+    #[tokio::test]
+    async fn store_failure_is_a_503_with_retry_after() {
+        let app = app(None);
+        app.collector
+            .store()
+            .unavailable
+            .store(true, Ordering::Relaxed);
+        let response = function_handler(
+            &app,
+            fixture(include_str!("../../../../events/collect/pageview.json")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["retry-after"], "5");
+    }
+
+    #[tokio::test]
+    async fn viewer_address_is_trusted_only_with_the_origin_secret() {
+        let via_cloudfront = include_str!("../../../../events/collect/via-cloudfront.json");
+        let same_visitor_direct = include_str!("../../../../events/collect/pageview.json");
+
+        // With the right secret the visitor is keyed by CloudFront's viewer address, which in this fixture
+        // equals the direct fixture's source IP, so both hits are the same visitor.
+        let trusted = app(Some("s3cret-s3cret-s3cret-s3cret-s3cret"));
+        run(&trusted, fixture(via_cloudfront)).await;
+        run(&trusted, fixture(same_visitor_direct)).await;
+        let events = stored(&trusted);
+        assert_eq!(events[0].visitor, events[1].visitor);
+        assert_eq!(events[0].country.as_deref(), Some("FR"));
+
+        // With another secret configured, the forged-looking headers are ignored: CloudFront's own IP is
+        // the visitor and the country is not taken.
+        let other = app(Some("a-different-secret-a-different-secret"));
+        run(&other, fixture(via_cloudfront)).await;
+        run(&other, fixture(same_visitor_direct)).await;
+        let events = stored(&other);
+        assert_ne!(events[0].visitor, events[1].visitor);
+        assert_eq!(events[0].country, None);
+    }
+
+    #[test]
+    fn viewer_addresses_parse_for_both_families() {
+        assert_eq!(
+            parse_viewer_address("203.0.113.7:46532"),
+            Some("203.0.113.7".parse().unwrap())
+        );
+        assert_eq!(
+            parse_viewer_address("2001:db8::1:46532"),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(parse_viewer_address("garbage"), None);
+    }
+}

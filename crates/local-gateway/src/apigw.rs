@@ -1,0 +1,156 @@
+//! Translation between plain HTTP and API Gateway HTTP API payload format 2.0, as documented by AWS.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use chrono::Utc;
+use serde_json::{Map, Value, json};
+
+/// API Gateway's own payload limit.
+const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
+
+pub async fn not_found() -> Response {
+    gateway_error(StatusCode::NOT_FOUND, "Not Found")
+}
+
+fn gateway_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({ "message": message }).to_string(),
+    )
+        .into_response()
+}
+
+/// Builds the v2 event JSON and parses it with `lambda_http`, exactly as the Lambda runtime does.
+pub async fn to_lambda_request(
+    request: Request,
+    peer: SocketAddr,
+    route_key: &str,
+) -> Result<lambda_http::Request, Response> {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES)
+        .await
+        .map_err(|_| gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"))?;
+
+    let mut headers = Map::new();
+    let mut cookies = Vec::new();
+    for name in parts.headers.keys() {
+        let values: Vec<&str> = parts
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if name == header::COOKIE {
+            cookies.extend(values.iter().flat_map(|v| v.split("; ")).map(str::to_owned));
+            continue;
+        }
+        headers.insert(name.as_str().to_owned(), Value::String(values.join(",")));
+    }
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let raw_query = parts.uri.query().unwrap_or_default();
+    let mut query = Map::new();
+    for (key, value) in url_pairs(raw_query) {
+        match query.get_mut(&key) {
+            Some(Value::String(existing)) => *existing = format!("{existing},{value}"),
+            _ => {
+                query.insert(key, Value::String(value));
+            }
+        }
+    }
+    let (body, is_base64) = match std::str::from_utf8(&body) {
+        _ if body.is_empty() => (Value::Null, false),
+        Ok(text) if is_text(&parts.headers) => (Value::String(text.to_owned()), false),
+        _ => (
+            Value::String(base64::engine::general_purpose::STANDARD.encode(&body)),
+            true,
+        ),
+    };
+    let now = Utc::now();
+    let event = json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": parts.uri.path(),
+        "rawQueryString": raw_query,
+        "cookies": cookies,
+        "headers": headers,
+        "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost"),
+            "domainPrefix": "local",
+            "http": {
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "protocol": format!("{:?}", parts.version),
+                "sourceIp": peer.ip().to_string(),
+                "userAgent": user_agent,
+            },
+            "requestId": format!("local-{}", now.timestamp_nanos_opt().unwrap_or_default()),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "timeEpoch": now.timestamp_millis(),
+        },
+        "body": body,
+        "isBase64Encoded": is_base64,
+    });
+    lambda_http::request::from_str(&event.to_string()).map_err(|err| {
+        tracing::error!(error = %err, "could not build an API Gateway event");
+        gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+    })
+}
+
+/// API Gateway passes text bodies through and base64-encodes the rest.
+fn is_text(headers: &HeaderMap) -> bool {
+    let Some(content_type) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return true;
+    };
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence.starts_with("text/") || essence.ends_with("json") || essence.ends_with("xml")
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// A handler error is what API Gateway turns into a bare 500.
+pub fn from_lambda_response(
+    result: Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error>,
+) -> Response {
+    let response = match result {
+        Ok(response) => response,
+        Err(err) => {
+            tracing::error!(error = %err, "handler failed");
+            return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+        }
+    };
+    let (parts, body) = response.into_parts();
+    let body = match body {
+        lambda_http::Body::Empty => Body::empty(),
+        lambda_http::Body::Text(text) => Body::from(text),
+        lambda_http::Body::Binary(bytes) => Body::from(bytes),
+        _ => Body::empty(),
+    };
+    Response::from_parts(parts, body)
+}

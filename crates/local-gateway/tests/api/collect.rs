@@ -1,0 +1,329 @@
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{FIREFOX, GOOGLEBOT, n, s, spawn_app, spawn_app_with_private_moto};
+
+fn pageview(url: &str) -> Value {
+    json!({"s": "demo", "e": "pageview", "u": url, "r": "https://news.ycombinator.com/item?id=1", "t": "Pricing", "sid": "abc", "sw": 1440, "sh": 900})
+}
+
+async fn assert_error(response: reqwest::Response, status: StatusCode, field: Option<&str>) {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: Value = response.json().await.expect("error body is JSON");
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
+    assert_eq!(body["field"].as_str(), field, "{body}");
+}
+
+#[tokio::test]
+async fn valid_pageview_is_stored_once_with_enrichment() {
+    let app = spawn_app().await;
+    let before = chrono::Utc::now().timestamp();
+    let response = app
+        .send_hit(pageview(
+            "https://example.com/pricing?utm_source=hn&email=x@y.z#top",
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+
+    let events = app.events().await;
+    assert_eq!(events.len(), 1);
+    let event = &events[0];
+    assert_eq!(s(event, "pk"), "SITE#demo");
+    assert!(s(event, "sk").starts_with("PV#"));
+    assert_eq!(s(event, "kind"), "pageview");
+    assert_eq!(s(event, "host"), "example.com");
+    assert_eq!(s(event, "path"), "/pricing");
+    assert_eq!(s(event, "referrer"), "news.ycombinator.com");
+    assert_eq!(s(event, "utm_source"), "hn");
+    assert_eq!(s(event, "country"), "NL");
+    assert_eq!(s(event, "device"), "desktop");
+    assert_eq!(s(event, "browser"), "Firefox");
+    assert_eq!(s(event, "os"), "Linux");
+    assert_eq!(s(event, "title"), "Pricing");
+    assert_eq!(s(event, "visitor").len(), 32);
+    let ttl = n(event, "ttl");
+    assert!((ttl - (before + 86_400) as f64).abs() < 10.0, "ttl {ttl}");
+    // Privacy: neither the query string nor the IP or User-Agent is stored.
+    let everything = format!("{event:?}");
+    for secret in ["x@y.z", "127.0.0.1", "Gecko/20100101"] {
+        assert!(!everything.contains(secret), "{secret} stored");
+    }
+    // The day's salt was created once, alongside the site and the event.
+    let salts = app
+        .items()
+        .await
+        .into_iter()
+        .filter(|i| s(i, "pk") == "SALT")
+        .count();
+    assert_eq!(salts, 1);
+}
+
+#[tokio::test]
+async fn event_with_props_and_outbound_click_are_stored() {
+    let app = spawn_app().await;
+    let event = json!({"s": "demo", "e": "event", "u": "http://localhost:8080/pricing",
+        "p": {"name": "signup", "value": 49.5, "plan": "pro", "annual": true, "seats": 3}});
+    assert_eq!(app.send_hit(event).await.status(), StatusCode::NO_CONTENT);
+    let outbound = json!({"s": "demo", "e": "outbound", "u": "http://localhost:8080/docs",
+        "p": {"url": "https://github.com/example/repo"}});
+    assert_eq!(
+        app.send_hit(outbound).await.status(),
+        StatusCode::NO_CONTENT
+    );
+
+    let mut events = app.events().await;
+    events.sort_by_key(|e| s(e, "kind").to_owned());
+    assert_eq!(events.len(), 2);
+    let (custom, click) = (&events[0], &events[1]);
+    assert!(s(custom, "sk").starts_with("EV#"));
+    assert_eq!(s(custom, "name"), "signup");
+    assert_eq!(n(custom, "value"), 49.5);
+    let props = custom["props"].as_m().expect("props map");
+    assert_eq!(props["plan"].as_s().unwrap(), "pro");
+    assert_eq!(props["annual"].as_bool().unwrap(), &true);
+    assert_eq!(props["seats"].as_n().unwrap(), "3");
+    assert!(s(click, "sk").starts_with("EV#"));
+    assert_eq!(s(click, "kind"), "outbound");
+    assert_eq!(s(click, "url"), "https://github.com/example/repo");
+    assert_eq!(s(click, "path"), "/docs");
+}
+
+#[tokio::test]
+async fn beacon_text_plain_body_is_accepted() {
+    let app = spawn_app().await;
+    let response = app
+        .post_collect(
+            pageview("https://example.com/").to_string(),
+            "text/plain;charset=UTF-8",
+            FIREFOX,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.events().await.len(), 1);
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400_and_store_nothing() {
+    let app = spawn_app().await;
+    assert_error(
+        app.post_collect("s=demo&e=pageview", "text/plain", FIREFOX)
+            .await,
+        StatusCode::BAD_REQUEST,
+        None,
+    )
+    .await;
+    assert_error(
+        app.post_collect("[1,2,3]", "application/json", FIREFOX)
+            .await,
+        StatusCode::BAD_REQUEST,
+        None,
+    )
+    .await;
+    let missing_site = json!({"e": "pageview", "u": "https://example.com/"});
+    assert_error(
+        app.send_hit(missing_site).await,
+        StatusCode::BAD_REQUEST,
+        Some("s"),
+    )
+    .await;
+    let hash_in_site = json!({"s": "demo#PV#2026", "e": "pageview", "u": "https://example.com/"});
+    assert_error(
+        app.send_hit(hash_in_site).await,
+        StatusCode::BAD_REQUEST,
+        Some("s"),
+    )
+    .await;
+    let javascript =
+        json!({"s": "demo", "e": "pageview", "u": "javascript:alert(document.cookie)"});
+    assert_error(
+        app.send_hit(javascript).await,
+        StatusCode::BAD_REQUEST,
+        Some("u"),
+    )
+    .await;
+    let ftp = json!({"s": "demo", "e": "pageview", "u": "ftp://example.com/file"});
+    assert_error(app.send_hit(ftp).await, StatusCode::BAD_REQUEST, Some("u")).await;
+    let wrong_type =
+        json!({"s": "demo", "e": "pageview", "u": "https://example.com/", "sw": "wide"});
+    assert_error(
+        app.send_hit(wrong_type).await,
+        StatusCode::BAD_REQUEST,
+        Some("sw"),
+    )
+    .await;
+
+    assert!(app.events().await.is_empty());
+    assert!(
+        app.items()
+            .await
+            .iter()
+            .all(|item| !s(item, "pk").contains("PV#"))
+    );
+}
+
+#[tokio::test]
+async fn body_over_8_kib_is_413() {
+    let app = spawn_app().await;
+    let mut hit = pageview("https://example.com/");
+    hit["pad"] = Value::String("x".repeat(9 * 1024));
+    assert_error(app.send_hit(hit).await, StatusCode::PAYLOAD_TOO_LARGE, None).await;
+    assert!(app.events().await.is_empty());
+}
+
+#[tokio::test]
+async fn bots_get_204_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let response = app
+        .post_collect(
+            pageview("https://example.com/").to_string(),
+            "application/json",
+            GOOGLEBOT,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let headless = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36";
+    let response = app
+        .post_collect(
+            pageview("https://example.com/").to_string(),
+            "application/json",
+            headless,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(app.events().await.is_empty());
+}
+
+#[tokio::test]
+async fn unknown_site_is_404_and_foreign_host_403() {
+    let app = spawn_app().await;
+    let unknown = json!({"s": "nobody", "e": "pageview", "u": "https://example.com/"});
+    assert_error(
+        app.send_hit(unknown).await,
+        StatusCode::NOT_FOUND,
+        Some("s"),
+    )
+    .await;
+    assert_error(
+        app.send_hit(pageview("https://evil.example.net/")).await,
+        StatusCode::FORBIDDEN,
+        Some("u"),
+    )
+    .await;
+    assert_error(
+        app.send_hit(pageview("https://notexample.com/")).await,
+        StatusCode::FORBIDDEN,
+        Some("u"),
+    )
+    .await;
+    assert!(app.events().await.is_empty());
+}
+
+#[tokio::test]
+async fn subdomain_of_an_allowed_host_is_accepted() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.send_hit(pageview("https://blog.example.com/post"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let events = app.events().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(s(&events[0], "host"), "blog.example.com");
+}
+
+#[tokio::test]
+async fn other_methods_are_405_and_options_is_a_preflight() {
+    let app = spawn_app().await;
+    let url = format!("{}/collect", app.address);
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    ] {
+        let response = app.http.request(method.clone(), &url).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method}"
+        );
+        assert_eq!(response.headers()["allow"], "POST, OPTIONS");
+    }
+    let preflight = app
+        .http
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", "https://example.com")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+    let headers = preflight.headers();
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert!(
+        headers["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+    assert!(
+        headers["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("content-type")
+    );
+    assert_eq!(headers["access-control-max-age"], "86400");
+    assert!(app.events().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_id_stores_nothing_new() {
+    let app = spawn_app().await;
+    let mut hit = pageview("https://example.com/");
+    hit["id"] = json!("evt_01HZX3");
+    for _ in 0..3 {
+        assert_eq!(
+            app.send_hit(hit.clone()).await.status(),
+            StatusCode::NO_CONTENT
+        );
+    }
+    let events = app.events().await;
+    assert_eq!(events.len(), 1);
+    assert!(s(&events[0], "sk").ends_with("#evt_01HZX3"));
+    // A different id is a different event.
+    hit["id"] = json!("evt_01HZX4");
+    assert_eq!(app.send_hit(hit).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.events().await.len(), 2);
+}
+
+#[tokio::test]
+async fn store_outage_is_503_with_retry_after() {
+    let mut app = spawn_app_with_private_moto().await;
+    // Warm the site and salt caches, as a running function would have them.
+    assert_eq!(
+        app.send_hit(pageview("https://example.com/"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    app.stop_moto();
+    let response = app.send_hit(pageview("https://example.com/")).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+            > 0
+    );
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("unavailable"));
+}

@@ -1,0 +1,213 @@
+use std::collections::HashMap;
+use std::net::TcpListener as StdListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use local_gateway::Functions;
+use pulse_core::{ReadToken, Site, SiteId};
+use pulse_dynamodb::{DynamoStore, schema};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+pub const GOOGLEBOT: &str =
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub store: DynamoStore,
+    pub token: String,
+    _moto: Option<MotoServer>,
+}
+
+/// moto's endpoint, as `make test` exports it.
+fn moto_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect(
+        "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with `make test`, which starts moto",
+    )
+}
+
+async fn client_for(endpoint: &str) -> Client {
+    let sdk_config = pulse_dynamodb::sdk_config().await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
+        .endpoint_url(endpoint)
+        .build();
+    Client::from_conf(config)
+}
+
+/// A fresh table with a `demo` site (localhost and example.com), and a gateway on a free port.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_on(moto_endpoint(), None).await
+}
+
+/// Like [`spawn_app`], against a moto of the test's own that it can stop.
+pub async fn spawn_app_with_private_moto() -> TestApp {
+    let moto = MotoServer::start();
+    spawn_app_on(moto.endpoint(), Some(moto)).await
+}
+
+async fn spawn_app_on(endpoint: String, moto: Option<MotoServer>) -> TestApp {
+    let client = client_for(&endpoint).await;
+    let table = format!("test-{}", pulse_core::EventId::random());
+    schema::create_table(&client, &table)
+        .await
+        .expect("table created on moto");
+    let store = DynamoStore::new(client, &table);
+    let token = ReadToken::generate();
+    store
+        .create_site(&Site {
+            id: SiteId::parse("demo").unwrap(),
+            domains: vec!["localhost".into(), "example.com".into()],
+            public: false,
+            token_hash: token.hash(),
+        })
+        .await
+        .expect("demo site created");
+
+    let config =
+        collect::Config::from_lookup(|name| (name == "TABLE_NAME").then(|| table.clone())).unwrap();
+    let functions = Arc::new(Functions::new(store.clone(), &config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(local_gateway::serve(listener, functions));
+    TestApp {
+        address,
+        http: reqwest::Client::new(),
+        store,
+        token: token.expose().to_owned(),
+        _moto: moto,
+    }
+}
+
+impl TestApp {
+    pub async fn post_collect(
+        &self,
+        body: impl Into<reqwest::Body>,
+        content_type: &str,
+        user_agent: &str,
+    ) -> reqwest::Response {
+        self.http
+            .post(format!("{}/collect", self.address))
+            .header("content-type", content_type)
+            .header("user-agent", user_agent)
+            .header("cloudfront-viewer-country", "NL")
+            .body(body)
+            .send()
+            .await
+            .expect("gateway answers")
+    }
+
+    pub async fn send_hit(&self, hit: serde_json::Value) -> reqwest::Response {
+        self.post_collect(hit.to_string(), "application/json", FIREFOX)
+            .await
+    }
+
+    /// Every item in the test's table.
+    pub async fn items(&self) -> Vec<Item> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .store
+                .client()
+                .scan()
+                .table_name(self.store.table())
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("scan");
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+
+    /// Raw event items (sort keys `PV#…` and `EV#…`).
+    pub async fn events(&self) -> Vec<Item> {
+        self.items()
+            .await
+            .into_iter()
+            .filter(|item| {
+                let sk = s(item, "sk");
+                sk.starts_with("PV#") || sk.starts_with("EV#")
+            })
+            .collect()
+    }
+}
+
+pub fn s<'a>(item: &'a Item, name: &str) -> &'a str {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .unwrap_or_default()
+}
+
+pub fn n(item: &Item, name: &str) -> f64 {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// A moto server owned by one test, stopped when dropped.
+pub struct MotoServer {
+    child: Child,
+    port: u16,
+}
+
+impl MotoServer {
+    pub fn start() -> Self {
+        let binary = std::env::var("MOTO_SERVER")
+            .expect("MOTO_SERVER is not set: run the tests with `make test`");
+        let port = StdListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(binary)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        // Owned from here on, so the process is reaped even when start-up fails.
+        let server = Self { child, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("private moto did not start on port {port}");
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl TestApp {
+    pub fn stop_moto(&mut self) {
+        self._moto
+            .as_mut()
+            .expect("this app has a private moto")
+            .stop();
+    }
+}

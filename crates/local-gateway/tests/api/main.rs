@@ -1,0 +1,6 @@
+//! Integration tests: real HTTP through the local gateway, the real handlers, and moto's DynamoDB.
+//! `make test` starts moto and points AWS_ENDPOINT_URL_DYNAMODB at it; every test gets its own table.
+
+mod collect;
+mod helpers;
+mod store;

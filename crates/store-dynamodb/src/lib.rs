@@ -1,0 +1,63 @@
+//! DynamoDB adapter: implements the `pulse-core` store ports on the single table, and knows the table's
+//! key layout ([`keys`]) and definition ([`schema`]).
+
+mod events;
+pub mod keys;
+mod salts;
+pub mod schema;
+mod sites;
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use pulse_core::StoreError;
+
+pub use events::event_item;
+pub use sites::SiteAdminError;
+
+/// The adapter: one client and the table name, shared by every port.
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+/// The SDK configuration from the standard sources (environment, profile, instance role), including
+/// `AWS_ENDPOINT_URL_DYNAMODB` for a local DynamoDB. Timeouts are short because every caller is a request
+/// handler: failing fast (and answering 503) beats holding a tracker's connection open.
+pub async fn sdk_config() -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
+        .build();
+    aws_config::from_env().timeout_config(timeouts).load().await
+}
+
+/// Any SDK failure is the store being unavailable to us; the source is kept for the logs.
+pub(crate) fn unavailable<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    SdkError<E, R>: std::error::Error + Send + Sync + 'static,
+{
+    StoreError::Unavailable(Box::new(err))
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The whole local stack: moto, the table, a demo site for localhost, and the local gateway serving the
+# HTTP routes with the real handler code. Ctrl-C stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source infra/local/env.sh
+source infra/local/moto.sh
+
+infra/local/venv.sh infra/local/requirements.txt
+cargo build --quiet -p local-gateway -p pulse-admin
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo
+  echo "stopping the local stack"
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+start_moto
+pids+=("$MOTO_PID")
+admin=target/debug/pulse-admin
+"$admin" table create
+if token=$("$admin" site create --id demo --domain localhost --domain 127.0.0.1 2>/dev/null); then :; else
+  token=$("$admin" site rotate-token --id demo 2>/dev/null)
+fi
+
+target/debug/local-gateway &
+pids+=("$!")
+sleep 0.5
+
+cat <<EOT
+
+  moto (DynamoDB + Streams)  $AWS_ENDPOINT_URL_DYNAMODB   table: $TABLE_NAME
+  local gateway              http://$GATEWAY_ADDR
+  collect                    POST http://$GATEWAY_ADDR/collect
+  demo site                  id: demo   domains: localhost, 127.0.0.1
+  demo read token            $token
+
+  Send a page view:
+    curl -i -X POST http://$GATEWAY_ADDR/collect -H 'content-type: text/plain' \\
+      -A 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0' \\
+      -d '{"s":"demo","e":"pageview","u":"http://localhost:8080/pricing","r":"https://news.ycombinator.com/"}'
+
+  Ctrl-C stops moto and the gateway.
+EOT
+# Until Ctrl-C, or until either process dies on its own.
+wait -n "${pids[@]}" || true

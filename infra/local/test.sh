@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test suite: unit tests and the integration tests, which run through the local gateway against a
+# moto server started here on its own port and stopped afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export MOTO_PORT="${TEST_MOTO_PORT:-8765}"
+source infra/local/env.sh
+source infra/local/moto.sh
+export MOTO_SERVER="$PWD/.venv/bin/moto_server"
+
+infra/local/venv.sh infra/local/requirements.txt
+start_moto
+trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
+cargo test --workspace "$@"
