@@ -1,9 +1,8 @@
 //! The collect use case: one tracker hit in, at most one stored event out.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -11,11 +10,8 @@ use crate::enrich::{self, Salt};
 use crate::event::{EventId, StoredEvent};
 use crate::hit::{HitError, MAX_BODY_BYTES, ValidHit};
 use crate::ports::{EventStore, PutOutcome, SaltStore, SiteDirectory, StoreError};
-use crate::site::{Site, SiteId};
-
-/// Above this many cached site lookups the cache is emptied, so a flood of made-up site ids cannot grow
-/// a warm function's memory without bound.
-const MAX_CACHED_SITES: usize = 10_000;
+use crate::site::Site;
+use crate::site_cache::SiteCache;
 
 #[derive(Debug, Clone)]
 pub struct CollectConfig {
@@ -76,18 +72,14 @@ pub enum CollectError {
 pub struct Collector<S> {
     store: S,
     config: CollectConfig,
-    sites: Mutex<HashMap<SiteId, (Instant, Option<Site>)>>,
+    sites: SiteCache,
     salt: Mutex<Option<(NaiveDate, Salt)>>,
 }
 
 impl<S: SiteDirectory + SaltStore + EventStore> Collector<S> {
     pub fn new(store: S, config: CollectConfig) -> Self {
-        Self {
-            store,
-            config,
-            sites: Mutex::default(),
-            salt: Mutex::default(),
-        }
+        let sites = SiteCache::new(config.site_cache_ttl, config.unknown_site_cache_ttl);
+        Self { store, config, sites, salt: Mutex::default() }
     }
 
     pub fn store(&self) -> &S {
@@ -103,10 +95,7 @@ impl<S: SiteDirectory + SaltStore + EventStore> Collector<S> {
         let Some(user_agent) = enrich::classify_user_agent(request.user_agent) else {
             return Ok(Collected::Bot);
         };
-        let site = self
-            .site(&hit.site)
-            .await?
-            .ok_or(CollectError::UnknownSite)?;
+        let site = self.sites.get(&self.store, &hit.site).await?.ok_or(CollectError::UnknownSite)?;
         let page_host = hit.url.host_str().unwrap_or_default();
         if !site.allows_host(page_host) {
             return Err(CollectError::HostNotAllowed);
@@ -118,25 +107,6 @@ impl<S: SiteDirectory + SaltStore + EventStore> Collector<S> {
             PutOutcome::Stored => Ok(Collected::Stored(event.id)),
             PutOutcome::Duplicate => Ok(Collected::Duplicate),
         }
-    }
-
-    async fn site(&self, id: &SiteId) -> Result<Option<Site>, StoreError> {
-        if let Some((fetched_at, site)) = self.sites.lock().expect("site cache lock").get(id) {
-            let ttl = match site {
-                Some(_) => self.config.site_cache_ttl,
-                None => self.config.unknown_site_cache_ttl,
-            };
-            if fetched_at.elapsed() < ttl {
-                return Ok(site.clone());
-            }
-        }
-        let site = self.store.find_site(id).await?;
-        let mut cache = self.sites.lock().expect("site cache lock");
-        if cache.len() >= MAX_CACHED_SITES {
-            cache.clear();
-        }
-        cache.insert(id.clone(), (Instant::now(), site.clone()));
-        Ok(site)
     }
 
     async fn salt(&self, day: NaiveDate) -> Result<Salt, StoreError> {

@@ -10,7 +10,9 @@ pub mod enrich;
 pub mod event;
 pub mod hit;
 pub mod ports;
+pub mod realtime;
 pub mod site;
+pub mod site_cache;
 pub mod time;
 
 #[cfg(feature = "memory-store")]
@@ -19,5 +21,5 @@ pub mod memory;
 pub use collect::{CollectConfig, CollectError, CollectRequest, Collected, Collector};
 pub use event::{EventId, EventKind, PropValue, StoredEvent};
 pub use hit::{HitError, ValidHit};
-pub use ports::{EventStore, PutOutcome, SaltStore, SiteDirectory, StoreError};
+pub use ports::{EventStore, PutOutcome, RealtimeStore, RollupStore, SaltStore, SiteDirectory, StoreError};
 pub use site::{ReadToken, Site, SiteId, SiteIdError, TokenHash};

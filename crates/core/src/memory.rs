@@ -1,14 +1,16 @@
 //! An in-memory store for unit tests and benchmarks of the pure logic. Not for production: it holds
 //! everything in one process.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::enrich::Salt;
 use crate::event::StoredEvent;
-use crate::ports::{EventStore, PutOutcome, SaltStore, SiteDirectory, StoreError};
+use crate::ports::{EventStore, PutOutcome, RealtimeStore, SaltStore, SiteDirectory, StoreError};
+use crate::realtime::aggregate::{RollupKey, RollupStore, SaveOutcome};
+use crate::realtime::{Minute, MinuteRollup};
 use crate::site::{Site, SiteId};
 
 #[derive(Default)]
@@ -16,6 +18,9 @@ pub struct MemoryStore {
     pub sites: Mutex<HashMap<SiteId, Site>>,
     pub salts: Mutex<HashMap<NaiveDate, Salt>>,
     pub events: Mutex<Vec<StoredEvent>>,
+    pub rollups: Mutex<BTreeMap<RollupKey, MinuteRollup>>,
+    /// Rollup writes made, for tests that count them.
+    pub rollup_writes: std::sync::atomic::AtomicUsize,
     client_ids: Mutex<HashSet<(SiteId, String)>>,
     /// When set, every call fails as an unreachable store would.
     pub unavailable: std::sync::atomic::AtomicBool,
@@ -78,5 +83,51 @@ impl EventStore for MemoryStore {
             self.events.lock().unwrap().push(event.clone());
         }
         Ok(PutOutcome::Stored)
+    }
+}
+
+impl RollupStore for MemoryStore {
+    async fn load_rollup(&self, key: &RollupKey) -> Result<Option<MinuteRollup>, StoreError> {
+        self.check_available()?;
+        Ok(self.rollups.lock().unwrap().get(key).cloned())
+    }
+
+    async fn save_rollup(
+        &self,
+        key: &RollupKey,
+        rollup: &MinuteRollup,
+        expected: Option<u64>,
+        _expires_at: DateTime<Utc>,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.check_available()?;
+        let mut rollups = self.rollups.lock().unwrap();
+        if rollups.get(key).map(|stored| stored.version) != expected {
+            return Ok(SaveOutcome::Conflict);
+        }
+        rollups.insert(key.clone(), rollup.clone());
+        self.rollup_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(SaveOutcome::Saved)
+    }
+}
+
+impl RealtimeStore for MemoryStore {
+    async fn rollups(&self, site: &SiteId, first: Minute, last: Minute) -> Result<Vec<(Minute, MinuteRollup)>, StoreError> {
+        self.check_available()?;
+        let rollups = self.rollups.lock().unwrap();
+        Ok(rollups
+            .iter()
+            .filter(|(key, _)| &key.site == site && (first..=last).contains(&key.minute))
+            .map(|(key, rollup)| (key.minute, rollup.clone()))
+            .collect())
+    }
+
+    async fn recent_events(&self, site: &SiteId, since: DateTime<Utc>, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        self.check_available()?;
+        let mut events: Vec<StoredEvent> =
+            self.events.lock().unwrap().iter().filter(|e| &e.site == site && e.ts >= since).cloned().collect();
+        events.sort_by(|a, b| (b.ts, b.id.as_str()).cmp(&(a.ts, a.id.as_str())));
+        let (pageviews, others): (Vec<_>, Vec<_>) =
+            events.into_iter().partition(|e| e.kind == crate::event::EventKind::Pageview);
+        Ok(pageviews.into_iter().take(limit).chain(others.into_iter().take(limit)).collect())
     }
 }

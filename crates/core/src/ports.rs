@@ -7,7 +7,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::enrich::Salt;
 use crate::event::StoredEvent;
+use crate::realtime::{Minute, MinuteRollup};
 use crate::site::{Site, SiteId};
+
+pub use crate::realtime::aggregate::RollupStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -48,4 +51,23 @@ pub trait EventStore: Send + Sync {
         event: &StoredEvent,
         expires_at: DateTime<Utc>,
     ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
+}
+
+pub trait RealtimeStore: Send + Sync {
+    /// Every rollup item of `site` from minute `first` through `last`, all shards.
+    fn rollups(
+        &self,
+        site: &SiteId,
+        first: Minute,
+        last: Minute,
+    ) -> impl Future<Output = Result<Vec<(Minute, MinuteRollup)>, StoreError>> + Send;
+
+    /// The newest `limit` page views and the newest `limit` other events received at or after `since`
+    /// (up to `2 * limit` events, in any order).
+    fn recent_events(
+        &self,
+        site: &SiteId,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;
 }

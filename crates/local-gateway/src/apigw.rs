@@ -1,5 +1,6 @@
 //! Translation between plain HTTP and API Gateway HTTP API payload format 2.0, as documented by AWS.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use axum::body::Body;
@@ -31,6 +32,7 @@ pub async fn to_lambda_request(
     request: Request,
     peer: SocketAddr,
     route_key: &str,
+    path_parameters: HashMap<String, String>,
 ) -> Result<lambda_http::Request, Response> {
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES)
@@ -84,6 +86,7 @@ pub async fn to_lambda_request(
         "cookies": cookies,
         "headers": headers,
         "queryStringParameters": if query.is_empty() { Value::Null } else { Value::Object(query) },
+        "pathParameters": if path_parameters.is_empty() { Value::Null } else { json!(path_parameters) },
         "requestContext": {
             "accountId": "000000000000",
             "apiId": "local",

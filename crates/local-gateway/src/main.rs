@@ -3,12 +3,14 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser;
-use local_gateway::{Functions, serve};
+use local_gateway::streams::StreamPoller;
+use local_gateway::{Functions, run_stream_consumers, serve};
 use pulse_dynamodb::DynamoStore;
 use tracing_subscriber::EnvFilter;
 
-/// Serves the HTTP routes on this machine with the real handler code, against the DynamoDB that the
-/// environment points to (AWS_ENDPOINT_URL_DYNAMODB for moto).
+/// Serves the HTTP routes with the real handler code and feeds the table's stream to the stream
+/// consumers, against the DynamoDB the environment points to (AWS_ENDPOINT_URL_DYNAMODB and
+/// AWS_ENDPOINT_URL_DYNAMODB_STREAMS for moto).
 #[derive(Parser)]
 struct Args {
     /// Address to listen on.
@@ -18,23 +20,24 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::from_default_env())
-        .init();
+    tracing_subscriber::fmt().with_env_filter(EnvFilter::from_default_env()).init();
     let args = Args::parse();
-    let collect_config = collect::Config::from_env()?;
+    let table = std::env::var("TABLE_NAME").context("TABLE_NAME is not set")?;
     let sdk_config = pulse_dynamodb::sdk_config().await;
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk_config),
-        &collect_config.table_name,
-    );
-    let functions = Arc::new(Functions::new(store, &collect_config));
-    let listener = tokio::net::TcpListener::bind(args.addr)
-        .await
-        .with_context(|| format!("binding {}", args.addr))?;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config);
+    let store = DynamoStore::new(dynamodb.clone(), &table);
+    let functions = Arc::new(Functions::new(store, |name| std::env::var(name).ok())?);
+    let poller = Arc::new(StreamPoller {
+        streams: aws_sdk_dynamodbstreams::Client::new(&sdk_config),
+        dynamodb,
+        table,
+        region: sdk_config.region().map(|r| r.to_string()).unwrap_or_default(),
+    });
+    let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
     tracing::info!("local gateway on http://{}", args.addr);
     tokio::select! {
-        served = serve(listener, functions) => served.context("serving")?,
+        served = serve(listener, functions.clone()) => served.context("serving")?,
+        polled = run_stream_consumers(poller, functions) => polled.context("polling the stream")?,
         _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! untrusted `#` can never reach a key. The README's item table documents the same layout.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use pulse_core::realtime::Minute;
 use pulse_core::{EventId, EventKind, SiteId};
 
 /// Partition of the site registry: one item per site, listable with one Query.
@@ -12,6 +13,10 @@ pub const SALT_PK: &str = "SALT";
 pub const PAGEVIEW_PREFIX: &str = "PV#";
 pub const EVENT_PREFIX: &str = "EV#";
 pub const CLIENT_ID_PREFIX: &str = "ID#";
+pub const ROLLUP_PREFIX: &str = "RT#";
+
+/// Sorts after every character used in timestamps, minutes and ids: closes a `BETWEEN` range.
+const RANGE_END: char = '~';
 
 /// `SITE#{site}`: a site's raw events (and later its rollups and connections).
 pub fn site_pk(site: &SiteId) -> String {
@@ -31,6 +36,36 @@ pub fn event_sk(kind: EventKind, at: DateTime<Utc>, id: &EventId) -> String {
         EventKind::Event | EventKind::Outbound => EVENT_PREFIX,
     };
     format!("{prefix}{}#{id}", pulse_core::time::iso_millis(at))
+}
+
+/// The sort keys of one kind's events received at or after `since`, as a `BETWEEN` range.
+pub fn event_sk_range(kind: EventKind, since: DateTime<Utc>) -> (String, String) {
+    let prefix = match kind {
+        EventKind::Pageview => PAGEVIEW_PREFIX,
+        EventKind::Event | EventKind::Outbound => EVENT_PREFIX,
+    };
+    (format!("{prefix}{}", pulse_core::time::iso_millis(since)), format!("{prefix}{RANGE_END}"))
+}
+
+/// `RT#{yyyy-mm-ddThh:mm}#{shard}`: one site's rollup of one minute (one shard of it).
+pub fn rollup_sk(minute: Minute, shard: u8) -> String {
+    format!("{ROLLUP_PREFIX}{minute}#{shard:02}")
+}
+
+/// Lower bound of the rollups from `minute` on.
+pub fn rollup_sk_from(minute: Minute) -> String {
+    format!("{ROLLUP_PREFIX}{minute}")
+}
+
+/// Upper bound of the rollups through `minute`, all shards.
+pub fn rollup_sk_through(minute: Minute) -> String {
+    format!("{ROLLUP_PREFIX}{minute}#{RANGE_END}")
+}
+
+pub fn rollup_minute(sk: &str) -> Option<Minute> {
+    let rest = sk.strip_prefix(ROLLUP_PREFIX)?;
+    let (minute, _shard) = rest.split_once('#')?;
+    Minute::parse(minute).ok()
 }
 
 /// `ID#{id}`: marks a client event id as used for the site, so a retry stores nothing new.
@@ -63,5 +98,15 @@ mod tests {
         );
         assert_eq!(site_pk(&SiteId::parse("my-site").unwrap()), "SITE#my-site");
         assert_eq!(salt_sk(at.date_naive()), "DAY#2026-01-15");
+        let minute = Minute::of(at);
+        assert_eq!(rollup_sk(minute, 3), "RT#2026-01-15T10:30#03");
+        assert_eq!(rollup_minute(&rollup_sk(minute, 3)), Some(minute));
+        // Every shard of the last minute sorts inside the range; the next minute does not.
+        assert!(rollup_sk(minute, 15) < rollup_sk_through(minute));
+        assert!(rollup_sk(minute.plus(1), 0) > rollup_sk_through(minute));
+        assert!(rollup_sk(minute, 0) > rollup_sk_from(minute));
+        let (from, through) = event_sk_range(EventKind::Pageview, at);
+        let key = event_sk(EventKind::Pageview, at, &id);
+        assert!(from <= key && key < through);
     }
 }

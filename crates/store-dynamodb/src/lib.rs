@@ -2,6 +2,7 @@
 //! key layout ([`keys`]) and definition ([`schema`]).
 
 mod events;
+mod rollups;
 pub mod keys;
 mod salts;
 pub mod schema;

@@ -1,7 +1,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use chrono::Utc;
-use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use lambda_http::http::{HeaderMap, Method, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use pulse_core::{
@@ -9,8 +9,9 @@ use pulse_core::{
 };
 use subtle::ConstantTimeEq;
 
+use pulse_http as response;
+
 use crate::config::Config;
-use crate::response;
 
 /// The header CloudFront adds to every origin request, carrying the shared secret.
 pub const ORIGIN_VERIFY_HEADER: &str = "x-origin-verify";
@@ -40,14 +41,8 @@ where
 {
     match *request.method() {
         Method::POST => {}
-        Method::OPTIONS => return Ok(response::preflight()),
-        _ => {
-            let mut response = response::error(StatusCode::METHOD_NOT_ALLOWED, "use POST", None);
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
-            return Ok(response);
-        }
+        Method::OPTIONS => return Ok(response::preflight("POST, OPTIONS", "Content-Type")),
+        _ => return Ok(response::method_not_allowed("POST, OPTIONS")),
     }
     if !acceptable_content_type(request.headers()) {
         return Ok(response::error(
@@ -107,18 +102,7 @@ fn error_response(err: &CollectError) -> Response<Body> {
             "the page's hostname is not allowed for this site",
             Some("u"),
         ),
-        CollectError::Store(store) => {
-            tracing::error!(error = %store, source = ?std::error::Error::source(store), "store failed; answering 503");
-            let mut response = response::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily unavailable, retry later",
-                None,
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            response
-        }
+        CollectError::Store(store) => response::store_unavailable(store),
     }
 }
 

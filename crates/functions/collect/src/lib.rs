@@ -5,7 +5,6 @@
 
 pub mod config;
 pub mod handler;
-mod response;
 
 pub use config::Config;
 pub use handler::{CollectApp, function_handler};

@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use local_gateway::Functions;
+use local_gateway::streams::StreamPoller;
 use pulse_core::{ReadToken, Site, SiteId};
 use pulse_dynamodb::{DynamoStore, schema};
 
@@ -20,6 +21,7 @@ pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,
     pub store: DynamoStore,
+    pub functions: Arc<Functions>,
     pub token: String,
     _moto: Option<MotoServer>,
 }
@@ -31,12 +33,11 @@ fn moto_endpoint() -> String {
     )
 }
 
-async fn client_for(endpoint: &str) -> Client {
+async fn clients_for(endpoint: &str) -> (Client, aws_sdk_dynamodbstreams::Client) {
     let sdk_config = pulse_dynamodb::sdk_config().await;
-    let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
-        .endpoint_url(endpoint)
-        .build();
-    Client::from_conf(config)
+    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk_config).endpoint_url(endpoint).build();
+    let streams = aws_sdk_dynamodbstreams::config::Builder::from(&sdk_config).endpoint_url(endpoint).build();
+    (Client::from_conf(dynamodb), aws_sdk_dynamodbstreams::Client::from_conf(streams))
 }
 
 /// A fresh table with a `demo` site (localhost and example.com), and a gateway on a free port.
@@ -51,12 +52,10 @@ pub async fn spawn_app_with_private_moto() -> TestApp {
 }
 
 async fn spawn_app_on(endpoint: String, moto: Option<MotoServer>) -> TestApp {
-    let client = client_for(&endpoint).await;
+    let (client, streams) = clients_for(&endpoint).await;
     let table = format!("test-{}", pulse_core::EventId::random());
-    schema::create_table(&client, &table)
-        .await
-        .expect("table created on moto");
-    let store = DynamoStore::new(client, &table);
+    schema::create_table(&client, &table).await.expect("table created on moto");
+    let store = DynamoStore::new(client.clone(), &table);
     let token = ReadToken::generate();
     store
         .create_site(&Site {
@@ -68,16 +67,20 @@ async fn spawn_app_on(endpoint: String, moto: Option<MotoServer>) -> TestApp {
         .await
         .expect("demo site created");
 
-    let config =
-        collect::Config::from_lookup(|name| (name == "TABLE_NAME").then(|| table.clone())).unwrap();
-    let functions = Arc::new(Functions::new(store.clone(), &config));
+    let functions = Arc::new(
+        Functions::new(store.clone(), |name| (name == "TABLE_NAME").then(|| table.clone()))
+            .expect("default configuration"),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(local_gateway::serve(listener, functions));
+    tokio::spawn(local_gateway::serve(listener, functions.clone()));
+    let poller = Arc::new(StreamPoller { streams, dynamodb: client, table: table.clone(), region: "us-east-1".into() });
+    tokio::spawn(local_gateway::run_stream_consumers(poller, functions.clone()));
     TestApp {
         address,
         http: reqwest::Client::new(),
         store,
+        functions,
         token: token.expose().to_owned(),
         _moto: moto,
     }
@@ -210,4 +213,23 @@ impl TestApp {
             .expect("this app has a private moto")
             .stop();
     }
+}
+
+/// Every record of the test table's stream so far, as one Lambda DynamoDB event (unfiltered).
+pub async fn stream_batch(app: &TestApp) -> serde_json::Value {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
+    let (dynamodb, streams) = clients_for(&endpoint).await;
+    local_gateway::streams::read_whole_stream(&dynamodb, &streams, app.store.table()).await.expect("stream readable")
+}
+
+/// Invokes the aggregate handler directly, as Lambda would.
+pub async fn invoke_aggregate(app: &TestApp, event: serde_json::Value) -> serde_json::Value {
+    let event = serde_json::from_value(event).expect("a DynamoDB event");
+    let response = aggregate::function_handler(
+        &app.functions.aggregate,
+        lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+    )
+    .await
+    .expect("aggregate handler answers");
+    serde_json::to_value(response).unwrap()
 }

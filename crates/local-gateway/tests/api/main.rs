@@ -3,4 +3,5 @@
 
 mod collect;
 mod helpers;
+mod realtime;
 mod store;

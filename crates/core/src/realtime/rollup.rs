@@ -1,0 +1,222 @@
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{EventKind, StoredEvent};
+
+/// A DynamoDB stream sequence number: a decimal string of up to 40 digits, ordered numerically.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SequenceNumber(String);
+
+impl SequenceNumber {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let digits = raw.trim_start_matches('0');
+        let valid = !raw.is_empty() && raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_digit());
+        valid.then(|| Self(if digits.is_empty() { "0".into() } else { digits.to_owned() }))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Ord for SequenceNumber {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Without leading zeros, a longer number is a larger one.
+        self.0.len().cmp(&other.0.len()).then_with(|| self.0.cmp(&other.0))
+    }
+}
+
+impl PartialOrd for SequenceNumber {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A value with the stamp of the event that set it: `{ts}#{eventId}`, which orders events by receive
+/// time and breaks ties by id, so every reader picks the same "latest".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamped {
+    #[serde(rename = "a")]
+    pub at: String,
+    #[serde(rename = "v")]
+    pub value: String,
+}
+
+pub fn stamp_of(event: &StoredEvent) -> String {
+    format!("{}#{}", crate::time::iso_millis(event.ts), event.id)
+}
+
+/// Keeps the later of two stamped values.
+fn keep_latest(slot: &mut Option<Stamped>, candidate: &Stamped) {
+    if slot.as_ref().is_none_or(|current| current.at < candidate.at) {
+        *slot = Some(candidate.clone());
+    }
+}
+
+/// What one visitor did in one minute, reduced to what the realtime view needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisitorState {
+    /// Path of the latest page view.
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<Stamped>,
+    /// Latest known country.
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<Stamped>,
+    /// Latest known referrer host.
+    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<Stamped>,
+}
+
+impl VisitorState {
+    pub fn observe(&mut self, event: &StoredEvent) {
+        let at = stamp_of(event);
+        let stamped = |value: &str| Stamped { at: at.clone(), value: value.to_owned() };
+        if event.kind == EventKind::Pageview {
+            keep_latest(&mut self.page, &stamped(&event.path));
+        }
+        if let Some(country) = &event.country {
+            keep_latest(&mut self.country, &stamped(country));
+        }
+        if let Some(referrer) = &event.referrer {
+            keep_latest(&mut self.referrer, &stamped(referrer));
+        }
+    }
+
+    /// Merges another state of the same visitor: idempotent, commutative and associative.
+    pub fn merge(&mut self, other: &VisitorState) {
+        for (slot, candidate) in [
+            (&mut self.page, &other.page),
+            (&mut self.country, &other.country),
+            (&mut self.referrer, &other.referrer),
+        ] {
+            if let Some(candidate) = candidate {
+                keep_latest(slot, candidate);
+            }
+        }
+    }
+}
+
+/// A contiguous stretch of one stream shard, from a batch's first record to its last: every record of
+/// the shard in between was in that batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SequenceRange {
+    pub first: SequenceNumber,
+    pub last: SequenceNumber,
+}
+
+impl SequenceRange {
+    pub fn contains(&self, sequence: &SequenceNumber) -> bool {
+        &self.first <= sequence && sequence <= &self.last
+    }
+}
+
+/// Beyond this many remembered ranges the oldest two are merged. Under Lambda's in-order delivery every
+/// gap between remembered ranges holds no records of this rollup, so merging loses nothing; only a
+/// delivery far out of order, which Lambda does not do, could then be skipped.
+const MAX_APPLIED_RANGES: usize = 32;
+
+/// One site's activity in one minute (one shard of it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MinuteRollup {
+    #[serde(rename = "pv", default)]
+    pub pageviews: u64,
+    /// Custom events and outbound clicks.
+    #[serde(rename = "ev", default)]
+    pub events: u64,
+    #[serde(rename = "v", default)]
+    pub visitors: BTreeMap<String, VisitorState>,
+    /// The batches already folded in, as stream ranges: a record inside one is already counted.
+    #[serde(rename = "applied", default)]
+    pub applied: Vec<SequenceRange>,
+    /// Incremented on every write; writes are conditional on it.
+    #[serde(rename = "ver", default)]
+    pub version: u64,
+}
+
+impl MinuteRollup {
+    /// Whether the record with this sequence number is already part of the rollup.
+    pub fn has_applied(&self, sequence: &SequenceNumber) -> bool {
+        self.applied.iter().any(|range| range.contains(sequence))
+    }
+
+    /// Folds one event in. Callers skip records that [`has_applied`](Self::has_applied).
+    pub fn apply(&mut self, event: &StoredEvent) {
+        match event.kind {
+            EventKind::Pageview => self.pageviews += 1,
+            EventKind::Event | EventKind::Outbound => self.events += 1,
+        }
+        self.visitors.entry(event.visitor.clone()).or_default().observe(event);
+    }
+
+    /// Remembers a folded batch's range, merging overlaps (a retry overlaps the batch it repeats).
+    pub fn mark_applied(&mut self, batch: &SequenceRange) {
+        self.applied.push(batch.clone());
+        self.applied.sort_by(|a, b| a.first.cmp(&b.first));
+        let mut merged: Vec<SequenceRange> = Vec::with_capacity(self.applied.len());
+        for range in self.applied.drain(..) {
+            match merged.last_mut() {
+                Some(previous) if range.first <= previous.last => {
+                    if range.last > previous.last {
+                        previous.last = range.last;
+                    }
+                }
+                _ => merged.push(range),
+            }
+        }
+        while merged.len() > MAX_APPLIED_RANGES {
+            let second = merged.remove(1);
+            merged[0].last = second.last;
+        }
+        self.applied = merged;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_numbers_order_numerically() {
+        let seq = |s| SequenceNumber::parse(s).unwrap();
+        assert!(seq("9") < seq("10"));
+        assert!(seq("000123") == seq("123"));
+        assert!(seq("100000000000000000000") > seq("99999999999999999999"));
+        assert!(SequenceNumber::parse("12a").is_none());
+        assert!(SequenceNumber::parse("").is_none());
+    }
+
+    #[test]
+    fn applied_ranges_merge_overlaps_and_stay_bounded() {
+        let range = |a: u64, b: u64| SequenceRange {
+            first: SequenceNumber::parse(&a.to_string()).unwrap(),
+            last: SequenceNumber::parse(&b.to_string()).unwrap(),
+        };
+        let mut rollup = MinuteRollup::default();
+        rollup.mark_applied(&range(10, 20));
+        rollup.mark_applied(&range(15, 30));
+        rollup.mark_applied(&range(40, 50));
+        assert_eq!(rollup.applied, vec![range(10, 30), range(40, 50)]);
+        assert!(rollup.has_applied(&SequenceNumber::parse("30").unwrap()));
+        assert!(!rollup.has_applied(&SequenceNumber::parse("35").unwrap()));
+        for i in 0..100 {
+            rollup.mark_applied(&range(1000 + i * 10, 1000 + i * 10 + 5));
+        }
+        assert_eq!(rollup.applied.len(), MAX_APPLIED_RANGES);
+        assert!(rollup.has_applied(&SequenceNumber::parse("1995").unwrap()));
+    }
+
+    #[test]
+    fn later_stamp_wins_whatever_the_order() {
+        let early = Stamped { at: "2026-01-15T10:30:00.000Z#a".into(), value: "/early".into() };
+        let late = Stamped { at: "2026-01-15T10:30:00.001Z#a".into(), value: "/late".into() };
+        let mut one = VisitorState { page: Some(early.clone()), ..Default::default() };
+        one.merge(&VisitorState { page: Some(late.clone()), ..Default::default() });
+        let mut two = VisitorState { page: Some(late.clone()), ..Default::default() };
+        two.merge(&VisitorState { page: Some(early), ..Default::default() });
+        assert_eq!(one, two);
+        assert_eq!(one.page.unwrap().value, "/late");
+    }
+}

@@ -1,0 +1,298 @@
+//! The realtime pipeline's pure logic against a brute-force oracle: random event traces are delivered
+//! in batches (split anywhere, replayed, retried from the middle, out of order), folded into rollups,
+//! and the view built from the rollups must equal the view computed directly from the raw events.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use proptest::collection::vec;
+use proptest::prelude::*;
+use pulse_core::memory::MemoryStore;
+use pulse_core::realtime::aggregate::{AggregateConfig, StreamEvent, fold_batch};
+use pulse_core::realtime::view::{FeedEvent, RealtimeParams, Window, build_view};
+use pulse_core::realtime::{Minute, SequenceNumber, SequenceRange, stamp_of};
+use pulse_core::{EventId, EventKind, RealtimeStore, SiteId, StoredEvent};
+use serde_json::{Value, json};
+
+const PATHS: [&str; 5] = ["/", "/pricing", "/docs", "/blog/post", "/signup"];
+const COUNTRIES: [Option<&str>; 4] = [None, Some("US"), Some("DE"), Some("JP")];
+const REFERRERS: [Option<&str>; 3] = [None, Some("news.ycombinator.com"), Some("www.google.com")];
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 15, 10, 30, 42).unwrap()
+}
+
+#[derive(Debug, Clone)]
+struct Spec {
+    visitor: usize,
+    seconds_ago: i64,
+    kind: u8,
+    path: usize,
+    country: usize,
+    referrer: usize,
+}
+
+fn event_strategy() -> impl Strategy<Value = Spec> {
+    // Up to 40 minutes back: some events are outside every window, some older than the rollup TTL.
+    (0..12usize, 0..2_400i64, 0..10u8, 0..PATHS.len(), 0..COUNTRIES.len(), 0..REFERRERS.len()).prop_map(
+        |(visitor, seconds_ago, kind, path, country, referrer)| Spec { visitor, seconds_ago, kind, path, country, referrer },
+    )
+}
+
+fn visitor_id(index: usize) -> String {
+    // Spread over shards by the first byte, as real (hashed) visitor ids are.
+    format!("{:02x}{:030x}", (index * 97) % 256, index)
+}
+
+fn build_event(index: usize, spec: &Spec) -> StoredEvent {
+    let kind = match spec.kind {
+        0..=6 => EventKind::Pageview,
+        7 | 8 => EventKind::Event,
+        _ => EventKind::Outbound,
+    };
+    StoredEvent {
+        site: SiteId::parse("demo").unwrap(),
+        kind,
+        id: EventId::parse(&format!("e{index:05}")).unwrap(),
+        // Several events may share a millisecond: ties are broken by id.
+        ts: now() - Duration::seconds(spec.seconds_ago),
+        visitor: visitor_id(spec.visitor),
+        sid: None,
+        host: "example.com".into(),
+        path: PATHS[spec.path].into(),
+        title: None,
+        referrer: REFERRERS[spec.referrer].map(str::to_owned),
+        utm_source: None,
+        utm_medium: None,
+        utm_campaign: None,
+        device: "desktop".into(),
+        browser: None,
+        os: None,
+        country: COUNTRIES[spec.country].map(str::to_owned),
+        sw: None,
+        sh: None,
+        name: (kind == EventKind::Event).then(|| "signup".into()),
+        value: None,
+        url: (kind == EventKind::Outbound).then(|| "https://github.com/".into()),
+        props: Default::default(),
+        client_id: false,
+    }
+}
+
+fn sequence(position: usize) -> SequenceNumber {
+    // Realistic width: 21 digits, increasing along the stream.
+    SequenceNumber::parse(&format!("{:021}", 4_000_000_000_000_000_000u64 + position as u64 * 7)).unwrap()
+}
+
+/// How the stream is delivered: contiguous batches, each possibly delivered twice, retried from a
+/// middle record, or swapped with the next one.
+#[derive(Debug, Clone)]
+enum Delivery {
+    Once,
+    Replayed,
+    RetriedFrom(usize),
+    SwappedWithNext,
+}
+
+fn delivery_strategy() -> impl Strategy<Value = Delivery> {
+    prop_oneof![
+        4 => Just(Delivery::Once),
+        1 => Just(Delivery::Replayed),
+        1 => (0..50usize).prop_map(Delivery::RetriedFrom),
+        1 => Just(Delivery::SwappedWithNext),
+    ]
+}
+
+/// Brute force straight from the raw events, as the public JSON.
+fn oracle(events: &[StoredEvent], params: &RealtimeParams) -> Value {
+    let window = Window::ending_at(now(), params.minutes);
+    let in_window: Vec<&StoredEvent> = events.iter().filter(|e| window.contains(Minute::of(e.ts))).collect();
+    let visitors: HashSet<&str> = in_window.iter().map(|e| e.visitor.as_str()).collect();
+    // For each visitor, the value of their latest event that has one; then visitors per value.
+    let latest = |key: &str, pick: &dyn Fn(&StoredEvent) -> Option<String>| -> Vec<Value> {
+        let mut per_visitor: HashMap<&str, (String, String)> = HashMap::new();
+        for event in &in_window {
+            let Some(value) = pick(event) else { continue };
+            let stamp = stamp_of(event);
+            match per_visitor.get(event.visitor.as_str()) {
+                Some((seen, _)) if *seen >= stamp => {}
+                _ => {
+                    per_visitor.insert(&event.visitor, (stamp, value));
+                }
+            }
+        }
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, value) in per_visitor.into_values() {
+            *counts.entry(value).or_default() += 1;
+        }
+        let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        counts.truncate(params.limit);
+        counts.into_iter().map(|(value, visitors)| json!({ key: value, "visitors": visitors })).collect()
+    };
+    let timeline: Vec<Value> = window
+        .first
+        .through(window.last)
+        .map(|minute| {
+            let of_minute: Vec<&&StoredEvent> = in_window.iter().filter(|e| Minute::of(e.ts) == minute).collect();
+            let distinct: HashSet<&str> = of_minute.iter().map(|e| e.visitor.as_str()).collect();
+            let pageviews = of_minute.iter().filter(|e| e.kind == EventKind::Pageview).count();
+            json!({ "minute": minute.to_string(), "visitors": distinct.len(), "pageViews": pageviews })
+        })
+        .collect();
+    let mut recent = in_window.clone();
+    recent.sort_by(|a, b| (b.ts, b.id.as_str()).cmp(&(a.ts, a.id.as_str())));
+    recent.truncate(params.events);
+    json!({
+        "siteId": "demo",
+        "minutes": params.minutes,
+        "generatedAt": pulse_core::time::iso_millis(now()),
+        "currentVisitors": visitors.len(),
+        "pageViews": in_window.iter().filter(|e| e.kind == EventKind::Pageview).count(),
+        "activePages": latest("path", &|e| (e.kind == EventKind::Pageview).then(|| e.path.clone())),
+        "countries": latest("country", &|e| e.country.clone()),
+        "referrers": latest("referrer", &|e| e.referrer.clone()),
+        "timeline": timeline,
+        "recentEvents": recent.iter().map(|e| serde_json::to_value(FeedEvent::from(*e)).unwrap()).collect::<Vec<_>>(),
+    })
+}
+
+/// Contiguous batches of the stream, delivered as `deliveries` says.
+fn delivery_plan(stream: &[StreamEvent], sizes: &[usize], deliveries: &[Delivery]) -> Vec<Vec<StreamEvent>> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    for size in sizes.iter().cycle() {
+        if start >= stream.len() {
+            break;
+        }
+        let end = (start + size).min(stream.len());
+        batches.push(stream[start..end].to_vec());
+        start = end;
+    }
+    let mut plan = Vec::new();
+    let mut index = 0;
+    while index < batches.len() {
+        let batch = &batches[index];
+        match &deliveries[index % deliveries.len()] {
+            Delivery::Once => plan.push(batch.clone()),
+            Delivery::Replayed => {
+                plan.push(batch.clone());
+                plan.push(batch.clone());
+            }
+            Delivery::RetriedFrom(from) => {
+                plan.push(batch.clone());
+                plan.push(batch[from % batch.len()..].to_vec());
+            }
+            Delivery::SwappedWithNext if index + 1 < batches.len() => {
+                plan.push(batches[index + 1].clone());
+                plan.push(batch.clone());
+                index += 1;
+            }
+            Delivery::SwappedWithNext => plan.push(batch.clone()),
+        }
+        index += 1;
+    }
+    plan
+}
+
+fn range_of(batch: &[StreamEvent]) -> SequenceRange {
+    SequenceRange { first: batch[0].sequence.clone(), last: batch[batch.len() - 1].sequence.clone() }
+}
+
+async fn fold_all(store: &MemoryStore, config: &AggregateConfig, plan: Vec<Vec<StreamEvent>>) {
+    for batch in plan {
+        let report = fold_batch(store, config, &range_of(&batch), batch, now()).await;
+        assert!(report.failed.is_empty(), "{report:?}");
+    }
+}
+
+async fn view_from_rollups(store: &MemoryStore, params: &RealtimeParams) -> Value {
+    let site = SiteId::parse("demo").unwrap();
+    let window = Window::ending_at(now(), params.minutes);
+    let rollups = store.rollups(&site, window.first, window.last).await.unwrap();
+    let recent = store.recent_events(&site, window.starts_at(), params.events).await.unwrap();
+    serde_json::to_value(build_view(&site, params, now(), rollups, &recent)).unwrap()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().build().unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn rollups_read_back_equal_brute_force(
+        specs in vec(event_strategy(), 1..90),
+        sizes in vec(1..15usize, 1..12),
+        deliveries in vec(delivery_strategy(), 1..12),
+        shards in 1..4u8,
+        minutes in 1..=30u32,
+        limit in 1..6usize,
+        events in 0..15usize,
+    ) {
+        let raw: Vec<StoredEvent> = specs.iter().enumerate().map(|(i, spec)| build_event(i, spec)).collect();
+        let stream: Vec<StreamEvent> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, event)| StreamEvent { sequence: sequence(i), event: event.clone() })
+            .collect();
+        let store = MemoryStore::default();
+        store.events.lock().unwrap().extend(raw.iter().cloned());
+        let config = AggregateConfig { shards, ..AggregateConfig::default() };
+        let params = RealtimeParams { minutes, limit, events };
+
+        let view = runtime().block_on(async {
+            fold_all(&store, &config, delivery_plan(&stream, &sizes, &deliveries)).await;
+            view_from_rollups(&store, &params).await
+        });
+        prop_assert_eq!(view, oracle(&raw, &params));
+    }
+}
+
+#[test]
+fn replaying_a_batch_changes_no_rollup_and_writes_nothing() {
+    let specs: Vec<Spec> = (0..40)
+        .map(|i| Spec { visitor: i % 7, seconds_ago: (i as i64 * 37) % 600, kind: (i % 10) as u8, path: i % 5, country: i % 4, referrer: i % 3 })
+        .collect();
+    let stream: Vec<StreamEvent> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| StreamEvent { sequence: sequence(i), event: build_event(i, spec) })
+        .collect();
+    let store = MemoryStore::default();
+    let config = AggregateConfig { shards: 2, ..AggregateConfig::default() };
+    runtime().block_on(async {
+        let report = fold_batch(&store, &config, &range_of(&stream), stream.clone(), now()).await;
+        assert!(report.writes > 0 && report.failed.is_empty());
+        let rollups = store.rollups.lock().unwrap().clone();
+        let writes = store.rollup_writes.load(std::sync::atomic::Ordering::Relaxed);
+
+        let replay = fold_batch(&store, &config, &range_of(&stream), stream.clone(), now()).await;
+        assert_eq!(replay.writes, 0);
+        let overlap = fold_batch(&store, &config, &range_of(&stream[17..]), stream[17..].to_vec(), now()).await;
+        assert_eq!(overlap.writes, 0);
+        assert_eq!(*store.rollups.lock().unwrap(), rollups);
+        assert_eq!(store.rollup_writes.load(std::sync::atomic::Ordering::Relaxed), writes);
+    });
+}
+
+#[test]
+fn one_write_per_rollup_per_batch_however_many_page_views() {
+    // 500 page views of 3 visitors in one minute fold into one item per shard.
+    let specs: Vec<Spec> = (0..500)
+        .map(|i| Spec { visitor: i % 3, seconds_ago: 2 + (i as i64 % 30), kind: 0, path: i % 5, country: 1, referrer: 0 })
+        .collect();
+    let stream: Vec<StreamEvent> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| StreamEvent { sequence: sequence(i), event: build_event(i, spec) })
+        .collect();
+    let store = MemoryStore::default();
+    let report = runtime().block_on(fold_batch(&store, &AggregateConfig::default(), &range_of(&stream), stream, now()));
+    assert_eq!(report.writes, 1);
+    let rollups = store.rollups.lock().unwrap();
+    let rollup = rollups.values().next().unwrap();
+    assert_eq!(rollup.pageviews, 500);
+    assert_eq!(rollup.visitors.len(), 3);
+}

@@ -1,0 +1,138 @@
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use chrono::Utc;
+use lambda_runtime::{Error, LambdaEvent};
+use pulse_core::StoredEvent;
+use pulse_core::realtime::aggregate::{AggregateConfig, RollupStore, StreamEvent, fold_batch};
+use pulse_core::realtime::{SequenceNumber, SequenceRange};
+
+/// Everything the handler needs, built once per cold start.
+pub struct AggregateApp<S> {
+    pub store: S,
+    pub config: AggregateConfig,
+}
+
+/// Folds one stream batch into rollups. Records whose rollup could not be written are reported in
+/// `batchItemFailures`, so Lambda retries from the first of them; a record that can never be decoded is
+/// logged and skipped, never retried.
+pub async fn function_handler<S: RollupStore>(
+    app: &AggregateApp<S>,
+    event: LambdaEvent<Event>,
+) -> Result<DynamoDbEventResponse, Error> {
+    let records = event.payload.records;
+    let Some(batch) = batch_range(&records) else {
+        return Ok(DynamoDbEventResponse::default());
+    };
+    let events: Vec<StreamEvent> = records.iter().filter_map(raw_event).collect();
+    let received = events.len();
+    let report = fold_batch(&app.store, &app.config, &batch, events, Utc::now()).await;
+    tracing::info!(
+        records = records.len(),
+        events = received,
+        writes = report.writes,
+        failed = report.failed.len(),
+        "batch folded"
+    );
+    let mut response = DynamoDbEventResponse::default();
+    response.batch_item_failures = report
+        .failed
+        .into_iter()
+        .map(|sequence| {
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(sequence.as_str().to_owned());
+            failure
+        })
+        .collect();
+    Ok(response)
+}
+
+/// The stretch of the stream the batch covers: from its first record to its last, whatever their kind.
+fn batch_range(records: &[EventRecord]) -> Option<SequenceRange> {
+    let mut sequences = records.iter().filter_map(|r| r.change.sequence_number.as_deref().and_then(SequenceNumber::parse));
+    let first = sequences.next()?;
+    let (first, last) = sequences.fold((first.clone(), first), |(low, high), s| {
+        (if s < low { s.clone() } else { low }, if s > high { s } else { high })
+    });
+    Some(SequenceRange { first, last })
+}
+
+/// A raw event INSERT (`pk` `SITE#…`, `sk` `PV#…` or `EV#…`), decoded. The event source mapping filters
+/// the same way; this is the second check, for anything that slips through.
+fn raw_event(record: &EventRecord) -> Option<StreamEvent> {
+    if record.event_name != "INSERT" {
+        return None;
+    }
+    let key = |name: &str| match record.change.keys.get(name) {
+        Some(serde_dynamo::AttributeValue::S(value)) => Some(value.as_str()),
+        _ => None,
+    };
+    let is_raw_event = key("pk").is_some_and(|pk| pk.starts_with("SITE#"))
+        && key("sk").is_some_and(|sk| sk.starts_with("PV#") || sk.starts_with("EV#"));
+    if !is_raw_event {
+        return None;
+    }
+    let Some(sequence) = record.change.sequence_number.as_deref().and_then(SequenceNumber::parse) else {
+        tracing::error!(event_id = %record.event_id, "stream record without a usable sequence number; skipped");
+        return None;
+    };
+    match serde_dynamo::from_item::<_, StoredEvent>(record.change.new_image.clone()) {
+        Ok(event) => Some(StreamEvent { sequence, event }),
+        Err(err) => {
+            // Retrying cannot fix a malformed image: skip it so the shard keeps moving.
+            tracing::error!(event_id = %record.event_id, error = %err, "undecodable raw event; skipped");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use pulse_core::memory::MemoryStore;
+
+    use super::*;
+
+    const BATCH: &str = include_str!("../../../../events/aggregate/stream-batch.json");
+
+    fn invoke(store: MemoryStore, json: &str) -> (DynamoDbEventResponse, MemoryStore) {
+        let event: Event = serde_json::from_str(json).expect("fixture is a DynamoDB stream event");
+        let app = AggregateApp { store, config: AggregateConfig::default() };
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let response = runtime.block_on(function_handler(&app, LambdaEvent::new(event, Default::default()))).unwrap();
+        (response, app.store)
+    }
+
+    #[test]
+    fn folds_only_raw_event_inserts() {
+        let (response, store) = invoke(MemoryStore::default(), BATCH);
+        assert!(response.batch_item_failures.is_empty());
+        let rollups = store.rollups.lock().unwrap();
+        // The fixture: 3 page views and 1 custom event of 2 visitors in one minute, plus an RT# record,
+        // a MODIFY and a REMOVE that must not count, and one undecodable page view that is skipped.
+        let totals = rollups.values().fold((0, 0), |(pv, ev), r| (pv + r.pageviews, ev + r.events));
+        assert_eq!(totals, (3, 1));
+        let visitors: std::collections::HashSet<&String> = rollups.values().flat_map(|r| r.visitors.keys()).collect();
+        assert_eq!(visitors.len(), 2);
+    }
+
+    #[test]
+    fn the_same_batch_twice_changes_nothing() {
+        let (_, store) = invoke(MemoryStore::default(), BATCH);
+        let before = store.rollups.lock().unwrap().clone();
+        let writes = store.rollup_writes.load(Ordering::Relaxed);
+        let (response, store) = invoke(store, BATCH);
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(*store.rollups.lock().unwrap(), before);
+        assert_eq!(store.rollup_writes.load(Ordering::Relaxed), writes);
+    }
+
+    #[test]
+    fn a_failed_write_reports_the_first_record_of_its_rollup() {
+        let store = MemoryStore::default();
+        store.unavailable.store(true, Ordering::Relaxed);
+        let (response, _) = invoke(store, BATCH);
+        let failed: Vec<&str> = response.batch_item_failures.iter().filter_map(|f| f.item_identifier.as_deref()).collect();
+        assert_eq!(failed, ["4100000000000000000001"]);
+    }
+}

@@ -1,0 +1,137 @@
+use std::time::Duration;
+
+use chrono::Utc;
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Error, Request, RequestExt, Response};
+use pulse_core::realtime::service::{RealtimeError, RealtimeService};
+use pulse_core::realtime::view::RealtimeParams;
+use pulse_core::site_cache::SiteCache;
+use pulse_core::{RealtimeStore, SiteDirectory, SiteId};
+use pulse_http as response;
+
+use crate::config::Config;
+
+/// Everything the handler needs, built once per cold start.
+pub struct RealtimeApp<S> {
+    pub service: RealtimeService<S>,
+}
+
+impl<S: SiteDirectory + RealtimeStore> RealtimeApp<S> {
+    pub fn new(store: S, config: &Config) -> Self {
+        // Unknown sites are remembered briefly, so probing made-up ids costs few reads.
+        let sites = SiteCache::new(config.site_cache_ttl, Duration::from_secs(10));
+        Self { service: RealtimeService::new(store, sites) }
+    }
+}
+
+/// `GET /sites/{siteId}/realtime?minutes=&limit=&events=`.
+pub async fn function_handler<S>(app: &RealtimeApp<S>, request: Request) -> Result<Response<Body>, Error>
+where
+    S: SiteDirectory + RealtimeStore,
+{
+    match *request.method() {
+        Method::GET => {}
+        Method::OPTIONS => return Ok(response::preflight("GET, OPTIONS", "Authorization")),
+        _ => return Ok(response::method_not_allowed("GET, OPTIONS")),
+    }
+    let path_parameters = request.path_parameters_ref();
+    let raw_site = path_parameters.and_then(|p| p.first("siteId")).unwrap_or_default();
+    let Ok(site_id) = SiteId::parse(raw_site) else {
+        return Ok(response::error(StatusCode::BAD_REQUEST, "siteId must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '.', '-'", Some("siteId")));
+    };
+    let query = request.query_string_parameters_ref();
+    let params = match RealtimeParams::parse(|name| query.and_then(|q| q.first(name))) {
+        Ok(params) => params,
+        Err(invalid) => return Ok(response::error(StatusCode::BAD_REQUEST, &invalid.message, Some(invalid.field))),
+    };
+    let token = bearer_token(&request);
+
+    Ok(match app.service.view(&site_id, token, &params, Utc::now()).await {
+        Ok(view) => response::json(&view),
+        Err(RealtimeError::UnknownSite) => response::error(StatusCode::NOT_FOUND, "unknown site", Some("siteId")),
+        Err(RealtimeError::Unauthorized) => {
+            let mut response = response::error(
+                StatusCode::UNAUTHORIZED,
+                "send the site's read token as Authorization: Bearer <token>",
+                Some("authorization"),
+            );
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+        Err(RealtimeError::Store(err)) => response::store_unavailable(&err),
+    })
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
+fn bearer_token(request: &Request) -> Option<&str> {
+    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use pulse_core::memory::MemoryStore;
+    use pulse_core::{Site, TokenHash};
+    use serde_json::Value;
+
+    use super::*;
+
+    fn app(public: bool) -> RealtimeApp<MemoryStore> {
+        let site = Site {
+            id: SiteId::parse("demo").unwrap(),
+            domains: vec!["localhost".into()],
+            public,
+            token_hash: TokenHash::of("pt_demo-token"),
+        };
+        let config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "t".into())).unwrap();
+        RealtimeApp::new(MemoryStore::with_site(site), &config)
+    }
+
+    async fn run(app: &RealtimeApp<MemoryStore>, fixture: &str) -> (StatusCode, Value) {
+        let request = lambda_http::request::from_str(fixture).expect("fixture is an API Gateway v2 event");
+        let response = function_handler(app, request).await.unwrap();
+        let status = response.status();
+        let body = match response.body() {
+            Body::Text(text) => serde_json::from_str(text).unwrap(),
+            _ => Value::Null,
+        };
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn valid_request_returns_the_view() {
+        let (status, body) = run(&app(false), include_str!("../../../../events/realtime/valid.json")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["siteId"], "demo");
+        assert_eq!(body["minutes"], 10);
+        assert_eq!(body["timeline"].as_array().unwrap().len(), 10);
+        assert_eq!(body["currentVisitors"], 0);
+    }
+
+    #[tokio::test]
+    async fn bad_parameters_are_400_naming_the_parameter() {
+        let (status, body) = run(&app(false), include_str!("../../../../events/realtime/bad-params.json")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["field"], "minutes");
+    }
+
+    #[tokio::test]
+    async fn missing_token_is_401_unless_the_site_is_public() {
+        let fixture = include_str!("../../../../events/realtime/no-token.json");
+        let (status, body) = run(&app(false), fixture).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["field"], "authorization");
+        let (status, _) = run(&app(true), fixture).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn wrong_token_is_401_and_unknown_site_404() {
+        let wrong = include_str!("../../../../events/realtime/valid.json").replace("pt_demo-token", "pt_wrong");
+        assert_eq!(run(&app(false), &wrong).await.0, StatusCode::UNAUTHORIZED);
+        let unknown = include_str!("../../../../events/realtime/valid.json").replace("\"demo\"", "\"nobody\"");
+        assert_eq!(run(&app(false), &unknown).await.0, StatusCode::NOT_FOUND);
+    }
+}

@@ -1,0 +1,130 @@
+//! The event source mappings of template.yaml, read from the template itself so that the local poller
+//! applies exactly the filters, batch size and retry limit that Lambda will.
+
+use anyhow::{Context as _, anyhow, bail};
+use serde_json::Value;
+use serde_norway::Value as Yaml;
+
+const TEMPLATE: &str = include_str!("../../../template.yaml");
+
+/// One DynamoDB event source mapping.
+#[derive(Debug, Clone)]
+pub struct MappingSpec {
+    pub function: String,
+    pub batch_size: usize,
+    pub max_retries: u32,
+    /// Lambda event-filtering patterns (ORed).
+    pub filters: Vec<Value>,
+}
+
+/// The first DynamoDB event of the function `logical_id` in template.yaml.
+pub fn mapping_from_template(logical_id: &str) -> anyhow::Result<MappingSpec> {
+    let template: Yaml = serde_norway::from_str(TEMPLATE).context("template.yaml is not YAML")?;
+    let events = template
+        .get("Resources")
+        .and_then(|r| r.get(logical_id))
+        .and_then(|f| f.get("Properties"))
+        .and_then(|p| p.get("Events"))
+        .and_then(Yaml::as_mapping)
+        .ok_or_else(|| anyhow!("{logical_id} has no Events in template.yaml"))?;
+    let properties = events
+        .values()
+        .find(|event| event.get("Type").and_then(Yaml::as_str) == Some("DynamoDB"))
+        .and_then(|event| event.get("Properties"))
+        .ok_or_else(|| anyhow!("{logical_id} has no DynamoDB event in template.yaml"))?;
+    let number = |name: &str| -> anyhow::Result<u64> {
+        let value = properties.get(name).ok_or_else(|| anyhow!("{logical_id}: {name} is missing"))?;
+        resolve(&template, value)
+            .as_u64()
+            .ok_or_else(|| anyhow!("{logical_id}: {name} is not a number"))
+    };
+    let filters = properties
+        .get("FilterCriteria")
+        .and_then(|c| c.get("Filters"))
+        .and_then(Yaml::as_sequence)
+        .map(|filters| {
+            filters
+                .iter()
+                .map(|filter| {
+                    let pattern = filter.get("Pattern").and_then(Yaml::as_str).context("a filter without a Pattern")?;
+                    serde_json::from_str(pattern).context("a filter Pattern that is not JSON")
+                })
+                .collect::<anyhow::Result<Vec<Value>>>()
+        })
+        .transpose()?
+        .unwrap_or_default();
+    if filters.is_empty() {
+        bail!("{logical_id}: the DynamoDB event has no FilterCriteria");
+    }
+    Ok(MappingSpec {
+        function: logical_id.to_owned(),
+        batch_size: number("BatchSize")? as usize,
+        max_retries: number("MaximumRetryAttempts")? as u32,
+        filters,
+    })
+}
+
+/// A literal, or `!Ref Parameter` resolved to the parameter's default.
+fn resolve<'a>(template: &'a Yaml, value: &'a Yaml) -> &'a Yaml {
+    if let Yaml::Tagged(tagged) = value
+        && tagged.tag == "Ref"
+        && let Some(name) = tagged.value.as_str()
+        && let Some(default) = template.get("Parameters").and_then(|p| p.get(name)).and_then(|p| p.get("Default"))
+    {
+        return default;
+    }
+    value
+}
+
+/// Whether a stream record (in Lambda's JSON shape) passes any of the filters.
+pub fn passes(filters: &[Value], record: &Value) -> bool {
+    filters.iter().any(|pattern| matches(pattern, Some(record)))
+}
+
+/// The subset of Lambda's filter rule syntax the template uses: nested objects, and arrays of literal,
+/// `{"prefix": …}` and `{"exists": …}` matchers.
+fn matches(pattern: &Value, value: Option<&Value>) -> bool {
+    match pattern {
+        Value::Object(fields) => fields.iter().all(|(key, sub)| matches(sub, value.and_then(|v| v.get(key)))),
+        Value::Array(matchers) => matchers.iter().any(|matcher| leaf_matches(matcher, value)),
+        _ => false,
+    }
+}
+
+fn leaf_matches(matcher: &Value, value: Option<&Value>) -> bool {
+    match matcher {
+        Value::Object(rule) if rule.contains_key("exists") => rule["exists"].as_bool() == Some(value.is_some()),
+        Value::Object(rule) if rule.contains_key("prefix") => {
+            matches!((value, rule["prefix"].as_str()), (Some(Value::String(s)), Some(prefix)) if s.starts_with(prefix))
+        }
+        literal => value == Some(literal),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn record(sk: &str, with_image: bool) -> Value {
+        let mut change = json!({"Keys": {"pk": {"S": "SITE#demo"}, "sk": {"S": sk}}});
+        if with_image {
+            change["NewImage"] = json!({"pk": {"S": "SITE#demo"}, "sk": {"S": sk}});
+        }
+        json!({"eventName": "INSERT", "dynamodb": change})
+    }
+
+    #[test]
+    fn aggregate_mapping_is_read_from_the_template() {
+        let spec = mapping_from_template("AggregateFunction").unwrap();
+        assert_eq!(spec.filters.len(), 2);
+        assert!(spec.batch_size >= 1 && spec.max_retries >= 1);
+        assert!(passes(&spec.filters, &record("PV#2026-01-15T10:30:00.000Z#a", true)));
+        assert!(passes(&spec.filters, &record("EV#2026-01-15T10:30:00.000Z#a", true)));
+        assert!(!passes(&spec.filters, &record("RT#2026-01-15T10:30#00", true)));
+        assert!(!passes(&spec.filters, &record("ID#abc", true)));
+        // A REMOVE (TTL deletion) has no NewImage.
+        assert!(!passes(&spec.filters, &record("PV#2026-01-15T10:30:00.000Z#a", false)));
+    }
+}

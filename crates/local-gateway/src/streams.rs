@@ -1,0 +1,182 @@
+//! The local event source mapping: polls the table's DynamoDB stream (DescribeStream, GetShardIterator,
+//! GetRecords) four times a second per shard, keeps the records that pass the mapping's filters, hands
+//! them to the function as the exact DynamoDB event JSON Lambda sends, and retries from the first
+//! reported failure, as Lambda does with ReportBatchItemFailures.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
+use serde_json::{Value, json};
+
+use crate::esm::{MappingSpec, passes};
+
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// A function behind a mapping: the DynamoDB event JSON in, its response JSON out.
+pub type StreamFunction =
+    Arc<dyn Fn(Value) -> Pin<Box<dyn Future<Output = anyhow::Result<Value>> + Send>> + Send + Sync>;
+
+pub struct StreamPoller {
+    pub streams: aws_sdk_dynamodbstreams::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub table: String,
+    pub region: String,
+}
+
+impl StreamPoller {
+    /// Runs one mapping until the future is dropped.
+    pub async fn run(self: Arc<Self>, spec: MappingSpec, function: StreamFunction) -> anyhow::Result<()> {
+        let stream_arn = self
+            .dynamodb
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .context("describing the table")?
+            .table
+            .and_then(|t| t.latest_stream_arn)
+            .context("the table has no stream")?;
+        // Per shard: the next iterator, or None once the shard is closed and drained.
+        let mut iterators: HashMap<String, Option<String>> = HashMap::new();
+        loop {
+            if let Err(err) = self.poll_once(&stream_arn, &spec, &function, &mut iterators).await {
+                tracing::warn!(mapping = %spec.function, error = %format!("{err:#}"), "stream poll failed; retrying");
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    async fn poll_once(
+        &self,
+        stream_arn: &str,
+        spec: &MappingSpec,
+        function: &StreamFunction,
+        iterators: &mut HashMap<String, Option<String>>,
+    ) -> anyhow::Result<()> {
+        let shards = self.streams.describe_stream().stream_arn(stream_arn).send().await?;
+        for shard in shards.stream_description.and_then(|d| d.shards).unwrap_or_default() {
+            let Some(shard_id) = shard.shard_id else { continue };
+            if !iterators.contains_key(&shard_id) {
+                let iterator = self
+                    .streams
+                    .get_shard_iterator()
+                    .stream_arn(stream_arn)
+                    .shard_id(&shard_id)
+                    .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                    .send()
+                    .await?
+                    .shard_iterator;
+                iterators.insert(shard_id.clone(), iterator);
+            }
+            let Some(Some(iterator)) = iterators.get(&shard_id).cloned() else { continue };
+            let page = self.streams.get_records().shard_iterator(iterator).limit(1000).send().await?;
+            let records: Vec<Value> = page
+                .records
+                .unwrap_or_default()
+                .into_iter()
+                .map(|record| lambda_record(record, stream_arn, &self.region))
+                .filter(|record| passes(&spec.filters, record))
+                .collect();
+            for batch in records.chunks(spec.batch_size.max(1)) {
+                self.deliver(spec, function, batch.to_vec()).await;
+            }
+            iterators.insert(shard_id, page.next_shard_iterator);
+        }
+        Ok(())
+    }
+
+    /// Invokes the function with a batch; on reported failures, again from the first failed record, up
+    /// to the mapping's retry limit. Then the batch is dropped, as Lambda sends it to the on-failure
+    /// destination.
+    async fn deliver(&self, spec: &MappingSpec, function: &StreamFunction, mut batch: Vec<Value>) {
+        for attempt in 0..=spec.max_retries {
+            let failed_from = match function(json!({ "Records": batch })).await {
+                Ok(response) => first_failure(&response, &batch),
+                Err(err) => {
+                    tracing::warn!(mapping = %spec.function, error = %format!("{err:#}"), "function failed; retrying the batch");
+                    Some(0)
+                }
+            };
+            let Some(from) = failed_from else { return };
+            batch.drain(..from);
+            tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt + 1).min(10))).await;
+        }
+        tracing::error!(mapping = %spec.function, records = batch.len(), "retries exhausted; batch dropped (on-failure destination)");
+    }
+}
+
+/// Every record of the table's stream so far, unfiltered, as one DynamoDB event (for replay tests).
+pub async fn read_whole_stream(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    streams: &aws_sdk_dynamodbstreams::Client,
+    table: &str,
+) -> anyhow::Result<Value> {
+    let described = dynamodb.describe_table().table_name(table).send().await?;
+    let stream_arn = described.table.and_then(|t| t.latest_stream_arn).context("the table has no stream")?;
+    let mut records = Vec::new();
+    let description = streams.describe_stream().stream_arn(&stream_arn).send().await?;
+    for shard in description.stream_description.and_then(|d| d.shards).unwrap_or_default() {
+        let mut iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&stream_arn)
+            .set_shard_id(shard.shard_id)
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await?
+            .shard_iterator;
+        while let Some(current) = iterator {
+            let page = streams.get_records().shard_iterator(current).send().await?;
+            let page_records = page.records.unwrap_or_default();
+            if page_records.is_empty() {
+                break;
+            }
+            records.extend(page_records.into_iter().map(|r| lambda_record(r, &stream_arn, "us-east-1")));
+            iterator = page.next_shard_iterator;
+        }
+    }
+    Ok(json!({ "Records": records }))
+}
+
+/// Index of the first record named in `batchItemFailures`, if any.
+fn first_failure(response: &Value, batch: &[Value]) -> Option<usize> {
+    let failed: Vec<&str> = response["batchItemFailures"]
+        .as_array()?
+        .iter()
+        .filter_map(|failure| failure["itemIdentifier"].as_str())
+        .collect();
+    batch.iter().position(|record| {
+        record["dynamodb"]["SequenceNumber"].as_str().is_some_and(|seq| failed.contains(&seq))
+    })
+}
+
+/// A stream record in the shape Lambda delivers it (the DynamoDB Streams record plus eventSourceARN).
+fn lambda_record(record: Record, stream_arn: &str, region: &str) -> Value {
+    let change = record.dynamodb.unwrap_or_else(|| aws_sdk_dynamodbstreams::types::StreamRecord::builder().build());
+    let image = |attributes: Option<HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| {
+        attributes.map(|a| serde_json::to_value(serde_dynamo::Item::from(a)).unwrap_or(Value::Null))
+    };
+    let mut dynamodb = json!({
+        "ApproximateCreationDateTime": change.approximate_creation_date_time.map(|t| t.secs()),
+        "Keys": image(change.keys),
+        "SequenceNumber": change.sequence_number,
+        "SizeBytes": change.size_bytes,
+        "StreamViewType": change.stream_view_type.map(|t| t.as_str().to_owned()),
+    });
+    if let Some(new_image) = image(change.new_image) {
+        dynamodb["NewImage"] = new_image;
+    }
+    json!({
+        "eventID": record.event_id,
+        "eventName": record.event_name.map(|n| n.as_str().to_owned()),
+        "eventVersion": record.event_version.unwrap_or_else(|| "1.1".into()),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": record.aws_region.unwrap_or_else(|| region.to_owned()),
+        "dynamodb": dynamodb,
+        "eventSourceARN": stream_arn,
+    })
+}
