@@ -1,5 +1,5 @@
 # Entry points. Each target installs what it needs (project-local .venv) on a fresh machine.
-.PHONY: dev test lint fmt bench release clean
+.PHONY: dev test lint bench release clean
 
 ## dev: run the local stack (moto, table, demo site, local gateway) until Ctrl-C
 dev:
@@ -16,15 +16,15 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	.venv/bin/cfn-lint template.yaml
 
-## bench: collect handler cost per request, then the arm64 release binary size
+## bench: collect handler cost, realtime fold/query/latency figures, and the arm64 release binary sizes
 bench: release
-	cargo bench -p collect
-	@ls -l target/lambda/collect/bootstrap | awk '{ printf "collect release binary (arm64, stripped): %.2f MB\n", $$5 / 1048576 }'
+	infra/local/bench.sh
+	@for f in collect aggregate realtime; do ls -l target/lambda/$$f/bootstrap | awk -v f=$$f '{ printf "%s release binary (arm64, stripped): %.2f MB\n", f, $$5 / 1048576 }'; done
 
 ## release: arm64 release builds of the Lambda functions, as `sam build` makes them
 release:
 	infra/local/venv.sh infra/local/requirements-build.txt
-	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --arm64 --bin collect
+	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --arm64 --bin collect --bin aggregate --bin realtime
 
 clean:
 	cargo clean

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole local stack: moto, the table, a demo site for localhost, and the local gateway serving the
-# HTTP routes with the real handler code. Ctrl-C stops everything it started.
+# HTTP routes with the real handler code and feeding the table's stream to the stream consumers.
+# DEMO_TRAFFIC=1 also starts simulated visitors (DEMO_VISITORS_PER_MINUTE, default 60).
+# Ctrl-C stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source infra/local/env.sh
 source infra/local/moto.sh
 
 infra/local/venv.sh infra/local/requirements.txt
-cargo build --quiet -p local-gateway -p pulse-admin
+cargo build --quiet -p local-gateway -p pulse-admin -p demo-traffic
 
 pids=()
 cleanup() {
@@ -30,12 +32,17 @@ fi
 target/debug/local-gateway &
 pids+=("$!")
 sleep 0.5
+if [[ ${DEMO_TRAFFIC:-0} == 1 ]]; then
+  target/debug/demo-traffic --base "http://$GATEWAY_ADDR" --site demo &
+  pids+=("$!")
+fi
 
 cat <<EOT
 
   moto (DynamoDB + Streams)  $AWS_ENDPOINT_URL_DYNAMODB   table: $TABLE_NAME
   local gateway              http://$GATEWAY_ADDR
   collect                    POST http://$GATEWAY_ADDR/collect
+  realtime                   GET  http://$GATEWAY_ADDR/sites/demo/realtime
   demo site                  id: demo   domains: localhost, 127.0.0.1
   demo read token            $token
 
@@ -44,7 +51,10 @@ cat <<EOT
       -A 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0' \\
       -d '{"s":"demo","e":"pageview","u":"http://localhost:8080/pricing","r":"https://news.ycombinator.com/"}'
 
-  Ctrl-C stops moto and the gateway.
+  Watch it live (rollups appear within about a second):
+    curl -s -H "Authorization: Bearer $token" 'http://$GATEWAY_ADDR/sites/demo/realtime?minutes=5'
+
+  Simulated visitors: DEMO_TRAFFIC=1 make dev.   Ctrl-C stops everything.
 EOT
 # Until Ctrl-C, or until either process dies on its own.
 wait -n "${pids[@]}" || true

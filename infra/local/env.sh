@@ -4,6 +4,7 @@ export MOTO_PORT="${MOTO_PORT:-8000}"
 export GATEWAY_PORT="${GATEWAY_PORT:-3000}"
 export GATEWAY_ADDR="127.0.0.1:${GATEWAY_PORT}"
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:${MOTO_PORT}"
+export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="http://127.0.0.1:${MOTO_PORT}"
 # moto accepts any credentials; these keep the SDK from looking for real ones.
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"

@@ -79,7 +79,12 @@ pub struct Collector<S> {
 impl<S: SiteDirectory + SaltStore + EventStore> Collector<S> {
     pub fn new(store: S, config: CollectConfig) -> Self {
         let sites = SiteCache::new(config.site_cache_ttl, config.unknown_site_cache_ttl);
-        Self { store, config, sites, salt: Mutex::default() }
+        Self {
+            store,
+            config,
+            sites,
+            salt: Mutex::default(),
+        }
     }
 
     pub fn store(&self) -> &S {
@@ -95,7 +100,11 @@ impl<S: SiteDirectory + SaltStore + EventStore> Collector<S> {
         let Some(user_agent) = enrich::classify_user_agent(request.user_agent) else {
             return Ok(Collected::Bot);
         };
-        let site = self.sites.get(&self.store, &hit.site).await?.ok_or(CollectError::UnknownSite)?;
+        let site = self
+            .sites
+            .get(&self.store, &hit.site)
+            .await?
+            .ok_or(CollectError::UnknownSite)?;
         let page_host = hit.url.host_str().unwrap_or_default();
         if !site.allows_host(page_host) {
             return Err(CollectError::HostNotAllowed);

@@ -21,5 +21,7 @@ pub mod memory;
 pub use collect::{CollectConfig, CollectError, CollectRequest, Collected, Collector};
 pub use event::{EventId, EventKind, PropValue, StoredEvent};
 pub use hit::{HitError, ValidHit};
-pub use ports::{EventStore, PutOutcome, RealtimeStore, RollupStore, SaltStore, SiteDirectory, StoreError};
+pub use ports::{
+    EventStore, PutOutcome, RealtimeStore, RollupStore, SaltStore, SiteDirectory, StoreError,
+};
 pub use site::{ReadToken, Site, SiteId, SiteIdError, TokenHash};

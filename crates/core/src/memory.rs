@@ -105,13 +105,19 @@ impl RollupStore for MemoryStore {
             return Ok(SaveOutcome::Conflict);
         }
         rollups.insert(key.clone(), rollup.clone());
-        self.rollup_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.rollup_writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(SaveOutcome::Saved)
     }
 }
 
 impl RealtimeStore for MemoryStore {
-    async fn rollups(&self, site: &SiteId, first: Minute, last: Minute) -> Result<Vec<(Minute, MinuteRollup)>, StoreError> {
+    async fn rollups(
+        &self,
+        site: &SiteId,
+        first: Minute,
+        last: Minute,
+    ) -> Result<Vec<(Minute, MinuteRollup)>, StoreError> {
         self.check_available()?;
         let rollups = self.rollups.lock().unwrap();
         Ok(rollups
@@ -121,13 +127,29 @@ impl RealtimeStore for MemoryStore {
             .collect())
     }
 
-    async fn recent_events(&self, site: &SiteId, since: DateTime<Utc>, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn recent_events(
+        &self,
+        site: &SiteId,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         self.check_available()?;
-        let mut events: Vec<StoredEvent> =
-            self.events.lock().unwrap().iter().filter(|e| &e.site == site && e.ts >= since).cloned().collect();
+        let mut events: Vec<StoredEvent> = self
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| &e.site == site && e.ts >= since)
+            .cloned()
+            .collect();
         events.sort_by(|a, b| (b.ts, b.id.as_str()).cmp(&(a.ts, a.id.as_str())));
-        let (pageviews, others): (Vec<_>, Vec<_>) =
-            events.into_iter().partition(|e| e.kind == crate::event::EventKind::Pageview);
-        Ok(pageviews.into_iter().take(limit).chain(others.into_iter().take(limit)).collect())
+        let (pageviews, others): (Vec<_>, Vec<_>) = events
+            .into_iter()
+            .partition(|e| e.kind == crate::event::EventKind::Pageview);
+        Ok(pageviews
+            .into_iter()
+            .take(limit)
+            .chain(others.into_iter().take(limit))
+            .collect())
     }
 }

@@ -21,12 +21,24 @@ impl SiteCache {
     /// `ttl` for sites that exist; `unknown_ttl`, shorter, for ids that do not, so that a site created
     /// right after a stray request starts working quickly.
     pub fn new(ttl: Duration, unknown_ttl: Duration) -> Self {
-        Self { entries: Mutex::default(), ttl, unknown_ttl }
+        Self {
+            entries: Mutex::default(),
+            ttl,
+            unknown_ttl,
+        }
     }
 
-    pub async fn get<S: SiteDirectory>(&self, store: &S, id: &SiteId) -> Result<Option<Site>, StoreError> {
+    pub async fn get<S: SiteDirectory>(
+        &self,
+        store: &S,
+        id: &SiteId,
+    ) -> Result<Option<Site>, StoreError> {
         if let Some((fetched_at, site)) = self.entries.lock().expect("site cache lock").get(id) {
-            let ttl = if site.is_some() { self.ttl } else { self.unknown_ttl };
+            let ttl = if site.is_some() {
+                self.ttl
+            } else {
+                self.unknown_ttl
+            };
             if fetched_at.elapsed() < ttl {
                 return Ok(site.clone());
             }

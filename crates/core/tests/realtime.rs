@@ -34,9 +34,24 @@ struct Spec {
 
 fn event_strategy() -> impl Strategy<Value = Spec> {
     // Up to 40 minutes back: some events are outside every window, some older than the rollup TTL.
-    (0..12usize, 0..2_400i64, 0..10u8, 0..PATHS.len(), 0..COUNTRIES.len(), 0..REFERRERS.len()).prop_map(
-        |(visitor, seconds_ago, kind, path, country, referrer)| Spec { visitor, seconds_ago, kind, path, country, referrer },
+    (
+        0..12usize,
+        0..2_400i64,
+        0..10u8,
+        0..PATHS.len(),
+        0..COUNTRIES.len(),
+        0..REFERRERS.len(),
     )
+        .prop_map(
+            |(visitor, seconds_ago, kind, path, country, referrer)| Spec {
+                visitor,
+                seconds_ago,
+                kind,
+                path,
+                country,
+                referrer,
+            },
+        )
 }
 
 fn visitor_id(index: usize) -> String {
@@ -81,7 +96,11 @@ fn build_event(index: usize, spec: &Spec) -> StoredEvent {
 
 fn sequence(position: usize) -> SequenceNumber {
     // Realistic width: 21 digits, increasing along the stream.
-    SequenceNumber::parse(&format!("{:021}", 4_000_000_000_000_000_000u64 + position as u64 * 7)).unwrap()
+    SequenceNumber::parse(&format!(
+        "{:021}",
+        4_000_000_000_000_000_000u64 + position as u64 * 7
+    ))
+    .unwrap()
 }
 
 /// How the stream is delivered: contiguous batches, each possibly delivered twice, retried from a
@@ -106,7 +125,10 @@ fn delivery_strategy() -> impl Strategy<Value = Delivery> {
 /// Brute force straight from the raw events, as the public JSON.
 fn oracle(events: &[StoredEvent], params: &RealtimeParams) -> Value {
     let window = Window::ending_at(now(), params.minutes);
-    let in_window: Vec<&StoredEvent> = events.iter().filter(|e| window.contains(Minute::of(e.ts))).collect();
+    let in_window: Vec<&StoredEvent> = events
+        .iter()
+        .filter(|e| window.contains(Minute::of(e.ts)))
+        .collect();
     let visitors: HashSet<&str> = in_window.iter().map(|e| e.visitor.as_str()).collect();
     // For each visitor, the value of their latest event that has one; then visitors per value.
     let latest = |key: &str, pick: &dyn Fn(&StoredEvent) -> Option<String>| -> Vec<Value> {
@@ -128,7 +150,10 @@ fn oracle(events: &[StoredEvent], params: &RealtimeParams) -> Value {
         let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
         counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         counts.truncate(params.limit);
-        counts.into_iter().map(|(value, visitors)| json!({ key: value, "visitors": visitors })).collect()
+        counts
+            .into_iter()
+            .map(|(value, visitors)| json!({ key: value, "visitors": visitors }))
+            .collect()
     };
     let timeline: Vec<Value> = window
         .first
@@ -158,7 +183,11 @@ fn oracle(events: &[StoredEvent], params: &RealtimeParams) -> Value {
 }
 
 /// Contiguous batches of the stream, delivered as `deliveries` says.
-fn delivery_plan(stream: &[StreamEvent], sizes: &[usize], deliveries: &[Delivery]) -> Vec<Vec<StreamEvent>> {
+fn delivery_plan(
+    stream: &[StreamEvent],
+    sizes: &[usize],
+    deliveries: &[Delivery],
+) -> Vec<Vec<StreamEvent>> {
     let mut batches = Vec::new();
     let mut start = 0;
     for size in sizes.iter().cycle() {
@@ -196,7 +225,10 @@ fn delivery_plan(stream: &[StreamEvent], sizes: &[usize], deliveries: &[Delivery
 }
 
 fn range_of(batch: &[StreamEvent]) -> SequenceRange {
-    SequenceRange { first: batch[0].sequence.clone(), last: batch[batch.len() - 1].sequence.clone() }
+    SequenceRange {
+        first: batch[0].sequence.clone(),
+        last: batch[batch.len() - 1].sequence.clone(),
+    }
 }
 
 async fn fold_all(store: &MemoryStore, config: &AggregateConfig, plan: Vec<Vec<StreamEvent>>) {
@@ -209,13 +241,21 @@ async fn fold_all(store: &MemoryStore, config: &AggregateConfig, plan: Vec<Vec<S
 async fn view_from_rollups(store: &MemoryStore, params: &RealtimeParams) -> Value {
     let site = SiteId::parse("demo").unwrap();
     let window = Window::ending_at(now(), params.minutes);
-    let rollups = store.rollups(&site, window.first, window.last).await.unwrap();
-    let recent = store.recent_events(&site, window.starts_at(), params.events).await.unwrap();
+    let rollups = store
+        .rollups(&site, window.first, window.last)
+        .await
+        .unwrap();
+    let recent = store
+        .recent_events(&site, window.starts_at(), params.events)
+        .await
+        .unwrap();
     serde_json::to_value(build_view(&site, params, now(), rollups, &recent)).unwrap()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
 }
 
 proptest! {
@@ -253,27 +293,54 @@ proptest! {
 #[test]
 fn replaying_a_batch_changes_no_rollup_and_writes_nothing() {
     let specs: Vec<Spec> = (0..40)
-        .map(|i| Spec { visitor: i % 7, seconds_ago: (i as i64 * 37) % 600, kind: (i % 10) as u8, path: i % 5, country: i % 4, referrer: i % 3 })
+        .map(|i| Spec {
+            visitor: i % 7,
+            seconds_ago: (i as i64 * 37) % 600,
+            kind: (i % 10) as u8,
+            path: i % 5,
+            country: i % 4,
+            referrer: i % 3,
+        })
         .collect();
     let stream: Vec<StreamEvent> = specs
         .iter()
         .enumerate()
-        .map(|(i, spec)| StreamEvent { sequence: sequence(i), event: build_event(i, spec) })
+        .map(|(i, spec)| StreamEvent {
+            sequence: sequence(i),
+            event: build_event(i, spec),
+        })
         .collect();
     let store = MemoryStore::default();
-    let config = AggregateConfig { shards: 2, ..AggregateConfig::default() };
+    let config = AggregateConfig {
+        shards: 2,
+        ..AggregateConfig::default()
+    };
     runtime().block_on(async {
         let report = fold_batch(&store, &config, &range_of(&stream), stream.clone(), now()).await;
         assert!(report.writes > 0 && report.failed.is_empty());
         let rollups = store.rollups.lock().unwrap().clone();
-        let writes = store.rollup_writes.load(std::sync::atomic::Ordering::Relaxed);
+        let writes = store
+            .rollup_writes
+            .load(std::sync::atomic::Ordering::Relaxed);
 
         let replay = fold_batch(&store, &config, &range_of(&stream), stream.clone(), now()).await;
         assert_eq!(replay.writes, 0);
-        let overlap = fold_batch(&store, &config, &range_of(&stream[17..]), stream[17..].to_vec(), now()).await;
+        let overlap = fold_batch(
+            &store,
+            &config,
+            &range_of(&stream[17..]),
+            stream[17..].to_vec(),
+            now(),
+        )
+        .await;
         assert_eq!(overlap.writes, 0);
         assert_eq!(*store.rollups.lock().unwrap(), rollups);
-        assert_eq!(store.rollup_writes.load(std::sync::atomic::Ordering::Relaxed), writes);
+        assert_eq!(
+            store
+                .rollup_writes
+                .load(std::sync::atomic::Ordering::Relaxed),
+            writes
+        );
     });
 }
 
@@ -281,15 +348,31 @@ fn replaying_a_batch_changes_no_rollup_and_writes_nothing() {
 fn one_write_per_rollup_per_batch_however_many_page_views() {
     // 500 page views of 3 visitors in one minute fold into one item per shard.
     let specs: Vec<Spec> = (0..500)
-        .map(|i| Spec { visitor: i % 3, seconds_ago: 2 + (i as i64 % 30), kind: 0, path: i % 5, country: 1, referrer: 0 })
+        .map(|i| Spec {
+            visitor: i % 3,
+            seconds_ago: 2 + (i as i64 % 30),
+            kind: 0,
+            path: i % 5,
+            country: 1,
+            referrer: 0,
+        })
         .collect();
     let stream: Vec<StreamEvent> = specs
         .iter()
         .enumerate()
-        .map(|(i, spec)| StreamEvent { sequence: sequence(i), event: build_event(i, spec) })
+        .map(|(i, spec)| StreamEvent {
+            sequence: sequence(i),
+            event: build_event(i, spec),
+        })
         .collect();
     let store = MemoryStore::default();
-    let report = runtime().block_on(fold_batch(&store, &AggregateConfig::default(), &range_of(&stream), stream, now()));
+    let report = runtime().block_on(fold_batch(
+        &store,
+        &AggregateConfig::default(),
+        &range_of(&stream),
+        stream,
+        now(),
+    ));
     assert_eq!(report.writes, 1);
     let rollups = store.rollups.lock().unwrap();
     let rollup = rollups.values().next().unwrap();

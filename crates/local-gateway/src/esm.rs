@@ -33,7 +33,9 @@ pub fn mapping_from_template(logical_id: &str) -> anyhow::Result<MappingSpec> {
         .and_then(|event| event.get("Properties"))
         .ok_or_else(|| anyhow!("{logical_id} has no DynamoDB event in template.yaml"))?;
     let number = |name: &str| -> anyhow::Result<u64> {
-        let value = properties.get(name).ok_or_else(|| anyhow!("{logical_id}: {name} is missing"))?;
+        let value = properties
+            .get(name)
+            .ok_or_else(|| anyhow!("{logical_id}: {name} is missing"))?;
         resolve(&template, value)
             .as_u64()
             .ok_or_else(|| anyhow!("{logical_id}: {name} is not a number"))
@@ -46,7 +48,10 @@ pub fn mapping_from_template(logical_id: &str) -> anyhow::Result<MappingSpec> {
             filters
                 .iter()
                 .map(|filter| {
-                    let pattern = filter.get("Pattern").and_then(Yaml::as_str).context("a filter without a Pattern")?;
+                    let pattern = filter
+                        .get("Pattern")
+                        .and_then(Yaml::as_str)
+                        .context("a filter without a Pattern")?;
                     serde_json::from_str(pattern).context("a filter Pattern that is not JSON")
                 })
                 .collect::<anyhow::Result<Vec<Value>>>()
@@ -69,7 +74,10 @@ fn resolve<'a>(template: &'a Yaml, value: &'a Yaml) -> &'a Yaml {
     if let Yaml::Tagged(tagged) = value
         && tagged.tag == "Ref"
         && let Some(name) = tagged.value.as_str()
-        && let Some(default) = template.get("Parameters").and_then(|p| p.get(name)).and_then(|p| p.get("Default"))
+        && let Some(default) = template
+            .get("Parameters")
+            .and_then(|p| p.get(name))
+            .and_then(|p| p.get("Default"))
     {
         return default;
     }
@@ -85,7 +93,9 @@ pub fn passes(filters: &[Value], record: &Value) -> bool {
 /// `{"prefix": …}` and `{"exists": …}` matchers.
 fn matches(pattern: &Value, value: Option<&Value>) -> bool {
     match pattern {
-        Value::Object(fields) => fields.iter().all(|(key, sub)| matches(sub, value.and_then(|v| v.get(key)))),
+        Value::Object(fields) => fields
+            .iter()
+            .all(|(key, sub)| matches(sub, value.and_then(|v| v.get(key)))),
         Value::Array(matchers) => matchers.iter().any(|matcher| leaf_matches(matcher, value)),
         _ => false,
     }
@@ -93,7 +103,9 @@ fn matches(pattern: &Value, value: Option<&Value>) -> bool {
 
 fn leaf_matches(matcher: &Value, value: Option<&Value>) -> bool {
     match matcher {
-        Value::Object(rule) if rule.contains_key("exists") => rule["exists"].as_bool() == Some(value.is_some()),
+        Value::Object(rule) if rule.contains_key("exists") => {
+            rule["exists"].as_bool() == Some(value.is_some())
+        }
         Value::Object(rule) if rule.contains_key("prefix") => {
             matches!((value, rule["prefix"].as_str()), (Some(Value::String(s)), Some(prefix)) if s.starts_with(prefix))
         }
@@ -120,11 +132,23 @@ mod tests {
         let spec = mapping_from_template("AggregateFunction").unwrap();
         assert_eq!(spec.filters.len(), 2);
         assert!(spec.batch_size >= 1 && spec.max_retries >= 1);
-        assert!(passes(&spec.filters, &record("PV#2026-01-15T10:30:00.000Z#a", true)));
-        assert!(passes(&spec.filters, &record("EV#2026-01-15T10:30:00.000Z#a", true)));
-        assert!(!passes(&spec.filters, &record("RT#2026-01-15T10:30#00", true)));
+        assert!(passes(
+            &spec.filters,
+            &record("PV#2026-01-15T10:30:00.000Z#a", true)
+        ));
+        assert!(passes(
+            &spec.filters,
+            &record("EV#2026-01-15T10:30:00.000Z#a", true)
+        ));
+        assert!(!passes(
+            &spec.filters,
+            &record("RT#2026-01-15T10:30#00", true)
+        ));
         assert!(!passes(&spec.filters, &record("ID#abc", true)));
         // A REMOVE (TTL deletion) has no NewImage.
-        assert!(!passes(&spec.filters, &record("PV#2026-01-15T10:30:00.000Z#a", false)));
+        assert!(!passes(
+            &spec.filters,
+            &record("PV#2026-01-15T10:30:00.000Z#a", false)
+        ));
     }
 }

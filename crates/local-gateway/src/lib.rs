@@ -32,14 +32,20 @@ pub struct Functions {
 
 impl Functions {
     /// Configuration comes from `lookup` (the environment, in the binary).
-    pub fn new(store: DynamoStore, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+    pub fn new(
+        store: DynamoStore,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Self> {
         let collect_config = collect::Config::from_lookup(&lookup)?;
         let realtime_config = realtime::Config::from_lookup(&lookup)?;
         let aggregate_config = aggregate::Config::from_lookup(&lookup)?;
         Ok(Self {
             collect: CollectApp::new(store.clone(), &collect_config),
             realtime: RealtimeApp::new(store.clone(), &realtime_config),
-            aggregate: AggregateApp { store, config: aggregate_config.aggregate },
+            aggregate: AggregateApp {
+                store,
+                config: aggregate_config.aggregate,
+            },
         })
     }
 }
@@ -53,22 +59,35 @@ pub fn router(functions: Arc<Functions>) -> Router {
 }
 
 /// Serves HTTP until the listener fails or the future is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, functions: Arc<Functions>) -> std::io::Result<()> {
-    axum::serve(listener, router(functions).into_make_service_with_connect_info::<SocketAddr>()).await
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    functions: Arc<Functions>,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(functions).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
 }
 
 /// Feeds the table's stream to the aggregate function as its event source mapping in template.yaml
 /// says, until the future is dropped.
-pub async fn run_stream_consumers(poller: Arc<StreamPoller>, functions: Arc<Functions>) -> anyhow::Result<()> {
+pub async fn run_stream_consumers(
+    poller: Arc<StreamPoller>,
+    functions: Arc<Functions>,
+) -> anyhow::Result<()> {
     let spec = esm::mapping_from_template("AggregateFunction")?;
     let aggregate: StreamFunction = Arc::new(move |event: Value| {
         let functions = functions.clone();
         Box::pin(async move {
             let event = serde_json::from_value(event)?;
             let context = lambda_runtime::Context::default();
-            let response = aggregate::function_handler(&functions.aggregate, lambda_runtime::LambdaEvent::new(event, context))
-                .await
-                .map_err(|e| anyhow::anyhow!(e))?;
+            let response = aggregate::function_handler(
+                &functions.aggregate,
+                lambda_runtime::LambdaEvent::new(event, context),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
             Ok(serde_json::to_value(response)?)
         })
     });
@@ -80,7 +99,8 @@ async fn collect_route(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let event = match apigw::to_lambda_request(request, peer, "ANY /collect", HashMap::new()).await {
+    let event = match apigw::to_lambda_request(request, peer, "ANY /collect", HashMap::new()).await
+    {
         Ok(event) => event,
         Err(response) => return response,
     };

@@ -20,7 +20,9 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(EnvFilter::from_default_env()).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::from_default_env())
+        .init();
     let args = Args::parse();
     let table = std::env::var("TABLE_NAME").context("TABLE_NAME is not set")?;
     let sdk_config = pulse_dynamodb::sdk_config().await;
@@ -31,9 +33,14 @@ async fn main() -> anyhow::Result<()> {
         streams: aws_sdk_dynamodbstreams::Client::new(&sdk_config),
         dynamodb,
         table,
-        region: sdk_config.region().map(|r| r.to_string()).unwrap_or_default(),
+        region: sdk_config
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default(),
     });
-    let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("binding {}", args.addr))?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("binding {}", args.addr))?;
     tracing::info!("local gateway on http://{}", args.addr);
     tokio::select! {
         served = serve(listener, functions.clone()) => served.context("serving")?,

@@ -30,7 +30,11 @@ pub struct StreamPoller {
 
 impl StreamPoller {
     /// Runs one mapping until the future is dropped.
-    pub async fn run(self: Arc<Self>, spec: MappingSpec, function: StreamFunction) -> anyhow::Result<()> {
+    pub async fn run(
+        self: Arc<Self>,
+        spec: MappingSpec,
+        function: StreamFunction,
+    ) -> anyhow::Result<()> {
         let stream_arn = self
             .dynamodb
             .describe_table()
@@ -44,7 +48,10 @@ impl StreamPoller {
         // Per shard: the next iterator, or None once the shard is closed and drained.
         let mut iterators: HashMap<String, Option<String>> = HashMap::new();
         loop {
-            if let Err(err) = self.poll_once(&stream_arn, &spec, &function, &mut iterators).await {
+            if let Err(err) = self
+                .poll_once(&stream_arn, &spec, &function, &mut iterators)
+                .await
+            {
                 tracing::warn!(mapping = %spec.function, error = %format!("{err:#}"), "stream poll failed; retrying");
             }
             tokio::time::sleep(POLL_INTERVAL).await;
@@ -58,9 +65,20 @@ impl StreamPoller {
         function: &StreamFunction,
         iterators: &mut HashMap<String, Option<String>>,
     ) -> anyhow::Result<()> {
-        let shards = self.streams.describe_stream().stream_arn(stream_arn).send().await?;
-        for shard in shards.stream_description.and_then(|d| d.shards).unwrap_or_default() {
-            let Some(shard_id) = shard.shard_id else { continue };
+        let shards = self
+            .streams
+            .describe_stream()
+            .stream_arn(stream_arn)
+            .send()
+            .await?;
+        for shard in shards
+            .stream_description
+            .and_then(|d| d.shards)
+            .unwrap_or_default()
+        {
+            let Some(shard_id) = shard.shard_id else {
+                continue;
+            };
             if !iterators.contains_key(&shard_id) {
                 let iterator = self
                     .streams
@@ -73,8 +91,16 @@ impl StreamPoller {
                     .shard_iterator;
                 iterators.insert(shard_id.clone(), iterator);
             }
-            let Some(Some(iterator)) = iterators.get(&shard_id).cloned() else { continue };
-            let page = self.streams.get_records().shard_iterator(iterator).limit(1000).send().await?;
+            let Some(Some(iterator)) = iterators.get(&shard_id).cloned() else {
+                continue;
+            };
+            let page = self
+                .streams
+                .get_records()
+                .shard_iterator(iterator)
+                .limit(1000)
+                .send()
+                .await?;
             let records: Vec<Value> = page
                 .records
                 .unwrap_or_default()
@@ -117,10 +143,21 @@ pub async fn read_whole_stream(
     table: &str,
 ) -> anyhow::Result<Value> {
     let described = dynamodb.describe_table().table_name(table).send().await?;
-    let stream_arn = described.table.and_then(|t| t.latest_stream_arn).context("the table has no stream")?;
+    let stream_arn = described
+        .table
+        .and_then(|t| t.latest_stream_arn)
+        .context("the table has no stream")?;
     let mut records = Vec::new();
-    let description = streams.describe_stream().stream_arn(&stream_arn).send().await?;
-    for shard in description.stream_description.and_then(|d| d.shards).unwrap_or_default() {
+    let description = streams
+        .describe_stream()
+        .stream_arn(&stream_arn)
+        .send()
+        .await?;
+    for shard in description
+        .stream_description
+        .and_then(|d| d.shards)
+        .unwrap_or_default()
+    {
         let mut iterator = streams
             .get_shard_iterator()
             .stream_arn(&stream_arn)
@@ -135,7 +172,11 @@ pub async fn read_whole_stream(
             if page_records.is_empty() {
                 break;
             }
-            records.extend(page_records.into_iter().map(|r| lambda_record(r, &stream_arn, "us-east-1")));
+            records.extend(
+                page_records
+                    .into_iter()
+                    .map(|r| lambda_record(r, &stream_arn, "us-east-1")),
+            );
             iterator = page.next_shard_iterator;
         }
     }
@@ -150,14 +191,20 @@ fn first_failure(response: &Value, batch: &[Value]) -> Option<usize> {
         .filter_map(|failure| failure["itemIdentifier"].as_str())
         .collect();
     batch.iter().position(|record| {
-        record["dynamodb"]["SequenceNumber"].as_str().is_some_and(|seq| failed.contains(&seq))
+        record["dynamodb"]["SequenceNumber"]
+            .as_str()
+            .is_some_and(|seq| failed.contains(&seq))
     })
 }
 
 /// A stream record in the shape Lambda delivers it (the DynamoDB Streams record plus eventSourceARN).
 fn lambda_record(record: Record, stream_arn: &str, region: &str) -> Value {
-    let change = record.dynamodb.unwrap_or_else(|| aws_sdk_dynamodbstreams::types::StreamRecord::builder().build());
-    let image = |attributes: Option<HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| {
+    let change = record
+        .dynamodb
+        .unwrap_or_else(|| aws_sdk_dynamodbstreams::types::StreamRecord::builder().build());
+    let image = |attributes: Option<
+        HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>,
+    >| {
         attributes.map(|a| serde_json::to_value(serde_dynamo::Item::from(a)).unwrap_or(Value::Null))
     };
     let mut dynamodb = json!({

@@ -44,7 +44,10 @@ pub fn event_sk_range(kind: EventKind, since: DateTime<Utc>) -> (String, String)
         EventKind::Pageview => PAGEVIEW_PREFIX,
         EventKind::Event | EventKind::Outbound => EVENT_PREFIX,
     };
-    (format!("{prefix}{}", pulse_core::time::iso_millis(since)), format!("{prefix}{RANGE_END}"))
+    (
+        format!("{prefix}{}", pulse_core::time::iso_millis(since)),
+        format!("{prefix}{RANGE_END}"),
+    )
 }
 
 /// `RT#{yyyy-mm-ddThh:mm}#{shard}`: one site's rollup of one minute (one shard of it).

@@ -2,8 +2,8 @@
 //! key layout ([`keys`]) and definition ([`schema`]).
 
 mod events;
-mod rollups;
 pub mod keys;
+mod rollups;
 mod salts;
 pub mod schema;
 mod sites;

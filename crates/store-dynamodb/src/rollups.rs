@@ -13,7 +13,10 @@ impl RollupStore for DynamoStore {
             .get_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(keys::site_pk(&key.site)))
-            .key("sk", AttributeValue::S(keys::rollup_sk(key.minute, key.shard)))
+            .key(
+                "sk",
+                AttributeValue::S(keys::rollup_sk(key.minute, key.shard)),
+            )
             .consistent_read(true)
             .send()
             .await
@@ -31,9 +34,19 @@ impl RollupStore for DynamoStore {
         let mut item: std::collections::HashMap<String, AttributeValue> =
             serde_dynamo::to_item(rollup).map_err(|e| StoreError::Malformed(e.to_string()))?;
         item.insert("pk".into(), AttributeValue::S(keys::site_pk(&key.site)));
-        item.insert("sk".into(), AttributeValue::S(keys::rollup_sk(key.minute, key.shard)));
-        item.insert("ttl".into(), AttributeValue::N(expires_at.timestamp().to_string()));
-        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        item.insert(
+            "sk".into(),
+            AttributeValue::S(keys::rollup_sk(key.minute, key.shard)),
+        );
+        item.insert(
+            "ttl".into(),
+            AttributeValue::N(expires_at.timestamp().to_string()),
+        );
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
         let request = match expected {
             None => request.condition_expression("attribute_not_exists(pk)"),
             Some(version) => request
@@ -42,7 +55,11 @@ impl RollupStore for DynamoStore {
         };
         match request.send().await {
             Ok(_) => Ok(SaveOutcome::Saved),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
                 Ok(SaveOutcome::Conflict)
             }
             Err(err) => Err(unavailable(err)),
@@ -53,7 +70,12 @@ impl RollupStore for DynamoStore {
 impl RealtimeStore for DynamoStore {
     /// One paginated Query over `RT#{first}` … `RT#{last}#~`: only the window's items, whatever TTL has
     /// or has not deleted yet.
-    async fn rollups(&self, site: &SiteId, first: Minute, last: Minute) -> Result<Vec<(Minute, MinuteRollup)>, StoreError> {
+    async fn rollups(
+        &self,
+        site: &SiteId,
+        first: Minute,
+        last: Minute,
+    ) -> Result<Vec<(Minute, MinuteRollup)>, StoreError> {
         let mut pages = self
             .client
             .query()
@@ -79,7 +101,12 @@ impl RealtimeStore for DynamoStore {
     }
 
     /// Two Queries, newest first, `limit` items each: page views, and other events.
-    async fn recent_events(&self, site: &SiteId, since: DateTime<Utc>, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn recent_events(
+        &self,
+        site: &SiteId,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let (pageviews, others) = tokio::join!(
             self.newest_events(site, EventKind::Pageview, since, limit),
             self.newest_events(site, EventKind::Event, since, limit),
@@ -112,7 +139,12 @@ impl DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        output.items.unwrap_or_default().into_iter().map(|item| decode(item, "event")).collect()
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| decode(item, "event"))
+            .collect()
     }
 }
 

@@ -37,12 +37,15 @@ pub struct RollupKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SaveOutcome {
     Saved,
-    /// The stored rollup's watermark is no longer the one read: someone else wrote in between.
+    /// The stored rollup's version is no longer the one read: someone else wrote in between.
     Conflict,
 }
 
 pub trait RollupStore: Send + Sync {
-    fn load_rollup(&self, key: &RollupKey) -> impl Future<Output = Result<Option<MinuteRollup>, StoreError>> + Send;
+    fn load_rollup(
+        &self,
+        key: &RollupKey,
+    ) -> impl Future<Output = Result<Option<MinuteRollup>, StoreError>> + Send;
 
     /// Writes `rollup` only if the stored one still has version `expected` (`None`: only if there is no
     /// stored rollup yet).
@@ -67,7 +70,11 @@ pub struct AggregateConfig {
 
 impl Default for AggregateConfig {
     fn default() -> Self {
-        Self { rollup_ttl: Duration::from_secs(2100), shards: 1, max_attempts: 8 }
+        Self {
+            rollup_ttl: Duration::from_secs(2100),
+            shards: 1,
+            max_attempts: 8,
+        }
     }
 }
 
@@ -76,7 +83,10 @@ pub fn shard_of(visitor: &str, shards: u8) -> u8 {
     if shards <= 1 {
         return 0;
     }
-    let first_byte = visitor.get(..2).and_then(|hex| u8::from_str_radix(hex, 16).ok()).unwrap_or(0);
+    let first_byte = visitor
+        .get(..2)
+        .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        .unwrap_or(0);
     first_byte % shards
 }
 
@@ -136,7 +146,10 @@ async fn fold_group<S: RollupStore>(
         let stored = store.load_rollup(key).await?;
         let expected = stored.as_ref().map(|rollup| rollup.version);
         let mut rollup = stored.unwrap_or_default();
-        let fresh: Vec<&StreamEvent> = group.iter().filter(|r| !rollup.has_applied(&r.sequence)).collect();
+        let fresh: Vec<&StreamEvent> = group
+            .iter()
+            .filter(|r| !rollup.has_applied(&r.sequence))
+            .collect();
         if fresh.is_empty() {
             return Ok(false);
         }
@@ -145,12 +158,17 @@ async fn fold_group<S: RollupStore>(
         }
         rollup.mark_applied(batch);
         rollup.version += 1;
-        match store.save_rollup(key, &rollup, expected, expires_at).await? {
+        match store
+            .save_rollup(key, &rollup, expected, expires_at)
+            .await?
+        {
             SaveOutcome::Saved => return Ok(true),
             SaveOutcome::Conflict => continue,
         }
     }
-    Err(StoreError::Unavailable("rollup kept changing under concurrent writers".into()))
+    Err(StoreError::Unavailable(
+        "rollup kept changing under concurrent writers".into(),
+    ))
 }
 
 #[cfg(test)]

@@ -27,7 +27,9 @@ impl Minute {
     }
 
     pub fn start(self) -> DateTime<Utc> {
-        Utc.timestamp_opt(self.0 * 60, 0).single().expect("a minute since the epoch is a valid time")
+        Utc.timestamp_opt(self.0 * 60, 0)
+            .single()
+            .expect("a minute since the epoch is a valid time")
     }
 
     /// Minutes from `self` up to and including `last`.

@@ -14,7 +14,13 @@ impl SequenceNumber {
     pub fn parse(raw: &str) -> Option<Self> {
         let digits = raw.trim_start_matches('0');
         let valid = !raw.is_empty() && raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_digit());
-        valid.then(|| Self(if digits.is_empty() { "0".into() } else { digits.to_owned() }))
+        valid.then(|| {
+            Self(if digits.is_empty() {
+                "0".into()
+            } else {
+                digits.to_owned()
+            })
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -25,7 +31,10 @@ impl SequenceNumber {
 impl Ord for SequenceNumber {
     fn cmp(&self, other: &Self) -> Ordering {
         // Without leading zeros, a longer number is a larger one.
-        self.0.len().cmp(&other.0.len()).then_with(|| self.0.cmp(&other.0))
+        self.0
+            .len()
+            .cmp(&other.0.len())
+            .then_with(|| self.0.cmp(&other.0))
     }
 }
 
@@ -51,7 +60,10 @@ pub fn stamp_of(event: &StoredEvent) -> String {
 
 /// Keeps the later of two stamped values.
 fn keep_latest(slot: &mut Option<Stamped>, candidate: &Stamped) {
-    if slot.as_ref().is_none_or(|current| current.at < candidate.at) {
+    if slot
+        .as_ref()
+        .is_none_or(|current| current.at < candidate.at)
+    {
         *slot = Some(candidate.clone());
     }
 }
@@ -73,7 +85,10 @@ pub struct VisitorState {
 impl VisitorState {
     pub fn observe(&mut self, event: &StoredEvent) {
         let at = stamp_of(event);
-        let stamped = |value: &str| Stamped { at: at.clone(), value: value.to_owned() };
+        let stamped = |value: &str| Stamped {
+            at: at.clone(),
+            value: value.to_owned(),
+        };
         if event.kind == EventKind::Pageview {
             keep_latest(&mut self.page, &stamped(&event.path));
         }
@@ -148,7 +163,10 @@ impl MinuteRollup {
             EventKind::Pageview => self.pageviews += 1,
             EventKind::Event | EventKind::Outbound => self.events += 1,
         }
-        self.visitors.entry(event.visitor.clone()).or_default().observe(event);
+        self.visitors
+            .entry(event.visitor.clone())
+            .or_default()
+            .observe(event);
     }
 
     /// Remembers a folded batch's range, merging overlaps (a retry overlaps the batch it repeats).
@@ -210,12 +228,30 @@ mod tests {
 
     #[test]
     fn later_stamp_wins_whatever_the_order() {
-        let early = Stamped { at: "2026-01-15T10:30:00.000Z#a".into(), value: "/early".into() };
-        let late = Stamped { at: "2026-01-15T10:30:00.001Z#a".into(), value: "/late".into() };
-        let mut one = VisitorState { page: Some(early.clone()), ..Default::default() };
-        one.merge(&VisitorState { page: Some(late.clone()), ..Default::default() });
-        let mut two = VisitorState { page: Some(late.clone()), ..Default::default() };
-        two.merge(&VisitorState { page: Some(early), ..Default::default() });
+        let early = Stamped {
+            at: "2026-01-15T10:30:00.000Z#a".into(),
+            value: "/early".into(),
+        };
+        let late = Stamped {
+            at: "2026-01-15T10:30:00.001Z#a".into(),
+            value: "/late".into(),
+        };
+        let mut one = VisitorState {
+            page: Some(early.clone()),
+            ..Default::default()
+        };
+        one.merge(&VisitorState {
+            page: Some(late.clone()),
+            ..Default::default()
+        });
+        let mut two = VisitorState {
+            page: Some(late.clone()),
+            ..Default::default()
+        };
+        two.merge(&VisitorState {
+            page: Some(early),
+            ..Default::default()
+        });
         assert_eq!(one, two);
         assert_eq!(one.page.unwrap().value, "/late");
     }

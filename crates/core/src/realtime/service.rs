@@ -40,8 +40,13 @@ impl<S: SiteDirectory + RealtimeStore> RealtimeService<S> {
         params: &RealtimeParams,
         now: DateTime<Utc>,
     ) -> Result<RealtimeView, RealtimeError> {
-        let site = self.sites.get(&self.store, site_id).await?.ok_or(RealtimeError::UnknownSite)?;
-        let authorised = site.public || bearer_token.is_some_and(|token| site.token_hash.verifies(token));
+        let site = self
+            .sites
+            .get(&self.store, site_id)
+            .await?
+            .ok_or(RealtimeError::UnknownSite)?;
+        let authorised =
+            site.public || bearer_token.is_some_and(|token| site.token_hash.verifies(token));
         if !authorised {
             return Err(RealtimeError::Unauthorized);
         }
@@ -50,7 +55,11 @@ impl<S: SiteDirectory + RealtimeStore> RealtimeService<S> {
         let recent = async {
             match params.events {
                 0 => Ok(Vec::new()),
-                limit => self.store.recent_events(&site.id, window.starts_at(), limit).await,
+                limit => {
+                    self.store
+                        .recent_events(&site.id, window.starts_at(), limit)
+                        .await
+                }
             }
         };
         let (rollups, recent) = tokio::join!(rollups, recent);

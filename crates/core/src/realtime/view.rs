@@ -27,7 +27,11 @@ pub struct RealtimeParams {
 
 impl Default for RealtimeParams {
     fn default() -> Self {
-        Self { minutes: 5, limit: 10, events: 20 }
+        Self {
+            minutes: 5,
+            limit: 10,
+            events: 20,
+        }
     }
 }
 
@@ -42,14 +46,20 @@ impl RealtimeParams {
     /// Parses the query parameters; absent ones take their defaults.
     pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Self, ParamError> {
         let defaults = Self::default();
-        let bounded = |field: &'static str, min: u64, max: u64, default: u64| -> Result<u64, ParamError> {
-            let Some(raw) = get(field) else { return Ok(default) };
-            raw.trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|v| (min..=max).contains(v))
-                .ok_or_else(|| ParamError { field, message: format!("{field} must be a whole number from {min} to {max}") })
-        };
+        let bounded =
+            |field: &'static str, min: u64, max: u64, default: u64| -> Result<u64, ParamError> {
+                let Some(raw) = get(field) else {
+                    return Ok(default);
+                };
+                raw.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|v| (min..=max).contains(v))
+                    .ok_or_else(|| ParamError {
+                        field,
+                        message: format!("{field} must be a whole number from {min} to {max}"),
+                    })
+            };
         Ok(Self {
             minutes: bounded("minutes", 1, MAX_MINUTES.into(), defaults.minutes.into())? as u32,
             limit: bounded("limit", 1, MAX_LIMIT as u64, defaults.limit as u64)? as usize,
@@ -68,7 +78,10 @@ pub struct Window {
 impl Window {
     pub fn ending_at(now: DateTime<Utc>, minutes: u32) -> Self {
         let last = Minute::of(now);
-        Self { first: last.plus(1 - i64::from(minutes)), last }
+        Self {
+            first: last.plus(1 - i64::from(minutes)),
+            last,
+        }
     }
 
     pub fn contains(&self, minute: Minute) -> bool {
@@ -194,11 +207,16 @@ pub fn build_view(
     recent: &[StoredEvent],
 ) -> RealtimeView {
     let window = Window::ending_at(now, params.minutes);
-    let mut minutes: BTreeMap<Minute, (HashSet<String>, u64)> =
-        window.first.through(window.last).map(|minute| (minute, Default::default())).collect();
+    let mut minutes: BTreeMap<Minute, (HashSet<String>, u64)> = window
+        .first
+        .through(window.last)
+        .map(|minute| (minute, Default::default()))
+        .collect();
     let mut visitors: HashMap<String, VisitorState> = HashMap::new();
     for (minute, rollup) in rollups {
-        let Some((minute_visitors, minute_pageviews)) = minutes.get_mut(&minute) else { continue };
+        let Some((minute_visitors, minute_pageviews)) = minutes.get_mut(&minute) else {
+            continue;
+        };
         *minute_pageviews += rollup.pageviews;
         for (visitor, state) in rollup.visitors {
             visitors.entry(visitor.clone()).or_default().merge(&state);
@@ -211,14 +229,19 @@ pub fn build_view(
         for value in values {
             *counts.entry(value).or_default() += 1;
         }
-        let mut counts: Vec<(String, usize)> = counts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let mut counts: Vec<(String, usize)> =
+            counts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         counts.truncate(params.limit);
         counts
     };
-    let latest = |pick: fn(&VisitorState) -> Option<&str>| top(visitors.values().filter_map(pick).collect());
+    let latest =
+        |pick: fn(&VisitorState) -> Option<&str>| top(visitors.values().filter_map(pick).collect());
 
-    let mut recent: Vec<&StoredEvent> = recent.iter().filter(|e| e.ts >= window.starts_at() && e.ts <= now).collect();
+    let mut recent: Vec<&StoredEvent> = recent
+        .iter()
+        .filter(|e| e.ts >= window.starts_at() && e.ts <= now)
+        .collect();
     recent.sort_by(|a, b| (b.ts, b.id.as_str()).cmp(&(a.ts, a.id.as_str())));
     recent.truncate(params.events);
 
@@ -265,11 +288,28 @@ mod tests {
         };
         assert_eq!(
             RealtimeParams::parse(get(&[("minutes", "30"), ("limit", "100"), ("events", "0")])),
-            Ok(RealtimeParams { minutes: 30, limit: 100, events: 0 })
+            Ok(RealtimeParams {
+                minutes: 30,
+                limit: 100,
+                events: 0
+            })
         );
-        for (field, bad) in [("minutes", "0"), ("minutes", "31"), ("limit", "0"), ("limit", "101"), ("events", "101"), ("minutes", "five"), ("limit", "-1")] {
-            let pairs: &'static [(&'static str, &'static str)] = Box::leak(Box::new([(field, bad)]));
-            assert_eq!(RealtimeParams::parse(get(pairs)).unwrap_err().field, field, "{field}={bad}");
+        for (field, bad) in [
+            ("minutes", "0"),
+            ("minutes", "31"),
+            ("limit", "0"),
+            ("limit", "101"),
+            ("events", "101"),
+            ("minutes", "five"),
+            ("limit", "-1"),
+        ] {
+            let pairs: &'static [(&'static str, &'static str)] =
+                Box::leak(Box::new([(field, bad)]));
+            assert_eq!(
+                RealtimeParams::parse(get(pairs)).unwrap_err().field,
+                field,
+                "{field}={bad}"
+            );
         }
     }
 }

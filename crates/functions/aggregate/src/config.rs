@@ -14,7 +14,12 @@ pub enum ConfigError {
     #[error("{0} is not set")]
     Missing(&'static str),
     #[error("{name} must be a whole number from {min} to {max}, got '{value}'")]
-    OutOfRange { name: &'static str, min: u64, max: u64, value: String },
+    OutOfRange {
+        name: &'static str,
+        min: u64,
+        max: u64,
+        value: String,
+    },
 }
 
 impl Config {
@@ -23,15 +28,23 @@ impl Config {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let table_name =
-            lookup("TABLE_NAME").filter(|t| !t.is_empty()).ok_or(ConfigError::Missing("TABLE_NAME"))?;
-        let number = |name: &'static str, min: u64, max: u64, default: u64| match lookup(name).filter(|v| !v.is_empty()) {
+        let table_name = lookup("TABLE_NAME")
+            .filter(|t| !t.is_empty())
+            .ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let number = |name: &'static str, min: u64, max: u64, default: u64| match lookup(name)
+            .filter(|v| !v.is_empty())
+        {
             None => Ok(default),
             Some(value) => value
                 .parse::<u64>()
                 .ok()
                 .filter(|v| (min..=max).contains(v))
-                .ok_or(ConfigError::OutOfRange { name, min, max, value }),
+                .ok_or(ConfigError::OutOfRange {
+                    name,
+                    min,
+                    max,
+                    value,
+                }),
         };
         let defaults = AggregateConfig::default();
         Ok(Self {

@@ -48,10 +48,18 @@ pub async fn function_handler<S: RollupStore>(
 
 /// The stretch of the stream the batch covers: from its first record to its last, whatever their kind.
 fn batch_range(records: &[EventRecord]) -> Option<SequenceRange> {
-    let mut sequences = records.iter().filter_map(|r| r.change.sequence_number.as_deref().and_then(SequenceNumber::parse));
+    let mut sequences = records.iter().filter_map(|r| {
+        r.change
+            .sequence_number
+            .as_deref()
+            .and_then(SequenceNumber::parse)
+    });
     let first = sequences.next()?;
     let (first, last) = sequences.fold((first.clone(), first), |(low, high), s| {
-        (if s < low { s.clone() } else { low }, if s > high { s } else { high })
+        (
+            if s < low { s.clone() } else { low },
+            if s > high { s } else { high },
+        )
     });
     Some(SequenceRange { first, last })
 }
@@ -71,7 +79,12 @@ fn raw_event(record: &EventRecord) -> Option<StreamEvent> {
     if !is_raw_event {
         return None;
     }
-    let Some(sequence) = record.change.sequence_number.as_deref().and_then(SequenceNumber::parse) else {
+    let Some(sequence) = record
+        .change
+        .sequence_number
+        .as_deref()
+        .and_then(SequenceNumber::parse)
+    else {
         tracing::error!(event_id = %record.event_id, "stream record without a usable sequence number; skipped");
         return None;
     };
@@ -97,9 +110,19 @@ mod tests {
 
     fn invoke(store: MemoryStore, json: &str) -> (DynamoDbEventResponse, MemoryStore) {
         let event: Event = serde_json::from_str(json).expect("fixture is a DynamoDB stream event");
-        let app = AggregateApp { store, config: AggregateConfig::default() };
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let response = runtime.block_on(function_handler(&app, LambdaEvent::new(event, Default::default()))).unwrap();
+        let app = AggregateApp {
+            store,
+            config: AggregateConfig::default(),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let response = runtime
+            .block_on(function_handler(
+                &app,
+                LambdaEvent::new(event, Default::default()),
+            ))
+            .unwrap();
         (response, app.store)
     }
 
@@ -110,9 +133,12 @@ mod tests {
         let rollups = store.rollups.lock().unwrap();
         // The fixture: 3 page views and 1 custom event of 2 visitors in one minute, plus an RT# record,
         // a MODIFY and a REMOVE that must not count, and one undecodable page view that is skipped.
-        let totals = rollups.values().fold((0, 0), |(pv, ev), r| (pv + r.pageviews, ev + r.events));
+        let totals = rollups
+            .values()
+            .fold((0, 0), |(pv, ev), r| (pv + r.pageviews, ev + r.events));
         assert_eq!(totals, (3, 1));
-        let visitors: std::collections::HashSet<&String> = rollups.values().flat_map(|r| r.visitors.keys()).collect();
+        let visitors: std::collections::HashSet<&String> =
+            rollups.values().flat_map(|r| r.visitors.keys()).collect();
         assert_eq!(visitors.len(), 2);
     }
 
@@ -132,7 +158,11 @@ mod tests {
         let store = MemoryStore::default();
         store.unavailable.store(true, Ordering::Relaxed);
         let (response, _) = invoke(store, BATCH);
-        let failed: Vec<&str> = response.batch_item_failures.iter().filter_map(|f| f.item_identifier.as_deref()).collect();
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .filter_map(|f| f.item_identifier.as_deref())
+            .collect();
         assert_eq!(failed, ["4100000000000000000001"]);
     }
 }

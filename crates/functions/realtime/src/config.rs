@@ -22,12 +22,19 @@ impl Config {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let table_name =
-            lookup("TABLE_NAME").filter(|t| !t.is_empty()).ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let table_name = lookup("TABLE_NAME")
+            .filter(|t| !t.is_empty())
+            .ok_or(ConfigError::Missing("TABLE_NAME"))?;
         let site_cache_ttl = match lookup("SITE_CACHE_SECONDS").filter(|v| !v.is_empty()) {
             None => Duration::from_secs(60),
-            Some(value) => value.parse().map(Duration::from_secs).map_err(|_| ConfigError::NotSeconds(value))?,
+            Some(value) => value
+                .parse()
+                .map(Duration::from_secs)
+                .map_err(|_| ConfigError::NotSeconds(value))?,
         };
-        Ok(Self { table_name, site_cache_ttl })
+        Ok(Self {
+            table_name,
+            site_cache_ttl,
+        })
     }
 }

@@ -35,9 +35,16 @@ fn moto_endpoint() -> String {
 
 async fn clients_for(endpoint: &str) -> (Client, aws_sdk_dynamodbstreams::Client) {
     let sdk_config = pulse_dynamodb::sdk_config().await;
-    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk_config).endpoint_url(endpoint).build();
-    let streams = aws_sdk_dynamodbstreams::config::Builder::from(&sdk_config).endpoint_url(endpoint).build();
-    (Client::from_conf(dynamodb), aws_sdk_dynamodbstreams::Client::from_conf(streams))
+    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
+        .endpoint_url(endpoint)
+        .build();
+    let streams = aws_sdk_dynamodbstreams::config::Builder::from(&sdk_config)
+        .endpoint_url(endpoint)
+        .build();
+    (
+        Client::from_conf(dynamodb),
+        aws_sdk_dynamodbstreams::Client::from_conf(streams),
+    )
 }
 
 /// A fresh table with a `demo` site (localhost and example.com), and a gateway on a free port.
@@ -54,7 +61,9 @@ pub async fn spawn_app_with_private_moto() -> TestApp {
 async fn spawn_app_on(endpoint: String, moto: Option<MotoServer>) -> TestApp {
     let (client, streams) = clients_for(&endpoint).await;
     let table = format!("test-{}", pulse_core::EventId::random());
-    schema::create_table(&client, &table).await.expect("table created on moto");
+    schema::create_table(&client, &table)
+        .await
+        .expect("table created on moto");
     let store = DynamoStore::new(client.clone(), &table);
     let token = ReadToken::generate();
     store
@@ -68,14 +77,24 @@ async fn spawn_app_on(endpoint: String, moto: Option<MotoServer>) -> TestApp {
         .expect("demo site created");
 
     let functions = Arc::new(
-        Functions::new(store.clone(), |name| (name == "TABLE_NAME").then(|| table.clone()))
-            .expect("default configuration"),
+        Functions::new(store.clone(), |name| {
+            (name == "TABLE_NAME").then(|| table.clone())
+        })
+        .expect("default configuration"),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(local_gateway::serve(listener, functions.clone()));
-    let poller = Arc::new(StreamPoller { streams, dynamodb: client, table: table.clone(), region: "us-east-1".into() });
-    tokio::spawn(local_gateway::run_stream_consumers(poller, functions.clone()));
+    let poller = Arc::new(StreamPoller {
+        streams,
+        dynamodb: client,
+        table: table.clone(),
+        region: "us-east-1".into(),
+    });
+    tokio::spawn(local_gateway::run_stream_consumers(
+        poller,
+        functions.clone(),
+    ));
     TestApp {
         address,
         http: reqwest::Client::new(),
@@ -219,7 +238,9 @@ impl TestApp {
 pub async fn stream_batch(app: &TestApp) -> serde_json::Value {
     let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
     let (dynamodb, streams) = clients_for(&endpoint).await;
-    local_gateway::streams::read_whole_stream(&dynamodb, &streams, app.store.table()).await.expect("stream readable")
+    local_gateway::streams::read_whole_stream(&dynamodb, &streams, app.store.table())
+        .await
+        .expect("stream readable")
 }
 
 /// Invokes the aggregate handler directly, as Lambda would.

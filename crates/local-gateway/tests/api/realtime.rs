@@ -21,11 +21,16 @@ impl TestApp {
         if let Some(country) = country {
             request = request.header("cloudfront-viewer-country", country);
         }
-        assert_eq!(request.send().await.unwrap().status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            request.send().await.unwrap().status(),
+            StatusCode::NO_CONTENT
+        );
     }
 
     async fn realtime(&self, query: &str, token: Option<&str>) -> reqwest::Response {
-        let mut request = self.http.get(format!("{}/sites/demo/realtime{query}", self.address));
+        let mut request = self
+            .http
+            .get(format!("{}/sites/demo/realtime{query}", self.address));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -42,13 +47,21 @@ impl TestApp {
             if ready(&view) {
                 return view;
             }
-            assert!(Instant::now() < deadline, "aggregation did not catch up: {view}");
+            assert!(
+                Instant::now() < deadline,
+                "aggregation did not catch up: {view}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
     async fn rollup_items(&self) -> Vec<Item> {
-        let mut items: Vec<Item> = self.items().await.into_iter().filter(|i| s(i, "sk").starts_with("RT#")).collect();
+        let mut items: Vec<Item> = self
+            .items()
+            .await
+            .into_iter()
+            .filter(|i| s(i, "sk").starts_with("RT#"))
+            .collect();
         items.sort_by(|a, b| s(a, "sk").cmp(s(b, "sk")));
         items
     }
@@ -66,38 +79,95 @@ fn page(path: &str, referrer: Option<&str>) -> Value {
 async fn a_known_trace_reads_back_exactly() {
     let app = spawn_app().await;
     // Visitor A (Firefox, DE, from HN): /, then /pricing, then a signup there.
-    app.hit(FIREFOX, Some("DE"), page("/", Some("https://news.ycombinator.com/item?id=1"))).await;
-    app.hit(FIREFOX, Some("DE"), page("/pricing", Some("https://example.com/"))).await;
+    app.hit(
+        FIREFOX,
+        Some("DE"),
+        page("/", Some("https://news.ycombinator.com/item?id=1")),
+    )
+    .await;
+    app.hit(
+        FIREFOX,
+        Some("DE"),
+        page("/pricing", Some("https://example.com/")),
+    )
+    .await;
     app.hit(FIREFOX, Some("DE"), json!({"s": "demo", "e": "event", "u": "https://example.com/pricing", "p": {"name": "signup"}})).await;
     // Visitor B (Chrome, US, from Google): /docs.
-    app.hit(CHROME, Some("US"), page("/docs", Some("https://www.google.com/"))).await;
+    app.hit(
+        CHROME,
+        Some("US"),
+        page("/docs", Some("https://www.google.com/")),
+    )
+    .await;
     // Visitor C (Safari on iPhone, no country, direct): /, then an outbound click.
     app.hit(SAFARI, None, page("/", None)).await;
     app.hit(SAFARI, None, json!({"s": "demo", "e": "outbound", "u": "https://example.com/", "p": {"url": "https://github.com/x"}})).await;
 
-    let view = app.realtime_when("", |v| v["pageViews"] == 4 && v["currentVisitors"] == 3).await;
+    let view = app
+        .realtime_when("", |v| v["pageViews"] == 4 && v["currentVisitors"] == 3)
+        .await;
     assert_eq!(view["siteId"], "demo");
     assert_eq!(view["minutes"], 5);
     assert_eq!(view["currentVisitors"], 3);
     assert_eq!(view["pageViews"], 4);
-    assert_eq!(view["activePages"], json!([{"path": "/", "visitors": 1}, {"path": "/docs", "visitors": 1}, {"path": "/pricing", "visitors": 1}]));
-    assert_eq!(view["countries"], json!([{"country": "DE", "visitors": 1}, {"country": "US", "visitors": 1}]));
-    assert_eq!(view["referrers"], json!([{"referrer": "news.ycombinator.com", "visitors": 1}, {"referrer": "www.google.com", "visitors": 1}]));
+    assert_eq!(
+        view["activePages"],
+        json!([{"path": "/", "visitors": 1}, {"path": "/docs", "visitors": 1}, {"path": "/pricing", "visitors": 1}])
+    );
+    assert_eq!(
+        view["countries"],
+        json!([{"country": "DE", "visitors": 1}, {"country": "US", "visitors": 1}])
+    );
+    assert_eq!(
+        view["referrers"],
+        json!([{"referrer": "news.ycombinator.com", "visitors": 1}, {"referrer": "www.google.com", "visitors": 1}])
+    );
     let timeline = view["timeline"].as_array().unwrap();
     assert_eq!(timeline.len(), 5);
-    let minutes: Vec<&str> = timeline.iter().map(|p| p["minute"].as_str().unwrap()).collect();
-    assert!(minutes.windows(2).all(|w| w[0] < w[1]), "oldest first: {minutes:?}");
-    assert_eq!(timeline.iter().map(|p| p["pageViews"].as_u64().unwrap()).sum::<u64>(), 4);
-    assert!(timeline.iter().all(|p| p["visitors"].as_u64().unwrap() <= 3));
-    let feed: Vec<&str> = view["recentEvents"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(feed, ["outbound", "pageview", "pageview", "event", "pageview", "pageview"]);
+    let minutes: Vec<&str> = timeline
+        .iter()
+        .map(|p| p["minute"].as_str().unwrap())
+        .collect();
+    assert!(
+        minutes.windows(2).all(|w| w[0] < w[1]),
+        "oldest first: {minutes:?}"
+    );
+    assert_eq!(
+        timeline
+            .iter()
+            .map(|p| p["pageViews"].as_u64().unwrap())
+            .sum::<u64>(),
+        4
+    );
+    assert!(
+        timeline
+            .iter()
+            .all(|p| p["visitors"].as_u64().unwrap() <= 3)
+    );
+    let feed: Vec<&str> = view["recentEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        feed,
+        [
+            "outbound", "pageview", "pageview", "event", "pageview", "pageview"
+        ]
+    );
     assert_eq!(view["recentEvents"][0]["url"], "https://github.com/x");
     assert_eq!(view["recentEvents"][3]["name"], "signup");
     assert_eq!(view["recentEvents"][2]["country"], "US");
     assert_eq!(view["recentEvents"][2]["browser"], "Chrome");
 
     // Limits cut the lists, not the totals.
-    let cut = app.realtime("?limit=1&events=2", Some(&app.token)).await.json::<Value>().await.unwrap();
+    let cut = app
+        .realtime("?limit=1&events=2", Some(&app.token))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
     assert_eq!(cut["activePages"].as_array().unwrap().len(), 1);
     assert_eq!(cut["recentEvents"].as_array().unwrap().len(), 2);
     assert_eq!(cut["currentVisitors"], 3);
@@ -132,17 +202,39 @@ async fn an_event_six_minutes_ago_is_outside_a_five_minute_window() {
         props: Default::default(),
         client_id: false,
     };
-    app.store.put_event(&old, Utc::now() + chrono::Duration::days(1)).await.unwrap();
+    app.store
+        .put_event(&old, Utc::now() + chrono::Duration::days(1))
+        .await
+        .unwrap();
     app.hit(FIREFOX, Some("DE"), page("/now", None)).await;
 
-    let wide = app.realtime_when("?minutes=8", |v| v["pageViews"] == 2).await;
+    let wide = app
+        .realtime_when("?minutes=8", |v| v["pageViews"] == 2)
+        .await;
     assert_eq!(wide["currentVisitors"], 2);
-    let narrow = app.realtime("?minutes=5", Some(&app.token)).await.json::<Value>().await.unwrap();
+    let narrow = app
+        .realtime("?minutes=5", Some(&app.token))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
     assert_eq!(narrow["pageViews"], 1);
     assert_eq!(narrow["currentVisitors"], 1);
-    assert_eq!(narrow["activePages"], json!([{"path": "/now", "visitors": 1}]));
-    assert_eq!(narrow["countries"], json!([{"country": "DE", "visitors": 1}]));
-    assert!(narrow["recentEvents"].as_array().unwrap().iter().all(|e| e["path"] == "/now"));
+    assert_eq!(
+        narrow["activePages"],
+        json!([{"path": "/now", "visitors": 1}])
+    );
+    assert_eq!(
+        narrow["countries"],
+        json!([{"country": "DE", "visitors": 1}])
+    );
+    assert!(
+        narrow["recentEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["path"] == "/now")
+    );
 }
 
 #[tokio::test]
@@ -151,18 +243,35 @@ async fn unauthorised_unknown_and_invalid_requests() {
     let no_token = app.realtime("", None).await;
     assert_eq!(no_token.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(no_token.headers()["www-authenticate"], "Bearer");
-    assert_eq!(app.realtime("", Some("pt_wrong")).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.realtime("", Some("pt_wrong")).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 
-    let unknown = app.http.get(format!("{}/sites/nobody/realtime", app.address)).bearer_auth(&app.token).send().await.unwrap();
+    let unknown = app
+        .http
+        .get(format!("{}/sites/nobody/realtime", app.address))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 
-    for (query, field) in [("?minutes=0", "minutes"), ("?minutes=31", "minutes"), ("?limit=101", "limit"), ("?events=-1", "events"), ("?minutes=abc", "minutes")] {
+    for (query, field) in [
+        ("?minutes=0", "minutes"),
+        ("?minutes=31", "minutes"),
+        ("?limit=101", "limit"),
+        ("?events=-1", "events"),
+        ("?minutes=abc", "minutes"),
+    ] {
         let response = app.realtime(query, Some(&app.token)).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["field"], field, "{query}");
     }
-    let ok = app.realtime("?minutes=30&limit=100&events=0", Some(&app.token)).await;
+    let ok = app
+        .realtime("?minutes=30&limit=100&events=0", Some(&app.token))
+        .await;
     assert_eq!(ok.status(), StatusCode::OK);
     assert_eq!(ok.headers()["cache-control"], "no-store");
     assert_eq!(ok.headers()["access-control-allow-origin"], "*");
@@ -185,8 +294,19 @@ async fn the_same_stream_batch_twice_leaves_every_rollup_unchanged() {
     // Unfiltered: besides the 4 page views it holds the site, salt and rollup records, which the handler
     // must ignore.
     let records = batch["Records"].as_array().unwrap();
-    let sort_key = |r: &Value| r["dynamodb"]["Keys"]["sk"]["S"].as_str().unwrap_or_default().to_owned();
-    assert_eq!(records.iter().filter(|r| sort_key(r).starts_with("PV#")).count(), 4);
+    let sort_key = |r: &Value| {
+        r["dynamodb"]["Keys"]["sk"]["S"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| sort_key(r).starts_with("PV#"))
+            .count(),
+        4
+    );
     assert!(records.iter().any(|r| sort_key(r).starts_with("RT#")));
     for _ in 0..2 {
         let response = crate::helpers::invoke_aggregate(&app, batch.clone()).await;

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Benchmarks: the collect handler's own cost (no I/O), then the realtime figures on the local stack (a
+# moto of its own: latencies there measure moto; request counts and sizes carry over to DynamoDB).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export MOTO_PORT="${BENCH_MOTO_PORT:-8766}"
+source infra/local/env.sh
+source infra/local/moto.sh
+
+infra/local/venv.sh infra/local/requirements.txt
+cargo bench -p collect
+start_moto
+trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
+cargo bench -p local-gateway --bench realtime
