@@ -1,6 +1,9 @@
 # Entry points. Each target installs what it needs (project-local .venv) on a fresh machine.
 .PHONY: dev test lint bench release clean
 
+# The Lambda binaries, as template.yaml names them in BuildProperties.Binary.
+FUNCTIONS := collect aggregate realtime ws-connect ws-disconnect ws-default broadcast
+
 ## dev: run the local stack (moto, table, demo site, local gateway) until Ctrl-C
 dev:
 	infra/local/dev.sh
@@ -19,12 +22,12 @@ lint:
 ## bench: collect handler cost, realtime fold/query/latency figures, and the arm64 release binary sizes
 bench: release
 	infra/local/bench.sh
-	@for f in collect aggregate realtime; do ls -l target/lambda/$$f/bootstrap | awk -v f=$$f '{ printf "%s release binary (arm64, stripped): %.2f MB\n", f, $$5 / 1048576 }'; done
+	@for f in $(FUNCTIONS); do ls -l target/lambda/$$f/bootstrap | awk -v f=$$f '{ printf "%s release binary (arm64, stripped): %.2f MB\n", f, $$5 / 1048576 }'; done
 
 ## release: arm64 release builds of the Lambda functions, as `sam build` makes them
 release:
 	infra/local/venv.sh infra/local/requirements-build.txt
-	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --arm64 --bin collect --bin aggregate --bin realtime
+	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --arm64 $(addprefix --bin ,$(FUNCTIONS))
 
 clean:
 	cargo clean

@@ -72,22 +72,13 @@ async fn main() -> anyhow::Result<()> {
     let store = DynamoStore::new(client.clone(), &cli.table);
 
     match cli.command {
-        Command::Table(TableCommand::Create) => {
-            match schema::create_table(&client, &cli.table).await? {
-                Created::Created => eprintln!("table {} created", cli.table),
-                Created::AlreadyExisted => eprintln!("table {} already exists", cli.table),
-            }
-        }
-        Command::Site(SiteCommand::Create {
-            id,
-            domains,
-            public,
-        }) => {
+        Command::Table(TableCommand::Create) => match schema::create_table(&client, &cli.table).await? {
+            Created::Created => eprintln!("table {} created", cli.table),
+            Created::AlreadyExisted => eprintln!("table {} already exists", cli.table),
+        },
+        Command::Site(SiteCommand::Create { id, domains, public }) => {
             let id = SiteId::parse(&id)?;
-            let domains = domains
-                .iter()
-                .map(|d| parse_domain(d))
-                .collect::<Result<Vec<_>, _>>()?;
+            let domains = domains.iter().map(|d| parse_domain(d)).collect::<Result<Vec<_>, _>>()?;
             let token = ReadToken::generate();
             let site = Site {
                 id,
@@ -107,12 +98,7 @@ async fn main() -> anyhow::Result<()> {
             let sites = store.list_sites().await.context("listing sites")?;
             println!("{:<32} {:<7} DOMAINS", "ID", "PUBLIC");
             for site in sites {
-                println!(
-                    "{:<32} {:<7} {}",
-                    site.id,
-                    site.public,
-                    site.domains.join(",")
-                );
+                println!("{:<32} {:<7} {}", site.id, site.public, site.domains.join(","));
             }
         }
         Command::Site(SiteCommand::RotateToken { id }) => {

@@ -82,28 +82,19 @@ async fn manages_sites_end_to_end() {
 
     // Refusals: a duplicate, an id that could reach a key, a bad domain, an unknown site.
     assert!(
-        !admin(
-            &table,
-            &["site", "create", "--id", "shop", "--domain", "x.com"]
-        )
-        .status
-        .success()
+        !admin(&table, &["site", "create", "--id", "shop", "--domain", "x.com"])
+            .status
+            .success()
     );
     assert!(
-        !admin(
-            &table,
-            &["site", "create", "--id", "a#b", "--domain", "x.com"]
-        )
-        .status
-        .success()
+        !admin(&table, &["site", "create", "--id", "a#b", "--domain", "x.com"])
+            .status
+            .success()
     );
     assert!(
-        !admin(
-            &table,
-            &["site", "create", "--id", "ok", "--domain", "https://x.com/"]
-        )
-        .status
-        .success()
+        !admin(&table, &["site", "create", "--id", "ok", "--domain", "https://x.com/"])
+            .status
+            .success()
     );
     assert!(
         !admin(&table, &["site", "rotate-token", "--id", "ghost"])

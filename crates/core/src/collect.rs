@@ -138,24 +138,14 @@ pub fn enrich_hit(
     ua: enrich::UserAgentInfo,
     salt: &Salt,
 ) -> StoredEvent {
-    let page_host = hit
-        .url
-        .host_str()
-        .unwrap_or_default()
-        .trim_end_matches('.')
-        .to_owned();
+    let page_host = hit.url.host_str().unwrap_or_default().trim_end_matches('.').to_owned();
     let referrer = enrich::referrer_host(hit.referrer.as_ref(), |host| {
         host == page_host || site.allows_host(host)
     });
     let campaign = enrich::campaign(&hit.url);
     let id = hit.client_id.as_deref().and_then(EventId::parse);
     StoredEvent {
-        visitor: enrich::visitor_id(
-            salt,
-            site.id.as_str(),
-            request.client_ip,
-            request.user_agent,
-        ),
+        visitor: enrich::visitor_id(salt, site.id.as_str(), request.client_ip, request.user_agent),
         site: hit.site,
         kind: hit.kind,
         client_id: id.is_some(),

@@ -45,9 +45,8 @@ pub fn classify_user_agent(user_agent: &str) -> Option<UserAgentInfo> {
     if ua.category == "crawler" {
         return None;
     }
-    let is_tablet = ua.os == "iPad"
-        || user_agent.contains("Tablet")
-        || (ua.os == "Android" && !user_agent.contains("Mobile"));
+    let is_tablet =
+        ua.os == "iPad" || user_agent.contains("Tablet") || (ua.os == "Android" && !user_agent.contains("Mobile"));
     let device = match ua.category {
         "pc" => "desktop",
         "smartphone" | "mobilephone" if is_tablet => "tablet",
@@ -69,10 +68,7 @@ pub fn referrer_host(referrer: Option<&Url>, is_own_host: impl Fn(&str) -> bool)
     if !matches!(referrer.scheme(), "http" | "https") {
         return None;
     }
-    let host = referrer
-        .host_str()?
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
+    let host = referrer.host_str()?.trim_end_matches('.').to_ascii_lowercase();
     (!is_own_host(&host)).then_some(host)
 }
 
@@ -159,8 +155,7 @@ mod tests {
     const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
     const SAFARI_IPAD: &str = "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
     const CHROME_ANDROID_TABLET: &str = "Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
-    const FIREFOX_LINUX: &str =
-        "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    const FIREFOX_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 
     #[test]
     fn classifies_devices_browsers_and_systems() {
@@ -170,10 +165,7 @@ mod tests {
         assert_eq!(chrome.browser.as_deref(), Some("Chrome"));
         assert_eq!(chrome.os.as_deref(), Some("Windows 10"));
         let iphone = info(SAFARI_IPHONE);
-        assert_eq!(
-            (iphone.device, iphone.browser.as_deref()),
-            ("mobile", Some("Safari"))
-        );
+        assert_eq!((iphone.device, iphone.browser.as_deref()), ("mobile", Some("Safari")));
         assert_eq!(info(SAFARI_IPAD).device, "tablet");
         assert_eq!(info(CHROME_ANDROID_TABLET).device, "tablet");
         assert_eq!(info(FIREFOX_LINUX).browser.as_deref(), Some("Firefox"));
@@ -212,10 +204,8 @@ mod tests {
 
     #[test]
     fn reads_campaign_parameters() {
-        let url = Url::parse(
-            "https://example.com/?utm_source=news&utm_medium=email&utm_campaign=launch%20day",
-        )
-        .unwrap();
+        let url =
+            Url::parse("https://example.com/?utm_source=news&utm_medium=email&utm_campaign=launch%20day").unwrap();
         let found = campaign(&url);
         assert_eq!(found.source.as_deref(), Some("news"));
         assert_eq!(found.medium.as_deref(), Some("email"));
@@ -244,10 +234,7 @@ mod tests {
         assert_eq!(base, visitor_id(&salt, "s", ip, "ua"));
         assert_ne!(base, visitor_id(&Salt::random(), "s", ip, "ua"));
         assert_ne!(base, visitor_id(&salt, "t", ip, "ua"));
-        assert_ne!(
-            base,
-            visitor_id(&salt, "s", "203.0.113.8".parse().unwrap(), "ua")
-        );
+        assert_ne!(base, visitor_id(&salt, "s", "203.0.113.8".parse().unwrap(), "ua"));
         assert_ne!(base, visitor_id(&salt, "s", ip, "ub"));
         assert!(!base.contains("203"));
         assert_eq!(Salt::from_hex(&salt.to_hex()), Some(salt));

@@ -36,9 +36,7 @@ impl EventId {
     pub fn parse(raw: &str) -> Option<Self> {
         let valid = !raw.is_empty()
             && raw.len() <= 64
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         valid.then(|| Self(raw.to_owned()))
     }
 
@@ -140,9 +138,7 @@ mod millis_timestamp {
         serializer.serialize_str(&crate::time::iso_millis(*at))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<DateTime<Utc>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
         let raw = String::deserialize(deserializer)?;
         DateTime::parse_from_rfc3339(&raw)
             .map(|at| at.with_timezone(&Utc))

@@ -70,23 +70,18 @@ pub struct ValidHit {
 
 impl ValidHit {
     pub fn parse(body: &[u8]) -> Result<Self, HitError> {
-        let value: Value =
-            serde_json::from_slice(body).map_err(|_| HitError::body("body is not valid JSON"))?;
+        let value: Value = serde_json::from_slice(body).map_err(|_| HitError::body("body is not valid JSON"))?;
         let Value::Object(mut fields) = value else {
             return Err(HitError::body("body must be a JSON object"));
         };
 
-        let site = SiteId::parse(required_str(&fields, "s")?)
-            .map_err(|e| HitError::field("s", e.to_string()))?;
+        let site = SiteId::parse(required_str(&fields, "s")?).map_err(|e| HitError::field("s", e.to_string()))?;
         let kind = match required_str(&fields, "e")? {
             "pageview" => EventKind::Pageview,
             "event" => EventKind::Event,
             "outbound" => EventKind::Outbound,
             _ => {
-                return Err(HitError::field(
-                    "e",
-                    "e must be one of pageview, event, outbound",
-                ));
+                return Err(HitError::field("e", "e must be one of pageview, event, outbound"));
             }
         };
         let url = web_url("u", required_str(&fields, "u")?)?;
@@ -100,16 +95,10 @@ impl ValidHit {
         let screen_height = optional_dimension(&fields, "sh")?;
         let client_id = optional_str(&fields, "id", MAX_CLIENT_ID_LEN)?
             .map(|id| {
-                let valid = !id.is_empty()
-                    && id
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-                valid.then(|| id.to_owned()).ok_or_else(|| {
-                    HitError::field(
-                        "id",
-                        "id must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '-'",
-                    )
-                })
+                let valid = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                valid
+                    .then(|| id.to_owned())
+                    .ok_or_else(|| HitError::field("id", "id must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '-'"))
             })
             .transpose()?;
 
@@ -130,10 +119,7 @@ impl ValidHit {
                     Some(_) => return Err(HitError::field("p.name", "p.name must be a string")),
                 };
                 if name.chars().count() > MAX_EVENT_NAME_CHARS {
-                    return Err(HitError::field(
-                        "p.name",
-                        "p.name is longer than 100 characters",
-                    ));
+                    return Err(HitError::field("p.name", "p.name is longer than 100 characters"));
                 }
                 event_name = Some(name);
                 event_value = match props.remove("value") {
@@ -145,10 +131,7 @@ impl ValidHit {
             EventKind::Outbound => match props.remove("url") {
                 Some(Value::String(link)) => outbound_url = Some(web_url("p.url", &link)?),
                 None | Some(Value::Null) => {
-                    return Err(HitError::field(
-                        "p.url",
-                        "p.url is required for an outbound click",
-                    ));
+                    return Err(HitError::field("p.url", "p.url is required for an outbound click"));
                 }
                 Some(_) => return Err(HitError::field("p.url", "p.url must be a string")),
             },
@@ -181,11 +164,7 @@ fn required_str<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a st
     }
 }
 
-fn optional_str<'a>(
-    fields: &'a Map<String, Value>,
-    name: &str,
-    max_chars: usize,
-) -> Result<Option<&'a str>, HitError> {
+fn optional_str<'a>(fields: &'a Map<String, Value>, name: &str, max_chars: usize) -> Result<Option<&'a str>, HitError> {
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.chars().count() <= max_chars => Ok(Some(s)),
@@ -205,10 +184,7 @@ fn optional_dimension(fields: &Map<String, Value>, name: &str) -> Result<Option<
             .and_then(|v| u32::try_from(v).ok())
             .map(Some)
             .ok_or_else(|| HitError::field(name, format!("{name} must be a non-negative integer"))),
-        Some(_) => Err(HitError::field(
-            name,
-            format!("{name} must be a non-negative integer"),
-        )),
+        Some(_) => Err(HitError::field(name, format!("{name} must be a non-negative integer"))),
     }
 }
 
@@ -221,12 +197,8 @@ fn web_url(field: &str, raw: &str) -> Result<Url, HitError> {
             format!("{field} is longer than {MAX_URL_LEN} characters"),
         ));
     }
-    let url = Url::parse(raw).map_err(|_| {
-        HitError::field(
-            field,
-            format!("{field} must be an absolute http or https URL"),
-        )
-    })?;
+    let url = Url::parse(raw)
+        .map_err(|_| HitError::field(field, format!("{field} must be an absolute http or https URL")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(HitError::field(
             field,
@@ -246,22 +218,12 @@ fn extra_props(props: Map<String, Value>) -> Result<BTreeMap<String, PropValue>,
     props
         .into_iter()
         .map(|(key, value)| {
-            let field = || {
-                format!(
-                    "p.{}",
-                    key.chars().take(MAX_PROP_KEY_CHARS).collect::<String>()
-                )
-            };
+            let field = || format!("p.{}", key.chars().take(MAX_PROP_KEY_CHARS).collect::<String>());
             if key.is_empty() || key.chars().count() > MAX_PROP_KEY_CHARS {
-                return Err(HitError::field(
-                    field(),
-                    "property names must be 1 to 64 characters",
-                ));
+                return Err(HitError::field(field(), "property names must be 1 to 64 characters"));
             }
             let value = match value {
-                Value::String(s) if s.chars().count() <= MAX_PROP_STRING_CHARS => {
-                    PropValue::Text(s)
-                }
+                Value::String(s) if s.chars().count() <= MAX_PROP_STRING_CHARS => PropValue::Text(s),
                 Value::String(_) => {
                     return Err(HitError::field(
                         field(),
@@ -301,8 +263,7 @@ mod tests {
 
     #[test]
     fn minimal_pageview() {
-        let hit =
-            parse(r#"{"s":"demo","e":"pageview","u":"https://example.com/a?b=1#c"}"#).unwrap();
+        let hit = parse(r#"{"s":"demo","e":"pageview","u":"https://example.com/a?b=1#c"}"#).unwrap();
         assert_eq!(hit.site.as_str(), "demo");
         assert_eq!(hit.kind, EventKind::Pageview);
         assert_eq!(hit.url.path(), "/a");
@@ -333,10 +294,7 @@ mod tests {
     #[test]
     fn each_invalid_field_is_named() {
         let u = r#""u":"https://example.com/""#;
-        assert_eq!(
-            field_of(&format!(r#"{{"e":"pageview",{u}}}"#)).as_deref(),
-            Some("s")
-        );
+        assert_eq!(field_of(&format!(r#"{{"e":"pageview",{u}}}"#)).as_deref(), Some("s"));
         assert_eq!(
             field_of(&format!(r#"{{"s":"a#b","e":"pageview",{u}}}"#)).as_deref(),
             Some("s")
@@ -349,10 +307,7 @@ mod tests {
             field_of(&format!(r#"{{"s":"a","e":"click",{u}}}"#)).as_deref(),
             Some("e")
         );
-        assert_eq!(
-            field_of(r#"{"s":"a","e":"pageview"}"#).as_deref(),
-            Some("u")
-        );
+        assert_eq!(field_of(r#"{"s":"a","e":"pageview"}"#).as_deref(), Some("u"));
         assert_eq!(
             field_of(r#"{"s":"a","e":"pageview","u":"javascript:alert(1)"}"#).as_deref(),
             Some("u")
@@ -374,10 +329,7 @@ mod tests {
             field_of(&format!(r#"{{"s":"a","e":"pageview",{u},"r":"nope"}}"#)).as_deref(),
             Some("r")
         );
-        let long_title = format!(
-            r#"{{"s":"a","e":"pageview",{u},"t":"{}"}}"#,
-            "t".repeat(301)
-        );
+        let long_title = format!(r#"{{"s":"a","e":"pageview",{u},"t":"{}"}}"#, "t".repeat(301));
         assert_eq!(field_of(&long_title).as_deref(), Some("t"));
         assert_eq!(
             field_of(&format!(r#"{{"s":"a","e":"pageview",{u},"sw":-1}}"#)).as_deref(),
@@ -403,10 +355,7 @@ mod tests {
             Some("p.value")
         );
         assert_eq!(
-            field_of(&format!(
-                r#"{{"s":"a","e":"event",{u},"p":{{"name":"x","k":{{}}}}}}"#
-            ))
-            .as_deref(),
+            field_of(&format!(r#"{{"s":"a","e":"event",{u},"p":{{"name":"x","k":{{}}}}}}"#)).as_deref(),
             Some("p.k")
         );
         assert_eq!(
@@ -439,8 +388,6 @@ mod tests {
 
     #[test]
     fn unknown_top_level_fields_are_ignored() {
-        assert!(
-            parse(r#"{"s":"a","e":"pageview","u":"https://example.com/","x":{"y":1}}"#).is_ok()
-        );
+        assert!(parse(r#"{"s":"a","e":"pageview","u":"https://example.com/","x":{"y":1}}"#).is_ok());
     }
 }

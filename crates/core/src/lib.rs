@@ -6,9 +6,11 @@
 //! handlers (Lambda) live in other crates.
 
 pub mod collect;
+pub mod config;
 pub mod enrich;
 pub mod event;
 pub mod hit;
+pub mod live;
 pub mod ports;
 pub mod realtime;
 pub mod site;
@@ -21,7 +23,5 @@ pub mod memory;
 pub use collect::{CollectConfig, CollectError, CollectRequest, Collected, Collector};
 pub use event::{EventId, EventKind, PropValue, StoredEvent};
 pub use hit::{HitError, ValidHit};
-pub use ports::{
-    EventStore, PutOutcome, RealtimeStore, RollupStore, SaltStore, SiteDirectory, StoreError,
-};
+pub use ports::{EventStore, PutOutcome, RealtimeStore, RollupStore, SaltStore, SiteDirectory, StoreError};
 pub use site::{ReadToken, Site, SiteId, SiteIdError, TokenHash};

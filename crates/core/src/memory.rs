@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::enrich::Salt;
 use crate::event::StoredEvent;
+use crate::live::{ConnectionId, ConnectionStore};
 use crate::ports::{EventStore, PutOutcome, RealtimeStore, SaltStore, SiteDirectory, StoreError};
 use crate::realtime::aggregate::{RollupKey, RollupStore, SaveOutcome};
 use crate::realtime::{Minute, MinuteRollup};
@@ -19,6 +20,8 @@ pub struct MemoryStore {
     pub salts: Mutex<HashMap<NaiveDate, Salt>>,
     pub events: Mutex<Vec<StoredEvent>>,
     pub rollups: Mutex<BTreeMap<RollupKey, MinuteRollup>>,
+    /// Dashboard connections and their sites.
+    pub connections: Mutex<BTreeMap<ConnectionId, SiteId>>,
     /// Rollup writes made, for tests that count them.
     pub rollup_writes: std::sync::atomic::AtomicUsize,
     client_ids: Mutex<HashSet<(SiteId, String)>>,
@@ -64,11 +67,7 @@ impl SaltStore for MemoryStore {
 }
 
 impl EventStore for MemoryStore {
-    async fn put_event(
-        &self,
-        event: &StoredEvent,
-        _expires_at: DateTime<Utc>,
-    ) -> Result<PutOutcome, StoreError> {
+    async fn put_event(&self, event: &StoredEvent, _expires_at: DateTime<Utc>) -> Result<PutOutcome, StoreError> {
         self.check_available()?;
         if event.client_id
             && !self
@@ -105,8 +104,7 @@ impl RollupStore for MemoryStore {
             return Ok(SaveOutcome::Conflict);
         }
         rollups.insert(key.clone(), rollup.clone());
-        self.rollup_writes
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.rollup_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(SaveOutcome::Saved)
     }
 }
@@ -150,6 +148,38 @@ impl RealtimeStore for MemoryStore {
             .into_iter()
             .take(limit)
             .chain(others.into_iter().take(limit))
+            .collect())
+    }
+}
+
+impl ConnectionStore for MemoryStore {
+    async fn add_connection(
+        &self,
+        site: &SiteId,
+        connection: &ConnectionId,
+        _expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.check_available()?;
+        self.connections
+            .lock()
+            .unwrap()
+            .insert(connection.clone(), site.clone());
+        Ok(())
+    }
+
+    async fn remove_connection(&self, connection: &ConnectionId) -> Result<(), StoreError> {
+        self.check_available()?;
+        self.connections.lock().unwrap().remove(connection);
+        Ok(())
+    }
+
+    async fn site_connections(&self, site: &SiteId) -> Result<Vec<ConnectionId>, StoreError> {
+        self.check_available()?;
+        let connections = self.connections.lock().unwrap();
+        Ok(connections
+            .iter()
+            .filter(|(_, s)| *s == site)
+            .map(|(c, _)| c.clone())
             .collect())
     }
 }

@@ -31,10 +31,7 @@ pub enum PutOutcome {
 }
 
 pub trait SiteDirectory: Send + Sync {
-    fn find_site(
-        &self,
-        id: &SiteId,
-    ) -> impl Future<Output = Result<Option<Site>, StoreError>> + Send;
+    fn find_site(&self, id: &SiteId) -> impl Future<Output = Result<Option<Site>, StoreError>> + Send;
 }
 
 pub trait SaltStore: Send + Sync {

@@ -62,6 +62,11 @@ pub struct Site {
 impl Site {
     /// Whether a page on `host` may send hits for this site: the host itself or any subdomain of an allowed
     /// domain (`blog.example.com` matches `example.com`; `badexample.com` does not).
+    /// Whether a reader presenting `token` (if any) may see this site's numbers.
+    pub fn readable_with(&self, token: Option<&str>) -> bool {
+        self.public || token.is_some_and(|token| self.token_hash.verifies(token))
+    }
+
     pub fn allows_host(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.');
         self.domains.iter().any(|domain| host_matches(host, domain))
@@ -83,9 +88,7 @@ pub fn parse_domain(raw: &str) -> Result<String, DomainError> {
     let label_ok = |label: &str| {
         !label.is_empty()
             && label.len() <= 63
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-')
     };
@@ -143,11 +146,7 @@ impl TokenHash {
 
     /// Constant-time comparison against a presented token.
     pub fn verifies(&self, presented: &str) -> bool {
-        TokenHash::of(presented)
-            .0
-            .as_bytes()
-            .ct_eq(self.0.as_bytes())
-            .into()
+        TokenHash::of(presented).0.as_bytes().ct_eq(self.0.as_bytes()).into()
     }
 }
 

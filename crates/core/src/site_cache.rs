@@ -28,17 +28,9 @@ impl SiteCache {
         }
     }
 
-    pub async fn get<S: SiteDirectory>(
-        &self,
-        store: &S,
-        id: &SiteId,
-    ) -> Result<Option<Site>, StoreError> {
+    pub async fn get<S: SiteDirectory>(&self, store: &S, id: &SiteId) -> Result<Option<Site>, StoreError> {
         if let Some((fetched_at, site)) = self.entries.lock().expect("site cache lock").get(id) {
-            let ttl = if site.is_some() {
-                self.ttl
-            } else {
-                self.unknown_ttl
-            };
+            let ttl = if site.is_some() { self.ttl } else { self.unknown_ttl };
             if fetched_at.elapsed() < ttl {
                 return Ok(site.clone());
             }

@@ -42,16 +42,14 @@ fn event_strategy() -> impl Strategy<Value = Spec> {
         0..COUNTRIES.len(),
         0..REFERRERS.len(),
     )
-        .prop_map(
-            |(visitor, seconds_ago, kind, path, country, referrer)| Spec {
-                visitor,
-                seconds_ago,
-                kind,
-                path,
-                country,
-                referrer,
-            },
-        )
+        .prop_map(|(visitor, seconds_ago, kind, path, country, referrer)| Spec {
+            visitor,
+            seconds_ago,
+            kind,
+            path,
+            country,
+            referrer,
+        })
 }
 
 fn visitor_id(index: usize) -> String {
@@ -94,13 +92,21 @@ fn build_event(index: usize, spec: &Spec) -> StoredEvent {
     }
 }
 
+/// The events in stream order, each with its sequence number.
+fn stream_of(specs: &[Spec]) -> Vec<StreamEvent> {
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| StreamEvent {
+            sequence: sequence(i),
+            event: build_event(i, spec),
+        })
+        .collect()
+}
+
 fn sequence(position: usize) -> SequenceNumber {
     // Realistic width: 21 digits, increasing along the stream.
-    SequenceNumber::parse(&format!(
-        "{:021}",
-        4_000_000_000_000_000_000u64 + position as u64 * 7
-    ))
-    .unwrap()
+    SequenceNumber::parse(&format!("{:021}", 4_000_000_000_000_000_000u64 + position as u64 * 7)).unwrap()
 }
 
 /// How the stream is delivered: contiguous batches, each possibly delivered twice, retried from a
@@ -125,10 +131,7 @@ fn delivery_strategy() -> impl Strategy<Value = Delivery> {
 /// Brute force straight from the raw events, as the public JSON.
 fn oracle(events: &[StoredEvent], params: &RealtimeParams) -> Value {
     let window = Window::ending_at(now(), params.minutes);
-    let in_window: Vec<&StoredEvent> = events
-        .iter()
-        .filter(|e| window.contains(Minute::of(e.ts)))
-        .collect();
+    let in_window: Vec<&StoredEvent> = events.iter().filter(|e| window.contains(Minute::of(e.ts))).collect();
     let visitors: HashSet<&str> = in_window.iter().map(|e| e.visitor.as_str()).collect();
     // For each visitor, the value of their latest event that has one; then visitors per value.
     let latest = |key: &str, pick: &dyn Fn(&StoredEvent) -> Option<String>| -> Vec<Value> {
@@ -183,11 +186,7 @@ fn oracle(events: &[StoredEvent], params: &RealtimeParams) -> Value {
 }
 
 /// Contiguous batches of the stream, delivered as `deliveries` says.
-fn delivery_plan(
-    stream: &[StreamEvent],
-    sizes: &[usize],
-    deliveries: &[Delivery],
-) -> Vec<Vec<StreamEvent>> {
+fn delivery_plan(stream: &[StreamEvent], sizes: &[usize], deliveries: &[Delivery]) -> Vec<Vec<StreamEvent>> {
     let mut batches = Vec::new();
     let mut start = 0;
     for size in sizes.iter().cycle() {
@@ -241,10 +240,7 @@ async fn fold_all(store: &MemoryStore, config: &AggregateConfig, plan: Vec<Vec<S
 async fn view_from_rollups(store: &MemoryStore, params: &RealtimeParams) -> Value {
     let site = SiteId::parse("demo").unwrap();
     let window = Window::ending_at(now(), params.minutes);
-    let rollups = store
-        .rollups(&site, window.first, window.last)
-        .await
-        .unwrap();
+    let rollups = store.rollups(&site, window.first, window.last).await.unwrap();
     let recent = store
         .recent_events(&site, window.starts_at(), params.events)
         .await
@@ -253,9 +249,7 @@ async fn view_from_rollups(store: &MemoryStore, params: &RealtimeParams) -> Valu
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_current_thread().build().unwrap()
 }
 
 proptest! {
@@ -271,12 +265,8 @@ proptest! {
         limit in 1..6usize,
         events in 0..15usize,
     ) {
-        let raw: Vec<StoredEvent> = specs.iter().enumerate().map(|(i, spec)| build_event(i, spec)).collect();
-        let stream: Vec<StreamEvent> = raw
-            .iter()
-            .enumerate()
-            .map(|(i, event)| StreamEvent { sequence: sequence(i), event: event.clone() })
-            .collect();
+        let stream = stream_of(&specs);
+        let raw: Vec<StoredEvent> = stream.iter().map(|record| record.event.clone()).collect();
         let store = MemoryStore::default();
         store.events.lock().unwrap().extend(raw.iter().cloned());
         let config = AggregateConfig { shards, ..AggregateConfig::default() };
@@ -302,14 +292,7 @@ fn replaying_a_batch_changes_no_rollup_and_writes_nothing() {
             referrer: i % 3,
         })
         .collect();
-    let stream: Vec<StreamEvent> = specs
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| StreamEvent {
-            sequence: sequence(i),
-            event: build_event(i, spec),
-        })
-        .collect();
+    let stream = stream_of(&specs);
     let store = MemoryStore::default();
     let config = AggregateConfig {
         shards: 2,
@@ -319,28 +302,14 @@ fn replaying_a_batch_changes_no_rollup_and_writes_nothing() {
         let report = fold_batch(&store, &config, &range_of(&stream), stream.clone(), now()).await;
         assert!(report.writes > 0 && report.failed.is_empty());
         let rollups = store.rollups.lock().unwrap().clone();
-        let writes = store
-            .rollup_writes
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let writes = store.rollup_writes.load(std::sync::atomic::Ordering::Relaxed);
 
         let replay = fold_batch(&store, &config, &range_of(&stream), stream.clone(), now()).await;
         assert_eq!(replay.writes, 0);
-        let overlap = fold_batch(
-            &store,
-            &config,
-            &range_of(&stream[17..]),
-            stream[17..].to_vec(),
-            now(),
-        )
-        .await;
+        let overlap = fold_batch(&store, &config, &range_of(&stream[17..]), stream[17..].to_vec(), now()).await;
         assert_eq!(overlap.writes, 0);
         assert_eq!(*store.rollups.lock().unwrap(), rollups);
-        assert_eq!(
-            store
-                .rollup_writes
-                .load(std::sync::atomic::Ordering::Relaxed),
-            writes
-        );
+        assert_eq!(store.rollup_writes.load(std::sync::atomic::Ordering::Relaxed), writes);
     });
 }
 
@@ -357,14 +326,7 @@ fn one_write_per_rollup_per_batch_however_many_page_views() {
             referrer: 0,
         })
         .collect();
-    let stream: Vec<StreamEvent> = specs
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| StreamEvent {
-            sequence: sequence(i),
-            event: build_event(i, spec),
-        })
-        .collect();
+    let stream = stream_of(&specs);
     let store = MemoryStore::default();
     let report = runtime().block_on(fold_batch(
         &store,

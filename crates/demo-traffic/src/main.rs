@@ -71,9 +71,7 @@ fn speed(raw: &str) -> Result<f64, String> {
 }
 
 fn bounded_f64(raw: &str, max: f64) -> Result<f64, String> {
-    let value: f64 = raw
-        .parse()
-        .map_err(|_| format!("{raw:?} is not a number"))?;
+    let value: f64 = raw.parse().map_err(|_| format!("{raw:?} is not a number"))?;
     if value > 0.0 && value <= max {
         Ok(value)
     } else {
@@ -105,10 +103,7 @@ const PAGES: &[(Page, u32)] = &[
     (page("/", "Pulse Demo: realtime web analytics"), 30),
     (page("/pricing", "Pricing · Pulse Demo"), 12),
     (page("/docs", "Documentation · Pulse Demo"), 10),
-    (
-        page("/docs/getting-started", "Getting started · Pulse Demo"),
-        9,
-    ),
+    (page("/docs/getting-started", "Getting started · Pulse Demo"), 9),
     (page("/blog", "Blog · Pulse Demo"), 6),
     (
         page(
@@ -268,11 +263,7 @@ const BROWSERS: &[(Browser, u32)] = &[
 ];
 
 const fn browser(device: Device, before: &'static str, after: &'static str) -> Browser {
-    Browser {
-        device,
-        before,
-        after,
-    }
+    Browser { device, before, after }
 }
 
 impl Browser {
@@ -296,12 +287,7 @@ const MOBILE_SCREENS: &[((u32, u32), u32)] = &[
     ((430, 932), 6),
     ((360, 800), 6),
 ];
-const TABLET_SCREENS: &[((u32, u32), u32)] = &[
-    ((820, 1180), 6),
-    ((768, 1024), 4),
-    ((1024, 1366), 3),
-    ((800, 1280), 3),
-];
+const TABLET_SCREENS: &[((u32, u32), u32)] = &[((820, 1180), 6), ((768, 1024), 4), ((1024, 1366), 3), ((800, 1280), 3)];
 
 fn screens(device: Device) -> &'static [((u32, u32), u32)] {
     match device {
@@ -361,13 +347,7 @@ fn base_hit(site: &str, visitor: &Visitor, kind: &str, url: &str) -> Value {
     })
 }
 
-fn pageview_hit(
-    site: &str,
-    visitor: &Visitor,
-    url: &str,
-    page: &Page,
-    referrer: Option<&str>,
-) -> Value {
+fn pageview_hit(site: &str, visitor: &Visitor, url: &str, page: &Page, referrer: Option<&str>) -> Value {
     let mut hit = base_hit(site, visitor, "pageview", url);
     hit["t"] = json!(page.title);
     if let Some(referrer) = referrer {
@@ -395,10 +375,7 @@ fn outbound_hit(site: &str, visitor: &Visitor, url: &str, link: &str) -> Value {
 fn custom_event(rng: &mut fastrand::Rng, page: &Page) -> (&'static str, Option<f64>) {
     match page.path {
         "/signup" => ("signup", None),
-        "/pricing" => (
-            "add_to_cart",
-            Some(*pick(rng, &[(9.0, 3), (29.0, 4), (99.0, 1)])),
-        ),
+        "/pricing" => ("add_to_cart", Some(*pick(rng, &[(9.0, 3), (29.0, 4), (99.0, 1)]))),
         "/docs/getting-started" => ("copy_snippet", None),
         path if path.starts_with("/blog") => ("play_video", None),
         _ => *pick(
@@ -420,11 +397,7 @@ fn landing(rng: &mut fastrand::Rng) -> (&'static Page, String, Option<&'static s
         let url = format!("{DEMO_ORIGIN}{}{CAMPAIGN_QUERY}", page.path);
         return (page, url, None);
     }
-    (
-        page,
-        format!("{DEMO_ORIGIN}{}", page.path),
-        *pick(rng, REFERRERS),
-    )
+    (page, format!("{DEMO_ORIGIN}{}", page.path), *pick(rng, REFERRERS))
 }
 
 /// Any page but the current one: a reload is not a navigation.
@@ -456,10 +429,7 @@ async fn visit(sender: Arc<Sender>, mut rng: fastrand::Rng, serial: u64, speed: 
             page = next_page(&mut rng, page);
             // The previous page becomes the referrer, as a browser sends it: a self-referral,
             // which the server drops from the traffic sources.
-            referrer = Some(std::mem::replace(
-                &mut url,
-                format!("{DEMO_ORIGIN}{}", page.path),
-            ));
+            referrer = Some(std::mem::replace(&mut url, format!("{DEMO_ORIGIN}{}", page.path)));
         }
         let hit = pageview_hit(site, &visitor, &url, page, referrer.as_deref());
         sender.send(&visitor, &hit).await;
@@ -473,9 +443,7 @@ async fn visit(sender: Arc<Sender>, mut rng: fastrand::Rng, serial: u64, speed: 
         if rng.f64() < OUTBOUND_CHANCE {
             tokio::time::sleep(scaled(1.0 + 4.0 * rng.f64(), speed)).await;
             let link = pick(&mut rng, OUTBOUND_LINKS);
-            sender
-                .send(&visitor, &outbound_hit(site, &visitor, &url, link))
-                .await;
+            sender.send(&visitor, &outbound_hit(site, &visitor, &url, link)).await;
             return;
         }
     }
@@ -697,9 +665,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let rng = args
-        .seed
-        .map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
+    let rng = args.seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed);
     eprintln!(
         "demo-traffic: ~{} visitors/min to {url} for site {:?} at speed {}; Ctrl-C stops",
         args.visitors_per_minute, args.site, args.speed
@@ -758,9 +724,7 @@ mod tests {
     fn pick_follows_weights() {
         let mut rng = fastrand::Rng::with_seed(7);
         let items = [("rare", 1), ("common", 9)];
-        let common = (0..10_000)
-            .filter(|_| *pick(&mut rng, &items) == "common")
-            .count();
+        let common = (0..10_000).filter(|_| *pick(&mut rng, &items) == "common").count();
         assert!((8_500..9_500).contains(&common), "{common}");
     }
 

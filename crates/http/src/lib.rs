@@ -16,10 +16,7 @@ fn base(status: StatusCode, body: Body) -> Response<Body> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -33,10 +30,9 @@ pub fn json<T: Serialize>(body: &T) -> Response<Body> {
     match serde_json::to_string(body) {
         Ok(text) => {
             let mut response = base(StatusCode::OK, Body::Text(text));
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             response
         }
         Err(err) => {
@@ -50,41 +46,24 @@ pub fn json<T: Serialize>(body: &T) -> Response<Body> {
 pub fn preflight(methods: &'static str, headers: &'static str) -> Response<Body> {
     let mut response = base(StatusCode::NO_CONTENT, Body::Empty);
     let response_headers = response.headers_mut();
-    response_headers.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static(methods),
-    );
-    response_headers.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static(headers),
-    );
-    response_headers.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("86400"),
-    );
+    response_headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(methods));
+    response_headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(headers));
+    response_headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
     response
 }
 
 pub fn error(status: StatusCode, message: &str, field: Option<&str>) -> Response<Body> {
-    let body = serde_json::to_string(&ErrorBody {
-        error: message,
-        field,
-    })
-    .expect("an error body of two strings serialises");
+    let body =
+        serde_json::to_string(&ErrorBody { error: message, field }).expect("an error body of two strings serialises");
     let mut response = base(status, Body::Text(body));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
 pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
-    let mut response = error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        &format!("use {allow}"),
-        None,
-    );
+    let mut response = error(StatusCode::METHOD_NOT_ALLOWED, &format!("use {allow}"), None);
     response
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allow));

@@ -116,10 +116,7 @@ pub async fn to_lambda_request(
 
 /// API Gateway passes text bodies through and base64-encodes the rest.
 fn is_text(headers: &HeaderMap) -> bool {
-    let Some(content_type) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return true;
     };
     let essence = content_type
@@ -138,9 +135,7 @@ fn url_pairs(query: &str) -> Vec<(String, String)> {
 }
 
 /// A handler error is what API Gateway turns into a bare 500.
-pub fn from_lambda_response(
-    result: Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error>,
-) -> Response {
+pub fn from_lambda_response(result: Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error>) -> Response {
     let response = match result {
         Ok(response) => response,
         Err(err) => {

@@ -103,9 +103,7 @@ fn matches(pattern: &Value, value: Option<&Value>) -> bool {
 
 fn leaf_matches(matcher: &Value, value: Option<&Value>) -> bool {
     match matcher {
-        Value::Object(rule) if rule.contains_key("exists") => {
-            rule["exists"].as_bool() == Some(value.is_some())
-        }
+        Value::Object(rule) if rule.contains_key("exists") => rule["exists"].as_bool() == Some(value.is_some()),
         Value::Object(rule) if rule.contains_key("prefix") => {
             matches!((value, rule["prefix"].as_str()), (Some(Value::String(s)), Some(prefix)) if s.starts_with(prefix))
         }
@@ -132,23 +130,20 @@ mod tests {
         let spec = mapping_from_template("AggregateFunction").unwrap();
         assert_eq!(spec.filters.len(), 2);
         assert!(spec.batch_size >= 1 && spec.max_retries >= 1);
-        assert!(passes(
-            &spec.filters,
-            &record("PV#2026-01-15T10:30:00.000Z#a", true)
-        ));
-        assert!(passes(
-            &spec.filters,
-            &record("EV#2026-01-15T10:30:00.000Z#a", true)
-        ));
-        assert!(!passes(
-            &spec.filters,
-            &record("RT#2026-01-15T10:30#00", true)
-        ));
+        assert!(passes(&spec.filters, &record("PV#2026-01-15T10:30:00.000Z#a", true)));
+        assert!(passes(&spec.filters, &record("EV#2026-01-15T10:30:00.000Z#a", true)));
+        assert!(!passes(&spec.filters, &record("RT#2026-01-15T10:30#00", true)));
         assert!(!passes(&spec.filters, &record("ID#abc", true)));
         // A REMOVE (TTL deletion) has no NewImage.
-        assert!(!passes(
-            &spec.filters,
-            &record("PV#2026-01-15T10:30:00.000Z#a", false)
-        ));
+        assert!(!passes(&spec.filters, &record("PV#2026-01-15T10:30:00.000Z#a", false)));
+    }
+
+    #[test]
+    fn broadcast_mapping_passes_page_views_and_events_only() {
+        let spec = mapping_from_template("BroadcastFunction").unwrap();
+        assert!(passes(&spec.filters, &record("PV#2026-01-15T10:30:00.000Z#a", true)));
+        assert!(passes(&spec.filters, &record("EV#2026-01-15T10:30:00.000Z#a", true)));
+        assert!(!passes(&spec.filters, &record("CONN#abc", true)));
+        assert!(!passes(&spec.filters, &record("RT#2026-01-15T10:30#00", true)));
     }
 }

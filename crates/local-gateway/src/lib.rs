@@ -1,116 +1,173 @@
 //! A local stand-in for API Gateway and Lambda's event source mappings:
 //! - each HTTP request becomes the API Gateway HTTP API (v2) event Lambda would receive, and the real
 //!   handler code answers it ([`router`]);
+//! - WebSockets at `/ws` run the WebSocket API's route handlers, and `/@connections/{id}` is the
+//!   management API that reaches them ([`ws`]);
 //! - the table's stream is polled and fed to the stream consumers with the template's filters
 //!   ([`streams`], [`esm`]).
 
 mod apigw;
 pub mod esm;
 pub mod streams;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use aggregate::AggregateApp;
+use aws_config::SdkConfig;
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::response::Response;
-use axum::routing::any;
+use axum::routing::{any, get, post};
+use broadcast::BroadcastApp;
+use broadcast::sender::ApiGatewaySender;
 use collect::CollectApp;
+use pulse_core::live::BroadcastConfig;
 use pulse_dynamodb::DynamoStore;
 use realtime::RealtimeApp;
 use serde_json::Value;
 use streams::{StreamFunction, StreamPoller};
+use websocket::connect::ConnectApp;
 
 /// The functions, each built once as its Lambda would be, with the configuration its Lambda reads.
 pub struct Functions {
     pub collect: CollectApp<DynamoStore>,
     pub realtime: RealtimeApp<DynamoStore>,
     pub aggregate: AggregateApp<DynamoStore>,
+    pub ws_connect: ConnectApp<DynamoStore>,
+    pub broadcast: BroadcastApp<DynamoStore, ApiGatewaySender>,
+    /// What `ws-disconnect` holds: the store alone.
+    pub store: DynamoStore,
 }
 
 impl Functions {
-    /// Configuration comes from `lookup` (the environment, in the binary).
+    /// Configuration comes from `lookup` (the environment, in the binary); `sdk_config` builds the
+    /// broadcast's management API client, pointed at `WEBSOCKET_ENDPOINT` (this gateway).
     pub fn new(
         store: DynamoStore,
+        sdk_config: &SdkConfig,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Self> {
         let collect_config = collect::Config::from_lookup(&lookup)?;
         let realtime_config = realtime::Config::from_lookup(&lookup)?;
         let aggregate_config = aggregate::Config::from_lookup(&lookup)?;
+        let websocket_config = websocket::Config::from_lookup(&lookup)?;
+        let broadcast_config = broadcast::Config::from_lookup(&lookup)?;
         Ok(Self {
             collect: CollectApp::new(store.clone(), &collect_config),
             realtime: RealtimeApp::new(store.clone(), &realtime_config),
             aggregate: AggregateApp {
-                store,
+                store: store.clone(),
                 config: aggregate_config.aggregate,
             },
+            ws_connect: ConnectApp::new(store.clone(), &websocket_config),
+            broadcast: BroadcastApp {
+                store: store.clone(),
+                sender: ApiGatewaySender::new(sdk_config, &broadcast_config.websocket_endpoint),
+                config: BroadcastConfig::default(),
+            },
+            store,
         })
     }
 }
 
-pub fn router(functions: Arc<Functions>) -> Router {
+/// The gateway's state: the functions and the live WebSocket connections.
+pub struct Gateway {
+    pub functions: Functions,
+    pub connections: ws::Connections,
+}
+
+impl Gateway {
+    pub fn new(functions: Functions) -> Self {
+        Self {
+            functions,
+            connections: ws::Connections::default(),
+        }
+    }
+}
+
+pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/collect", any(collect_route))
         .route("/sites/{site_id}/realtime", any(realtime_route))
+        .route("/ws", get(ws::connect_route))
+        .route(
+            "/@connections/{connection_id}",
+            post(ws::post_to_connection)
+                .get(ws::get_connection)
+                .delete(ws::delete_connection),
+        )
         .fallback(apigw::not_found)
-        .with_state(functions)
+        .with_state(gateway)
 }
 
 /// Serves HTTP until the listener fails or the future is dropped.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    functions: Arc<Functions>,
-) -> std::io::Result<()> {
+pub async fn serve(listener: tokio::net::TcpListener, gateway: Arc<Gateway>) -> std::io::Result<()> {
     axum::serve(
         listener,
-        router(functions).into_make_service_with_connect_info::<SocketAddr>(),
+        router(gateway).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .await
 }
 
-/// Feeds the table's stream to the aggregate function as its event source mapping in template.yaml
-/// says, until the future is dropped.
-pub async fn run_stream_consumers(
-    poller: Arc<StreamPoller>,
-    functions: Arc<Functions>,
-) -> anyhow::Result<()> {
-    let spec = esm::mapping_from_template("AggregateFunction")?;
+/// Feeds the table's stream to both stream consumers, each through its own event source mapping as
+/// template.yaml defines it (own filters, position and retries), until the future is dropped.
+pub async fn run_stream_consumers(poller: Arc<StreamPoller>, gateway: Arc<Gateway>) -> anyhow::Result<()> {
+    let for_aggregate = gateway.clone();
     let aggregate: StreamFunction = Arc::new(move |event: Value| {
-        let functions = functions.clone();
+        let gateway = for_aggregate.clone();
         Box::pin(async move {
-            let event = serde_json::from_value(event)?;
-            let context = lambda_runtime::Context::default();
-            let response = aggregate::function_handler(
-                &functions.aggregate,
-                lambda_runtime::LambdaEvent::new(event, context),
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?;
+            let response = aggregate::function_handler(&gateway.functions.aggregate, stream_event(event)?)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
             Ok(serde_json::to_value(response)?)
         })
     });
-    poller.run(spec, aggregate).await
+    let broadcast: StreamFunction = Arc::new(move |event: Value| {
+        let gateway = gateway.clone();
+        Box::pin(async move {
+            let response = broadcast::function_handler(&gateway.functions.broadcast, stream_event(event)?)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            Ok(serde_json::to_value(response)?)
+        })
+    });
+    tokio::try_join!(
+        poller
+            .clone()
+            .run(esm::mapping_from_template("AggregateFunction")?, aggregate),
+        poller.run(esm::mapping_from_template("BroadcastFunction")?, broadcast),
+    )?;
+    Ok(())
+}
+
+fn stream_event(
+    event: Value,
+) -> anyhow::Result<lambda_runtime::LambdaEvent<aws_lambda_events::event::dynamodb::Event>> {
+    Ok(lambda_runtime::LambdaEvent::new(
+        serde_json::from_value(event)?,
+        lambda_runtime::Context::default(),
+    ))
 }
 
 async fn collect_route(
-    State(functions): State<Arc<Functions>>,
+    State(gateway): State<Arc<Gateway>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let event = match apigw::to_lambda_request(request, peer, "ANY /collect", HashMap::new()).await
-    {
+    let event = match apigw::to_lambda_request(request, peer, "ANY /collect", HashMap::new()).await {
         Ok(event) => event,
         Err(response) => return response,
     };
-    apigw::from_lambda_response(collect::function_handler(&functions.collect, event).await)
+    apigw::from_lambda_response(collect::function_handler(&gateway.functions.collect, event).await)
 }
 
 /// Only GET is routed in the template; API Gateway answers other methods (and CORS preflights, from the
 /// API's CORS configuration) itself.
 async fn realtime_route(
-    State(functions): State<Arc<Functions>>,
+    State(gateway): State<Arc<Gateway>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(site_id): Path<String>,
     request: Request,
@@ -124,5 +181,5 @@ async fn realtime_route(
         Ok(event) => event,
         Err(response) => return response,
     };
-    apigw::from_lambda_response(realtime::function_handler(&functions.realtime, event).await)
+    apigw::from_lambda_response(realtime::function_handler(&gateway.functions.realtime, event).await)
 }

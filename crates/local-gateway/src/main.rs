@@ -4,7 +4,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Parser;
 use local_gateway::streams::StreamPoller;
-use local_gateway::{Functions, run_stream_consumers, serve};
+use local_gateway::{Functions, Gateway, run_stream_consumers, serve};
 use pulse_dynamodb::DynamoStore;
 use tracing_subscriber::EnvFilter;
 
@@ -28,23 +28,26 @@ async fn main() -> anyhow::Result<()> {
     let sdk_config = pulse_dynamodb::sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config);
     let store = DynamoStore::new(dynamodb.clone(), &table);
-    let functions = Arc::new(Functions::new(store, |name| std::env::var(name).ok())?);
+    // The broadcast's management API client talks to this gateway unless told otherwise.
+    let own_endpoint = format!("http://{}", args.addr);
+    let lookup = |name: &str| match name {
+        "WEBSOCKET_ENDPOINT" => std::env::var(name).ok().or_else(|| Some(own_endpoint.clone())),
+        _ => std::env::var(name).ok(),
+    };
+    let gateway = Arc::new(Gateway::new(Functions::new(store, &sdk_config, lookup)?));
     let poller = Arc::new(StreamPoller {
         streams: aws_sdk_dynamodbstreams::Client::new(&sdk_config),
         dynamodb,
         table,
-        region: sdk_config
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_default(),
+        region: sdk_config.region().map(|r| r.to_string()).unwrap_or_default(),
     });
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;
     tracing::info!("local gateway on http://{}", args.addr);
     tokio::select! {
-        served = serve(listener, functions.clone()) => served.context("serving")?,
-        polled = run_stream_consumers(poller, functions) => polled.context("polling the stream")?,
+        served = serve(listener, gateway.clone()) => served.context("serving")?,
+        polled = run_stream_consumers(poller, gateway) => polled.context("polling the stream")?,
         _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
     }
     Ok(())

@@ -30,11 +30,7 @@ pub struct StreamPoller {
 
 impl StreamPoller {
     /// Runs one mapping until the future is dropped.
-    pub async fn run(
-        self: Arc<Self>,
-        spec: MappingSpec,
-        function: StreamFunction,
-    ) -> anyhow::Result<()> {
+    pub async fn run(self: Arc<Self>, spec: MappingSpec, function: StreamFunction) -> anyhow::Result<()> {
         let stream_arn = self
             .dynamodb
             .describe_table()
@@ -48,10 +44,7 @@ impl StreamPoller {
         // Per shard: the next iterator, or None once the shard is closed and drained.
         let mut iterators: HashMap<String, Option<String>> = HashMap::new();
         loop {
-            if let Err(err) = self
-                .poll_once(&stream_arn, &spec, &function, &mut iterators)
-                .await
-            {
+            if let Err(err) = self.poll_once(&stream_arn, &spec, &function, &mut iterators).await {
                 tracing::warn!(mapping = %spec.function, error = %format!("{err:#}"), "stream poll failed; retrying");
             }
             tokio::time::sleep(POLL_INTERVAL).await;
@@ -65,17 +58,8 @@ impl StreamPoller {
         function: &StreamFunction,
         iterators: &mut HashMap<String, Option<String>>,
     ) -> anyhow::Result<()> {
-        let shards = self
-            .streams
-            .describe_stream()
-            .stream_arn(stream_arn)
-            .send()
-            .await?;
-        for shard in shards
-            .stream_description
-            .and_then(|d| d.shards)
-            .unwrap_or_default()
-        {
+        let shards = self.streams.describe_stream().stream_arn(stream_arn).send().await?;
+        for shard in shards.stream_description.and_then(|d| d.shards).unwrap_or_default() {
             let Some(shard_id) = shard.shard_id else {
                 continue;
             };
@@ -148,11 +132,7 @@ pub async fn read_whole_stream(
         .and_then(|t| t.latest_stream_arn)
         .context("the table has no stream")?;
     let mut records = Vec::new();
-    let description = streams
-        .describe_stream()
-        .stream_arn(&stream_arn)
-        .send()
-        .await?;
+    let description = streams.describe_stream().stream_arn(&stream_arn).send().await?;
     for shard in description
         .stream_description
         .and_then(|d| d.shards)
@@ -202,9 +182,7 @@ fn lambda_record(record: Record, stream_arn: &str, region: &str) -> Value {
     let change = record
         .dynamodb
         .unwrap_or_else(|| aws_sdk_dynamodbstreams::types::StreamRecord::builder().build());
-    let image = |attributes: Option<
-        HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>,
-    >| {
+    let image = |attributes: Option<HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| {
         attributes.map(|a| serde_json::to_value(serde_dynamo::Item::from(a)).unwrap_or(Value::Null))
     };
     let mut dynamodb = json!({

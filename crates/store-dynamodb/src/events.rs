@@ -20,19 +20,12 @@ pub fn event_item(
         "sk".into(),
         AttributeValue::S(keys::event_sk(event.kind, event.ts, &event.id)),
     );
-    item.insert(
-        "ttl".into(),
-        AttributeValue::N(expires_at.timestamp().to_string()),
-    );
+    item.insert("ttl".into(), AttributeValue::N(expires_at.timestamp().to_string()));
     Ok(item)
 }
 
 impl EventStore for DynamoStore {
-    async fn put_event(
-        &self,
-        event: &StoredEvent,
-        expires_at: DateTime<Utc>,
-    ) -> Result<PutOutcome, StoreError> {
+    async fn put_event(&self, event: &StoredEvent, expires_at: DateTime<Utc>) -> Result<PutOutcome, StoreError> {
         let item = event_item(event, expires_at)?;
         let pk = keys::site_pk(&event.site);
         let ttl = AttributeValue::N(expires_at.timestamp().to_string());
@@ -81,9 +74,7 @@ impl EventStore for DynamoStore {
 }
 
 fn is_duplicate<R>(err: &SdkError<TransactWriteItemsError, R>) -> bool {
-    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-        err.as_service_error()
-    else {
+    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
         return false;
     };
     cancelled

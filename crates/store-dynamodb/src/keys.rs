@@ -2,6 +2,7 @@
 //! untrusted `#` can never reach a key. The README's item table documents the same layout.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use pulse_core::live::ConnectionId;
 use pulse_core::realtime::Minute;
 use pulse_core::{EventId, EventKind, SiteId};
 
@@ -14,6 +15,9 @@ pub const PAGEVIEW_PREFIX: &str = "PV#";
 pub const EVENT_PREFIX: &str = "EV#";
 pub const CLIENT_ID_PREFIX: &str = "ID#";
 pub const ROLLUP_PREFIX: &str = "RT#";
+pub const CONNECTION_PREFIX: &str = "CONN#";
+/// Sort key of a connection's own item (pk `CONN#{id}`).
+pub const CONNECTION_SK: &str = "CONN";
 
 /// Sorts after every character used in timestamps, minutes and ids: closes a `BETWEEN` range.
 const RANGE_END: char = '~';
@@ -71,6 +75,16 @@ pub fn rollup_minute(sk: &str) -> Option<Minute> {
     Minute::parse(minute).ok()
 }
 
+/// `CONN#{id}` under the site: a broadcast finds a site's connections with one Query.
+pub fn connection_sk(connection: &ConnectionId) -> String {
+    format!("{CONNECTION_PREFIX}{connection}")
+}
+
+/// `CONN#{id}`: the connection's own partition, so `$disconnect` (which knows only the id) finds its site.
+pub fn connection_pk(connection: &ConnectionId) -> String {
+    format!("{CONNECTION_PREFIX}{connection}")
+}
+
 /// `ID#{id}`: marks a client event id as used for the site, so a retry stores nothing new.
 pub fn client_id_sk(id: &EventId) -> String {
     format!("{CLIENT_ID_PREFIX}{id}")
@@ -89,8 +103,7 @@ mod tests {
     #[test]
     fn event_keys_sort_by_time_and_carry_the_kind() {
         let id = EventId::parse("abc").unwrap();
-        let at = Utc.with_ymd_and_hms(2026, 1, 15, 10, 30, 12).unwrap()
-            + chrono::Duration::milliseconds(5);
+        let at = Utc.with_ymd_and_hms(2026, 1, 15, 10, 30, 12).unwrap() + chrono::Duration::milliseconds(5);
         assert_eq!(
             event_sk(EventKind::Pageview, at, &id),
             "PV#2026-01-15T10:30:12.005Z#abc"

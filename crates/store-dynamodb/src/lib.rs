@@ -1,12 +1,14 @@
 //! DynamoDB adapter: implements the `pulse-core` store ports on the single table, and knows the table's
 //! key layout ([`keys`]) and definition ([`schema`]).
 
+mod connections;
 mod events;
 pub mod keys;
 mod rollups;
 mod salts;
 pub mod schema;
 mod sites;
+pub mod stream;
 
 use std::time::Duration;
 

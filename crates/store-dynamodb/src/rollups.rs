@@ -13,10 +13,7 @@ impl RollupStore for DynamoStore {
             .get_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(keys::site_pk(&key.site)))
-            .key(
-                "sk",
-                AttributeValue::S(keys::rollup_sk(key.minute, key.shard)),
-            )
+            .key("sk", AttributeValue::S(keys::rollup_sk(key.minute, key.shard)))
             .consistent_read(true)
             .send()
             .await
@@ -34,19 +31,9 @@ impl RollupStore for DynamoStore {
         let mut item: std::collections::HashMap<String, AttributeValue> =
             serde_dynamo::to_item(rollup).map_err(|e| StoreError::Malformed(e.to_string()))?;
         item.insert("pk".into(), AttributeValue::S(keys::site_pk(&key.site)));
-        item.insert(
-            "sk".into(),
-            AttributeValue::S(keys::rollup_sk(key.minute, key.shard)),
-        );
-        item.insert(
-            "ttl".into(),
-            AttributeValue::N(expires_at.timestamp().to_string()),
-        );
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
+        item.insert("sk".into(), AttributeValue::S(keys::rollup_sk(key.minute, key.shard)));
+        item.insert("ttl".into(), AttributeValue::N(expires_at.timestamp().to_string()));
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
         let request = match expected {
             None => request.condition_expression("attribute_not_exists(pk)"),
             Some(version) => request

@@ -39,9 +39,9 @@ impl SaltStore for DynamoStore {
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                self.read_salt(day).await?.ok_or_else(|| {
-                    StoreError::Malformed("salt vanished after a conflicting create".into())
-                })
+                self.read_salt(day)
+                    .await?
+                    .ok_or_else(|| StoreError::Malformed("salt vanished after a conflicting create".into()))
             }
             Err(err) => Err(unavailable(err)),
         }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TimeToLiveSpecification,
 };
 use serde::Deserialize;
 
@@ -121,11 +121,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<Created, Schem
     }
     match request.send().await {
         Ok(_) => {}
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception()) =>
-        {
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {
             return Ok(Created::AlreadyExisted);
         }
         Err(err) => return Err(create_error(Box::new(err))),
@@ -166,12 +162,7 @@ mod tests {
             .map(|k| (k.attribute_name.as_str(), k.key_type.as_str()))
             .collect();
         assert_eq!(keys, [("pk", "HASH"), ("sk", "RANGE")]);
-        assert!(
-            table
-                .attribute_definitions
-                .iter()
-                .all(|a| a.attribute_type == "S")
-        );
+        assert!(table.attribute_definitions.iter().all(|a| a.attribute_type == "S"));
         assert_eq!(table.stream_specification.stream_view_type, "NEW_IMAGE");
         assert_eq!(
             table.time_to_live_specification,

@@ -108,18 +108,13 @@ impl DynamoStore {
         let mut sites = Vec::new();
         while let Some(item) = pages.next().await {
             let item = item.map_err(unavailable)?;
-            let site: SiteItem =
-                serde_dynamo::from_item(item).map_err(|e| StoreError::Malformed(e.to_string()))?;
+            let site: SiteItem = serde_dynamo::from_item(item).map_err(|e| StoreError::Malformed(e.to_string()))?;
             sites.push(site.into());
         }
         Ok(sites)
     }
 
-    pub async fn set_token_hash(
-        &self,
-        id: &SiteId,
-        token_hash: &TokenHash,
-    ) -> Result<(), SiteAdminError> {
+    pub async fn set_token_hash(&self, id: &SiteId, token_hash: &TokenHash) -> Result<(), SiteAdminError> {
         let result = self
             .client
             .update_item()

@@ -42,10 +42,7 @@ pub enum SaveOutcome {
 }
 
 pub trait RollupStore: Send + Sync {
-    fn load_rollup(
-        &self,
-        key: &RollupKey,
-    ) -> impl Future<Output = Result<Option<MinuteRollup>, StoreError>> + Send;
+    fn load_rollup(&self, key: &RollupKey) -> impl Future<Output = Result<Option<MinuteRollup>, StoreError>> + Send;
 
     /// Writes `rollup` only if the stored one still has version `expected` (`None`: only if there is no
     /// stored rollup yet).
@@ -146,10 +143,7 @@ async fn fold_group<S: RollupStore>(
         let stored = store.load_rollup(key).await?;
         let expected = stored.as_ref().map(|rollup| rollup.version);
         let mut rollup = stored.unwrap_or_default();
-        let fresh: Vec<&StreamEvent> = group
-            .iter()
-            .filter(|r| !rollup.has_applied(&r.sequence))
-            .collect();
+        let fresh: Vec<&StreamEvent> = group.iter().filter(|r| !rollup.has_applied(&r.sequence)).collect();
         if fresh.is_empty() {
             return Ok(false);
         }
@@ -158,10 +152,7 @@ async fn fold_group<S: RollupStore>(
         }
         rollup.mark_applied(batch);
         rollup.version += 1;
-        match store
-            .save_rollup(key, &rollup, expected, expires_at)
-            .await?
-        {
+        match store.save_rollup(key, &rollup, expected, expires_at).await? {
             SaveOutcome::Saved => return Ok(true),
             SaveOutcome::Conflict => continue,
         }

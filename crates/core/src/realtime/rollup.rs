@@ -31,10 +31,7 @@ impl SequenceNumber {
 impl Ord for SequenceNumber {
     fn cmp(&self, other: &Self) -> Ordering {
         // Without leading zeros, a longer number is a larger one.
-        self.0
-            .len()
-            .cmp(&other.0.len())
-            .then_with(|| self.0.cmp(&other.0))
+        self.0.len().cmp(&other.0.len()).then_with(|| self.0.cmp(&other.0))
     }
 }
 
@@ -60,10 +57,7 @@ pub fn stamp_of(event: &StoredEvent) -> String {
 
 /// Keeps the later of two stamped values.
 fn keep_latest(slot: &mut Option<Stamped>, candidate: &Stamped) {
-    if slot
-        .as_ref()
-        .is_none_or(|current| current.at < candidate.at)
-    {
+    if slot.as_ref().is_none_or(|current| current.at < candidate.at) {
         *slot = Some(candidate.clone());
     }
 }
@@ -163,10 +157,7 @@ impl MinuteRollup {
             EventKind::Pageview => self.pageviews += 1,
             EventKind::Event | EventKind::Outbound => self.events += 1,
         }
-        self.visitors
-            .entry(event.visitor.clone())
-            .or_default()
-            .observe(event);
+        self.visitors.entry(event.visitor.clone()).or_default().observe(event);
     }
 
     /// Remembers a folded batch's range, merging overlaps (a retry overlaps the batch it repeats).

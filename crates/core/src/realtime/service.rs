@@ -45,8 +45,7 @@ impl<S: SiteDirectory + RealtimeStore> RealtimeService<S> {
             .get(&self.store, site_id)
             .await?
             .ok_or(RealtimeError::UnknownSite)?;
-        let authorised =
-            site.public || bearer_token.is_some_and(|token| site.token_hash.verifies(token));
+        let authorised = site.public || bearer_token.is_some_and(|token| site.token_hash.verifies(token));
         if !authorised {
             return Err(RealtimeError::Unauthorized);
         }
@@ -55,11 +54,7 @@ impl<S: SiteDirectory + RealtimeStore> RealtimeService<S> {
         let recent = async {
             match params.events {
                 0 => Ok(Vec::new()),
-                limit => {
-                    self.store
-                        .recent_events(&site.id, window.starts_at(), limit)
-                        .await
-                }
+                limit => self.store.recent_events(&site.id, window.starts_at(), limit).await,
             }
         };
         let (rollups, recent) = tokio::join!(rollups, recent);

@@ -46,20 +46,19 @@ impl RealtimeParams {
     /// Parses the query parameters; absent ones take their defaults.
     pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Self, ParamError> {
         let defaults = Self::default();
-        let bounded =
-            |field: &'static str, min: u64, max: u64, default: u64| -> Result<u64, ParamError> {
-                let Some(raw) = get(field) else {
-                    return Ok(default);
-                };
-                raw.trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|v| (min..=max).contains(v))
-                    .ok_or_else(|| ParamError {
-                        field,
-                        message: format!("{field} must be a whole number from {min} to {max}"),
-                    })
+        let bounded = |field: &'static str, min: u64, max: u64, default: u64| -> Result<u64, ParamError> {
+            let Some(raw) = get(field) else {
+                return Ok(default);
             };
+            raw.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|v| (min..=max).contains(v))
+                .ok_or_else(|| ParamError {
+                    field,
+                    message: format!("{field} must be a whole number from {min} to {max}"),
+                })
+        };
         Ok(Self {
             minutes: bounded("minutes", 1, MAX_MINUTES.into(), defaults.minutes.into())? as u32,
             limit: bounded("limit", 1, MAX_LIMIT as u64, defaults.limit as u64)? as usize,
@@ -229,14 +228,12 @@ pub fn build_view(
         for value in values {
             *counts.entry(value).or_default() += 1;
         }
-        let mut counts: Vec<(String, usize)> =
-            counts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let mut counts: Vec<(String, usize)> = counts.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         counts.truncate(params.limit);
         counts
     };
-    let latest =
-        |pick: fn(&VisitorState) -> Option<&str>| top(visitors.values().filter_map(pick).collect());
+    let latest = |pick: fn(&VisitorState) -> Option<&str>| top(visitors.values().filter_map(pick).collect());
 
     let mut recent: Vec<&StoredEvent> = recent
         .iter()
@@ -303,8 +300,7 @@ mod tests {
             ("minutes", "five"),
             ("limit", "-1"),
         ] {
-            let pairs: &'static [(&'static str, &'static str)] =
-                Box::leak(Box::new([(field, bad)]));
+            let pairs: &'static [(&'static str, &'static str)] = Box::leak(Box::new([(field, bad)]));
             assert_eq!(
                 RealtimeParams::parse(get(pairs)).unwrap_err().field,
                 field,

@@ -1,10 +1,9 @@
-use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::Utc;
 use lambda_runtime::{Error, LambdaEvent};
-use pulse_core::StoredEvent;
-use pulse_core::realtime::aggregate::{AggregateConfig, RollupStore, StreamEvent, fold_batch};
-use pulse_core::realtime::{SequenceNumber, SequenceRange};
+use pulse_core::realtime::aggregate::{AggregateConfig, RollupStore, fold_batch};
+use pulse_dynamodb::stream::{batch_range, raw_events};
 
 /// Everything the handler needs, built once per cold start.
 pub struct AggregateApp<S> {
@@ -23,7 +22,7 @@ pub async fn function_handler<S: RollupStore>(
     let Some(batch) = batch_range(&records) else {
         return Ok(DynamoDbEventResponse::default());
     };
-    let events: Vec<StreamEvent> = records.iter().filter_map(raw_event).collect();
+    let events = raw_events(&records);
     let received = events.len();
     let report = fold_batch(&app.store, &app.config, &batch, events, Utc::now()).await;
     tracing::info!(
@@ -46,58 +45,6 @@ pub async fn function_handler<S: RollupStore>(
     Ok(response)
 }
 
-/// The stretch of the stream the batch covers: from its first record to its last, whatever their kind.
-fn batch_range(records: &[EventRecord]) -> Option<SequenceRange> {
-    let mut sequences = records.iter().filter_map(|r| {
-        r.change
-            .sequence_number
-            .as_deref()
-            .and_then(SequenceNumber::parse)
-    });
-    let first = sequences.next()?;
-    let (first, last) = sequences.fold((first.clone(), first), |(low, high), s| {
-        (
-            if s < low { s.clone() } else { low },
-            if s > high { s } else { high },
-        )
-    });
-    Some(SequenceRange { first, last })
-}
-
-/// A raw event INSERT (`pk` `SITE#…`, `sk` `PV#…` or `EV#…`), decoded. The event source mapping filters
-/// the same way; this is the second check, for anything that slips through.
-fn raw_event(record: &EventRecord) -> Option<StreamEvent> {
-    if record.event_name != "INSERT" {
-        return None;
-    }
-    let key = |name: &str| match record.change.keys.get(name) {
-        Some(serde_dynamo::AttributeValue::S(value)) => Some(value.as_str()),
-        _ => None,
-    };
-    let is_raw_event = key("pk").is_some_and(|pk| pk.starts_with("SITE#"))
-        && key("sk").is_some_and(|sk| sk.starts_with("PV#") || sk.starts_with("EV#"));
-    if !is_raw_event {
-        return None;
-    }
-    let Some(sequence) = record
-        .change
-        .sequence_number
-        .as_deref()
-        .and_then(SequenceNumber::parse)
-    else {
-        tracing::error!(event_id = %record.event_id, "stream record without a usable sequence number; skipped");
-        return None;
-    };
-    match serde_dynamo::from_item::<_, StoredEvent>(record.change.new_image.clone()) {
-        Ok(event) => Some(StreamEvent { sequence, event }),
-        Err(err) => {
-            // Retrying cannot fix a malformed image: skip it so the shard keeps moving.
-            tracing::error!(event_id = %record.event_id, error = %err, "undecodable raw event; skipped");
-            None
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::Ordering;
@@ -114,14 +61,9 @@ mod tests {
             store,
             config: AggregateConfig::default(),
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let response = runtime
-            .block_on(function_handler(
-                &app,
-                LambdaEvent::new(event, Default::default()),
-            ))
+            .block_on(function_handler(&app, LambdaEvent::new(event, Default::default())))
             .unwrap();
         (response, app.store)
     }
@@ -137,8 +79,7 @@ mod tests {
             .values()
             .fold((0, 0), |(pv, ev), r| (pv + r.pageviews, ev + r.events));
         assert_eq!(totals, (3, 1));
-        let visitors: std::collections::HashSet<&String> =
-            rollups.values().flat_map(|r| r.visitors.keys()).collect();
+        let visitors: std::collections::HashSet<&String> = rollups.values().flat_map(|r| r.visitors.keys()).collect();
         assert_eq!(visitors.len(), 2);
     }
 

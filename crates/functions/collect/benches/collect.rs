@@ -10,10 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use collect::{CollectApp, Config, function_handler};
 use pulse_core::enrich::Salt;
 use pulse_core::memory::MemoryStore;
-use pulse_core::{
-    EventStore, PutOutcome, SaltStore, Site, SiteDirectory, SiteId, StoreError, StoredEvent,
-    TokenHash,
-};
+use pulse_core::{EventStore, PutOutcome, SaltStore, Site, SiteDirectory, SiteId, StoreError, StoredEvent, TokenHash};
 
 /// Real site and salt lookups (cached after the first request, as in a warm function); events are turned
 /// into the exact DynamoDB item the adapter would write, then dropped.
@@ -32,11 +29,7 @@ impl SaltStore for ItemSink {
 }
 
 impl EventStore for ItemSink {
-    async fn put_event(
-        &self,
-        event: &StoredEvent,
-        expires_at: DateTime<Utc>,
-    ) -> Result<PutOutcome, StoreError> {
+    async fn put_event(&self, event: &StoredEvent, expires_at: DateTime<Utc>) -> Result<PutOutcome, StoreError> {
         black_box(pulse_dynamodb::event_item(event, expires_at)?);
         Ok(PutOutcome::Stored)
     }
@@ -50,25 +43,19 @@ const FIXTURES: [&str; 3] = [
 const REQUESTS: usize = 30_000;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let site = Site {
         id: SiteId::parse("demo").unwrap(),
         domains: vec!["localhost".into()],
         public: false,
         token_hash: TokenHash::of("bench"),
     };
-    let config =
-        Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "bench".into())).unwrap();
+    let config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "bench".into())).unwrap();
     let app = CollectApp::new(ItemSink(MemoryStore::with_site(site)), &config);
 
     // Warm-up: first-use initialisation (UA regexes, bot list, caches) is a cold-start cost, not per request.
     let warmup_started = Instant::now();
-    runtime.block_on(handle(
-        &app,
-        lambda_http::request::from_str(FIXTURES[0]).unwrap(),
-    ));
+    runtime.block_on(handle(&app, lambda_http::request::from_str(FIXTURES[0]).unwrap()));
     println!(
         "first request (lazy UA parser and bot list initialisation): {:.2} ms",
         warmup_started.elapsed().as_secs_f64() * 1e3
@@ -97,20 +84,12 @@ fn main() {
     });
     let with_decoding_us = started.elapsed().as_secs_f64() * 1e6 / REQUESTS as f64;
 
-    println!(
-        "collect handler, {REQUESTS} requests (pageview, event, base64 beacon), store = in-process sink:"
-    );
+    println!("collect handler, {REQUESTS} requests (pageview, event, base64 beacon), store = in-process sink:");
     println!("  handler only (parse, validate, enrich, build item): {handler_us:.2} µs/request");
-    println!(
-        "  plus API Gateway event JSON decoding:               {with_decoding_us:.2} µs/request"
-    );
+    println!("  plus API Gateway event JSON decoding:               {with_decoding_us:.2} µs/request");
 }
 
 async fn handle(app: &CollectApp<ItemSink>, request: lambda_http::Request) {
     let response = function_handler(app, request).await.unwrap();
-    assert_eq!(
-        response.status(),
-        204,
-        "benchmark requests must be accepted"
-    );
+    assert_eq!(response.status(), 204, "benchmark requests must be accepted");
 }

@@ -1,6 +1,5 @@
-use std::time::Duration;
-
 use pulse_core::CollectConfig;
+use pulse_core::config::{ConfigError, Settings};
 
 /// Configuration read once at cold start.
 #[derive(Debug, Clone)]
@@ -12,40 +11,22 @@ pub struct Config {
     pub origin_verify_secret: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{0} is not set")]
-    Missing(&'static str),
-    #[error("{name} must be a whole number of seconds, got '{value}'")]
-    NotSeconds { name: &'static str, value: String },
-}
-
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(pulse_core::config::env)
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let table_name = lookup("TABLE_NAME")
-            .filter(|t| !t.is_empty())
-            .ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let settings = Settings::new(lookup);
         let defaults = CollectConfig::default();
-        let seconds =
-            |name: &'static str, default: Duration| match lookup(name).filter(|v| !v.is_empty()) {
-                None => Ok(default),
-                Some(value) => value
-                    .parse::<u64>()
-                    .map(Duration::from_secs)
-                    .map_err(|_| ConfigError::NotSeconds { name, value }),
-            };
         Ok(Self {
-            table_name,
+            table_name: settings.required("TABLE_NAME")?,
             collect: CollectConfig {
-                raw_event_ttl: seconds("RAW_EVENT_TTL_SECONDS", defaults.raw_event_ttl)?,
-                site_cache_ttl: seconds("SITE_CACHE_SECONDS", defaults.site_cache_ttl)?,
+                raw_event_ttl: settings.seconds("RAW_EVENT_TTL_SECONDS", 60..=31_536_000, defaults.raw_event_ttl)?,
+                site_cache_ttl: settings.seconds("SITE_CACHE_SECONDS", 0..=3_600, defaults.site_cache_ttl)?,
                 unknown_site_cache_ttl: defaults.unknown_site_cache_ttl,
             },
-            origin_verify_secret: lookup("ORIGIN_VERIFY_SECRET").filter(|s| !s.is_empty()),
+            origin_verify_secret: settings.optional("ORIGIN_VERIFY_SECRET"),
         })
     }
 }

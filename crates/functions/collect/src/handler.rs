@@ -4,9 +4,7 @@ use chrono::Utc;
 use lambda_http::http::{HeaderMap, Method, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
-use pulse_core::{
-    CollectError, CollectRequest, Collected, Collector, EventStore, SaltStore, SiteDirectory,
-};
+use pulse_core::{CollectError, CollectRequest, Collected, Collector, EventStore, SaltStore, SiteDirectory};
 use subtle::ConstantTimeEq;
 
 use pulse_http as response;
@@ -32,10 +30,7 @@ impl<S: SiteDirectory + SaltStore + EventStore> CollectApp<S> {
 }
 
 /// `POST /collect`. Never an `Err` for anything a client can send: every outcome is a response.
-pub async fn function_handler<S>(
-    app: &CollectApp<S>,
-    request: Request,
-) -> Result<Response<Body>, Error>
+pub async fn function_handler<S>(app: &CollectApp<S>, request: Request) -> Result<Response<Body>, Error>
 where
     S: SiteDirectory + SaltStore + EventStore,
 {
@@ -62,10 +57,7 @@ where
     // is trusted for the country; with one, only requests that prove they came through it are.
     let country_trusted = via_cloudfront || app.origin_verify_secret.is_none();
     let country = country_trusted
-        .then(|| {
-            header_str(headers, "cloudfront-viewer-country")
-                .or_else(|| header_str(headers, "cf-ipcountry"))
-        })
+        .then(|| header_str(headers, "cloudfront-viewer-country").or_else(|| header_str(headers, "cf-ipcountry")))
         .flatten();
 
     let outcome = app
@@ -86,17 +78,11 @@ where
 
 fn error_response(err: &CollectError) -> Response<Body> {
     match err {
-        CollectError::Invalid(invalid) => response::error(
-            StatusCode::BAD_REQUEST,
-            &invalid.message,
-            invalid.field.as_deref(),
-        ),
-        CollectError::TooLarge => {
-            response::error(StatusCode::PAYLOAD_TOO_LARGE, &err.to_string(), None)
+        CollectError::Invalid(invalid) => {
+            response::error(StatusCode::BAD_REQUEST, &invalid.message, invalid.field.as_deref())
         }
-        CollectError::UnknownSite => {
-            response::error(StatusCode::NOT_FOUND, "unknown site", Some("s"))
-        }
+        CollectError::TooLarge => response::error(StatusCode::PAYLOAD_TOO_LARGE, &err.to_string(), None),
+        CollectError::UnknownSite => response::error(StatusCode::NOT_FOUND, "unknown site", Some("s")),
         CollectError::HostNotAllowed => response::error(
             StatusCode::FORBIDDEN,
             "the page's hostname is not allowed for this site",
@@ -131,10 +117,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// (`ip:port`, set by CloudFront itself) is used instead.
 fn client_ip(request: &Request, via_cloudfront: bool) -> IpAddr {
     let viewer_ip = via_cloudfront
-        .then(|| {
-            header_str(request.headers(), "cloudfront-viewer-address")
-                .and_then(parse_viewer_address)
-        })
+        .then(|| header_str(request.headers(), "cloudfront-viewer-address").and_then(parse_viewer_address))
         .flatten();
     if let Some(ip) = viewer_ip {
         return ip;
@@ -152,10 +135,7 @@ fn client_ip(request: &Request, via_cloudfront: bool) -> IpAddr {
 /// `203.0.113.7:46532` or `2001:db8::1:46532` (IPv6 without brackets): the port is after the last colon.
 fn parse_viewer_address(value: &str) -> Option<IpAddr> {
     let (ip, _port) = value.rsplit_once(':')?;
-    ip.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .ok()
+    ip.trim_start_matches('[').trim_end_matches(']').parse().ok()
 }
 
 #[cfg(test)]
@@ -187,13 +167,8 @@ mod tests {
         CollectApp::new(MemoryStore::with_site(site), &config)
     }
 
-    async fn run(
-        app: &CollectApp<MemoryStore>,
-        request: Request,
-    ) -> (StatusCode, serde_json::Value) {
-        let response = function_handler(app, request)
-            .await
-            .expect("handler answers");
+    async fn run(app: &CollectApp<MemoryStore>, request: Request) -> (StatusCode, serde_json::Value) {
+        let response = function_handler(app, request).await.expect("handler answers");
         let status = response.status();
         let body = match response.body() {
             Body::Text(text) => serde_json::from_str(text).expect("error bodies are JSON"),
@@ -209,11 +184,7 @@ mod tests {
     #[tokio::test]
     async fn pageview_is_enriched_and_stored() {
         let app = app(None);
-        let (status, _) = run(
-            &app,
-            fixture(include_str!("../../../../events/collect/pageview.json")),
-        )
-        .await;
+        let (status, _) = run(&app, fixture(include_str!("../../../../events/collect/pageview.json"))).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         let events = stored(&app);
         assert_eq!(events.len(), 1);
@@ -233,37 +204,23 @@ mod tests {
     #[tokio::test]
     async fn custom_event_keeps_name_value_and_props() {
         let app = app(None);
-        let (status, _) = run(
-            &app,
-            fixture(include_str!("../../../../events/collect/event.json")),
-        )
-        .await;
+        let (status, _) = run(&app, fixture(include_str!("../../../../events/collect/event.json"))).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         let event = stored(&app).pop().unwrap();
         assert_eq!(event.kind, EventKind::Event);
         assert_eq!(event.name.as_deref(), Some("signup"));
         assert_eq!(event.value, Some(49.0));
-        assert_eq!(
-            event.props.get("plan"),
-            Some(&PropValue::Text("pro".into()))
-        );
+        assert_eq!(event.props.get("plan"), Some(&PropValue::Text("pro".into())));
     }
 
     #[tokio::test]
     async fn outbound_click_keeps_the_link() {
         let app = app(None);
-        let (status, _) = run(
-            &app,
-            fixture(include_str!("../../../../events/collect/outbound.json")),
-        )
-        .await;
+        let (status, _) = run(&app, fixture(include_str!("../../../../events/collect/outbound.json"))).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         let event = stored(&app).pop().unwrap();
         assert_eq!(event.kind, EventKind::Outbound);
-        assert_eq!(
-            event.url.as_deref(),
-            Some("https://github.com/example/repo")
-        );
+        assert_eq!(event.url.as_deref(), Some("https://github.com/example/repo"));
     }
 
     #[tokio::test]
@@ -271,9 +228,7 @@ mod tests {
         let app = app(None);
         let (status, _) = run(
             &app,
-            fixture(include_str!(
-                "../../../../events/collect/beacon-text-plain.json"
-            )),
+            fixture(include_str!("../../../../events/collect/beacon-text-plain.json")),
         )
         .await;
         assert_eq!(status, StatusCode::NO_CONTENT);
@@ -283,11 +238,7 @@ mod tests {
     #[tokio::test]
     async fn bot_is_dropped_silently() {
         let app = app(None);
-        let (status, _) = run(
-            &app,
-            fixture(include_str!("../../../../events/collect/bot.json")),
-        )
-        .await;
+        let (status, _) = run(&app, fixture(include_str!("../../../../events/collect/bot.json"))).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         assert!(stored(&app).is_empty());
     }
@@ -297,9 +248,7 @@ mod tests {
         let app = app(None);
         let (status, body) = run(
             &app,
-            fixture(include_str!(
-                "../../../../events/collect/invalid-site-id.json"
-            )),
+            fixture(include_str!("../../../../events/collect/invalid-site-id.json")),
         )
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -310,11 +259,7 @@ mod tests {
     #[tokio::test]
     async fn non_json_body_is_a_400() {
         let app = app(None);
-        let (status, body) = run(
-            &app,
-            fixture(include_str!("../../../../events/collect/not-json.json")),
-        )
-        .await;
+        let (status, body) = run(&app, fixture(include_str!("../../../../events/collect/not-json.json"))).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body["error"], "body is not valid JSON");
         assert_eq!(body["field"], serde_json::Value::Null);
@@ -335,18 +280,12 @@ mod tests {
     #[tokio::test]
     async fn preflight_allows_any_origin_to_post() {
         let app = app(None);
-        let response = function_handler(
-            &app,
-            fixture(include_str!("../../../../events/collect/preflight.json")),
-        )
-        .await
-        .unwrap();
+        let response = function_handler(&app, fixture(include_str!("../../../../events/collect/preflight.json")))
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
         assert_eq!(response.headers()["access-control-allow-origin"], "*");
-        assert_eq!(
-            response.headers()["access-control-allow-methods"],
-            "POST, OPTIONS"
-        );
+        assert_eq!(response.headers()["access-control-allow-methods"], "POST, OPTIONS");
         assert_eq!(response.headers()["access-control-max-age"], "86400");
     }
 
@@ -366,16 +305,10 @@ mod tests {
     #[tokio::test]
     async fn store_failure_is_a_503_with_retry_after() {
         let app = app(None);
-        app.collector
-            .store()
-            .unavailable
-            .store(true, Ordering::Relaxed);
-        let response = function_handler(
-            &app,
-            fixture(include_str!("../../../../events/collect/pageview.json")),
-        )
-        .await
-        .unwrap();
+        app.collector.store().unavailable.store(true, Ordering::Relaxed);
+        let response = function_handler(&app, fixture(include_str!("../../../../events/collect/pageview.json")))
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()["retry-after"], "5");
     }

@@ -27,10 +27,7 @@ impl<S: SiteDirectory + RealtimeStore> RealtimeApp<S> {
 }
 
 /// `GET /sites/{siteId}/realtime?minutes=&limit=&events=`.
-pub async fn function_handler<S>(
-    app: &RealtimeApp<S>,
-    request: Request,
-) -> Result<Response<Body>, Error>
+pub async fn function_handler<S>(app: &RealtimeApp<S>, request: Request) -> Result<Response<Body>, Error>
 where
     S: SiteDirectory + RealtimeStore,
 {
@@ -40,9 +37,7 @@ where
         _ => return Ok(response::method_not_allowed("GET, OPTIONS")),
     }
     let path_parameters = request.path_parameters_ref();
-    let raw_site = path_parameters
-        .and_then(|p| p.first("siteId"))
-        .unwrap_or_default();
+    let raw_site = path_parameters.and_then(|p| p.first("siteId")).unwrap_or_default();
     let Ok(site_id) = SiteId::parse(raw_site) else {
         return Ok(response::error(
             StatusCode::BAD_REQUEST,
@@ -63,35 +58,27 @@ where
     };
     let token = bearer_token(&request);
 
-    Ok(
-        match app.service.view(&site_id, token, &params, Utc::now()).await {
-            Ok(view) => response::json(&view),
-            Err(RealtimeError::UnknownSite) => {
-                response::error(StatusCode::NOT_FOUND, "unknown site", Some("siteId"))
-            }
-            Err(RealtimeError::Unauthorized) => {
-                let mut response = response::error(
-                    StatusCode::UNAUTHORIZED,
-                    "send the site's read token as Authorization: Bearer <token>",
-                    Some("authorization"),
-                );
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                response
-            }
-            Err(RealtimeError::Store(err)) => response::store_unavailable(&err),
-        },
-    )
+    Ok(match app.service.view(&site_id, token, &params, Utc::now()).await {
+        Ok(view) => response::json(&view),
+        Err(RealtimeError::UnknownSite) => response::error(StatusCode::NOT_FOUND, "unknown site", Some("siteId")),
+        Err(RealtimeError::Unauthorized) => {
+            let mut response = response::error(
+                StatusCode::UNAUTHORIZED,
+                "send the site's read token as Authorization: Bearer <token>",
+                Some("authorization"),
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+        }
+        Err(RealtimeError::Store(err)) => response::store_unavailable(&err),
+    })
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).
 fn bearer_token(request: &Request) -> Option<&str> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
@@ -112,14 +99,12 @@ mod tests {
             public,
             token_hash: TokenHash::of("pt_demo-token"),
         };
-        let config =
-            Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "t".into())).unwrap();
+        let config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "t".into())).unwrap();
         RealtimeApp::new(MemoryStore::with_site(site), &config)
     }
 
     async fn run(app: &RealtimeApp<MemoryStore>, fixture: &str) -> (StatusCode, Value) {
-        let request =
-            lambda_http::request::from_str(fixture).expect("fixture is an API Gateway v2 event");
+        let request = lambda_http::request::from_str(fixture).expect("fixture is an API Gateway v2 event");
         let response = function_handler(app, request).await.unwrap();
         let status = response.status();
         let body = match response.body() {
@@ -131,11 +116,7 @@ mod tests {
 
     #[tokio::test]
     async fn valid_request_returns_the_view() {
-        let (status, body) = run(
-            &app(false),
-            include_str!("../../../../events/realtime/valid.json"),
-        )
-        .await;
+        let (status, body) = run(&app(false), include_str!("../../../../events/realtime/valid.json")).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["siteId"], "demo");
         assert_eq!(body["minutes"], 10);
@@ -145,11 +126,7 @@ mod tests {
 
     #[tokio::test]
     async fn bad_parameters_are_400_naming_the_parameter() {
-        let (status, body) = run(
-            &app(false),
-            include_str!("../../../../events/realtime/bad-params.json"),
-        )
-        .await;
+        let (status, body) = run(&app(false), include_str!("../../../../events/realtime/bad-params.json")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body["field"], "minutes");
     }
@@ -166,11 +143,9 @@ mod tests {
 
     #[tokio::test]
     async fn wrong_token_is_401_and_unknown_site_404() {
-        let wrong = include_str!("../../../../events/realtime/valid.json")
-            .replace("pt_demo-token", "pt_wrong");
+        let wrong = include_str!("../../../../events/realtime/valid.json").replace("pt_demo-token", "pt_wrong");
         assert_eq!(run(&app(false), &wrong).await.0, StatusCode::UNAUTHORIZED);
-        let unknown = include_str!("../../../../events/realtime/valid.json")
-            .replace("\"demo\"", "\"nobody\"");
+        let unknown = include_str!("../../../../events/realtime/valid.json").replace("\"demo\"", "\"nobody\"");
         assert_eq!(run(&app(false), &unknown).await.0, StatusCode::NOT_FOUND);
     }
 }

@@ -11,10 +11,7 @@ async fn assert_error(response: reqwest::Response, status: StatusCode, field: Op
     assert_eq!(response.status(), status);
     assert_eq!(response.headers()["content-type"], "application/json");
     let body: Value = response.json().await.expect("error body is JSON");
-    assert!(
-        body["error"].as_str().is_some_and(|e| !e.is_empty()),
-        "{body}"
-    );
+    assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
     assert_eq!(body["field"].as_str(), field, "{body}");
 }
 
@@ -23,9 +20,7 @@ async fn valid_pageview_is_stored_once_with_enrichment() {
     let app = spawn_app().await;
     let before = chrono::Utc::now().timestamp();
     let response = app
-        .send_hit(pageview(
-            "https://example.com/pricing?utm_source=hn&email=x@y.z#top",
-        ))
+        .send_hit(pageview("https://example.com/pricing?utm_source=hn&email=x@y.z#top"))
         .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(response.headers()["cache-control"], "no-store");
@@ -54,12 +49,7 @@ async fn valid_pageview_is_stored_once_with_enrichment() {
         assert!(!everything.contains(secret), "{secret} stored");
     }
     // The day's salt was created once, alongside the site and the event.
-    let salts = app
-        .items()
-        .await
-        .into_iter()
-        .filter(|i| s(i, "pk") == "SALT")
-        .count();
+    let salts = app.items().await.into_iter().filter(|i| s(i, "pk") == "SALT").count();
     assert_eq!(salts, 1);
 }
 
@@ -71,10 +61,7 @@ async fn event_with_props_and_outbound_click_are_stored() {
     assert_eq!(app.send_hit(event).await.status(), StatusCode::NO_CONTENT);
     let outbound = json!({"s": "demo", "e": "outbound", "u": "http://localhost:8080/docs",
         "p": {"url": "https://github.com/example/repo"}});
-    assert_eq!(
-        app.send_hit(outbound).await.status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.send_hit(outbound).await.status(), StatusCode::NO_CONTENT);
 
     let mut events = app.events().await;
     events.sort_by_key(|e| s(e, "kind").to_owned());
@@ -111,59 +98,30 @@ async fn beacon_text_plain_body_is_accepted() {
 async fn malformed_bodies_are_400_and_store_nothing() {
     let app = spawn_app().await;
     assert_error(
-        app.post_collect("s=demo&e=pageview", "text/plain", FIREFOX)
-            .await,
+        app.post_collect("s=demo&e=pageview", "text/plain", FIREFOX).await,
         StatusCode::BAD_REQUEST,
         None,
     )
     .await;
     assert_error(
-        app.post_collect("[1,2,3]", "application/json", FIREFOX)
-            .await,
+        app.post_collect("[1,2,3]", "application/json", FIREFOX).await,
         StatusCode::BAD_REQUEST,
         None,
     )
     .await;
     let missing_site = json!({"e": "pageview", "u": "https://example.com/"});
-    assert_error(
-        app.send_hit(missing_site).await,
-        StatusCode::BAD_REQUEST,
-        Some("s"),
-    )
-    .await;
+    assert_error(app.send_hit(missing_site).await, StatusCode::BAD_REQUEST, Some("s")).await;
     let hash_in_site = json!({"s": "demo#PV#2026", "e": "pageview", "u": "https://example.com/"});
-    assert_error(
-        app.send_hit(hash_in_site).await,
-        StatusCode::BAD_REQUEST,
-        Some("s"),
-    )
-    .await;
-    let javascript =
-        json!({"s": "demo", "e": "pageview", "u": "javascript:alert(document.cookie)"});
-    assert_error(
-        app.send_hit(javascript).await,
-        StatusCode::BAD_REQUEST,
-        Some("u"),
-    )
-    .await;
+    assert_error(app.send_hit(hash_in_site).await, StatusCode::BAD_REQUEST, Some("s")).await;
+    let javascript = json!({"s": "demo", "e": "pageview", "u": "javascript:alert(document.cookie)"});
+    assert_error(app.send_hit(javascript).await, StatusCode::BAD_REQUEST, Some("u")).await;
     let ftp = json!({"s": "demo", "e": "pageview", "u": "ftp://example.com/file"});
     assert_error(app.send_hit(ftp).await, StatusCode::BAD_REQUEST, Some("u")).await;
-    let wrong_type =
-        json!({"s": "demo", "e": "pageview", "u": "https://example.com/", "sw": "wide"});
-    assert_error(
-        app.send_hit(wrong_type).await,
-        StatusCode::BAD_REQUEST,
-        Some("sw"),
-    )
-    .await;
+    let wrong_type = json!({"s": "demo", "e": "pageview", "u": "https://example.com/", "sw": "wide"});
+    assert_error(app.send_hit(wrong_type).await, StatusCode::BAD_REQUEST, Some("sw")).await;
 
     assert!(app.events().await.is_empty());
-    assert!(
-        app.items()
-            .await
-            .iter()
-            .all(|item| !s(item, "pk").contains("PV#"))
-    );
+    assert!(app.items().await.iter().all(|item| !s(item, "pk").contains("PV#")));
 }
 
 #[tokio::test]
@@ -186,7 +144,8 @@ async fn bots_get_204_and_nothing_is_stored() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let headless = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36";
+    let headless =
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36";
     let response = app
         .post_collect(
             pageview("https://example.com/").to_string(),
@@ -202,12 +161,7 @@ async fn bots_get_204_and_nothing_is_stored() {
 async fn unknown_site_is_404_and_foreign_host_403() {
     let app = spawn_app().await;
     let unknown = json!({"s": "nobody", "e": "pageview", "u": "https://example.com/"});
-    assert_error(
-        app.send_hit(unknown).await,
-        StatusCode::NOT_FOUND,
-        Some("s"),
-    )
-    .await;
+    assert_error(app.send_hit(unknown).await, StatusCode::NOT_FOUND, Some("s")).await;
     assert_error(
         app.send_hit(pageview("https://evil.example.net/")).await,
         StatusCode::FORBIDDEN,
@@ -227,9 +181,7 @@ async fn unknown_site_is_404_and_foreign_host_403() {
 async fn subdomain_of_an_allowed_host_is_accepted() {
     let app = spawn_app().await;
     assert_eq!(
-        app.send_hit(pageview("https://blog.example.com/post"))
-            .await
-            .status(),
+        app.send_hit(pageview("https://blog.example.com/post")).await.status(),
         StatusCode::NO_CONTENT
     );
     let events = app.events().await;
@@ -241,17 +193,9 @@ async fn subdomain_of_an_allowed_host_is_accepted() {
 async fn other_methods_are_405_and_options_is_a_preflight() {
     let app = spawn_app().await;
     let url = format!("{}/collect", app.address);
-    for method in [
-        reqwest::Method::GET,
-        reqwest::Method::PUT,
-        reqwest::Method::DELETE,
-    ] {
+    for method in [reqwest::Method::GET, reqwest::Method::PUT, reqwest::Method::DELETE] {
         let response = app.http.request(method.clone(), &url).send().await.unwrap();
-        assert_eq!(
-            response.status(),
-            StatusCode::METHOD_NOT_ALLOWED,
-            "{method}"
-        );
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
         assert_eq!(response.headers()["allow"], "POST, OPTIONS");
     }
     let preflight = app
@@ -289,10 +233,7 @@ async fn a_retry_with_the_same_id_stores_nothing_new() {
     let mut hit = pageview("https://example.com/");
     hit["id"] = json!("evt_01HZX3");
     for _ in 0..3 {
-        assert_eq!(
-            app.send_hit(hit.clone()).await.status(),
-            StatusCode::NO_CONTENT
-        );
+        assert_eq!(app.send_hit(hit.clone()).await.status(), StatusCode::NO_CONTENT);
     }
     let events = app.events().await;
     assert_eq!(events.len(), 1);
@@ -308,9 +249,7 @@ async fn store_outage_is_503_with_retry_after() {
     let mut app = spawn_app_with_private_moto().await;
     // Warm the site and salt caches, as a running function would have them.
     assert_eq!(
-        app.send_hit(pageview("https://example.com/"))
-            .await
-            .status(),
+        app.send_hit(pageview("https://example.com/")).await.status(),
         StatusCode::NO_CONTENT
     );
     app.stop_moto();

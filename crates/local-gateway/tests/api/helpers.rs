@@ -6,31 +6,29 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use local_gateway::Functions;
 use local_gateway::streams::StreamPoller;
+use local_gateway::{Functions, Gateway};
 use pulse_core::{ReadToken, Site, SiteId};
 use pulse_dynamodb::{DynamoStore, schema};
 
 pub type Item = HashMap<String, AttributeValue>;
 
 pub const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
-pub const GOOGLEBOT: &str =
-    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+pub const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
 
 pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,
     pub store: DynamoStore,
-    pub functions: Arc<Functions>,
+    pub gateway: Arc<Gateway>,
     pub token: String,
     _moto: Option<MotoServer>,
 }
 
 /// moto's endpoint, as `make test` exports it.
 fn moto_endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect(
-        "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with `make test`, which starts moto",
-    )
+    std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+        .expect("AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with `make test`, which starts moto")
 }
 
 async fn clients_for(endpoint: &str) -> (Client, aws_sdk_dynamodbstreams::Client) {
@@ -76,30 +74,30 @@ async fn spawn_app_on(endpoint: String, moto: Option<MotoServer>) -> TestApp {
         .await
         .expect("demo site created");
 
-    let functions = Arc::new(
-        Functions::new(store.clone(), |name| {
-            (name == "TABLE_NAME").then(|| table.clone())
-        })
-        .expect("default configuration"),
-    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(local_gateway::serve(listener, functions.clone()));
+    let sdk_config = pulse_dynamodb::sdk_config().await;
+    let lookup = |name: &str| match name {
+        "TABLE_NAME" => Some(table.clone()),
+        // The broadcast's management API client talks to this gateway.
+        "WEBSOCKET_ENDPOINT" => Some(address.clone()),
+        _ => None,
+    };
+    let functions = Functions::new(store.clone(), &sdk_config, lookup).expect("default configuration");
+    let gateway = Arc::new(Gateway::new(functions));
+    tokio::spawn(local_gateway::serve(listener, gateway.clone()));
     let poller = Arc::new(StreamPoller {
         streams,
         dynamodb: client,
         table: table.clone(),
         region: "us-east-1".into(),
     });
-    tokio::spawn(local_gateway::run_stream_consumers(
-        poller,
-        functions.clone(),
-    ));
+    tokio::spawn(local_gateway::run_stream_consumers(poller, gateway.clone()));
     TestApp {
         address,
         http: reqwest::Client::new(),
         store,
-        functions,
+        gateway,
         token: token.expose().to_owned(),
         _moto: moto,
     }
@@ -124,8 +122,7 @@ impl TestApp {
     }
 
     pub async fn send_hit(&self, hit: serde_json::Value) -> reqwest::Response {
-        self.post_collect(hit.to_string(), "application/json", FIREFOX)
-            .await
+        self.post_collect(hit.to_string(), "application/json", FIREFOX).await
     }
 
     /// Every item in the test's table.
@@ -185,13 +182,8 @@ pub struct MotoServer {
 
 impl MotoServer {
     pub fn start() -> Self {
-        let binary = std::env::var("MOTO_SERVER")
-            .expect("MOTO_SERVER is not set: run the tests with `make test`");
-        let port = StdListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let binary = std::env::var("MOTO_SERVER").expect("MOTO_SERVER is not set: run the tests with `make test`");
+        let port = StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(binary)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -227,10 +219,7 @@ impl Drop for MotoServer {
 
 impl TestApp {
     pub fn stop_moto(&mut self) {
-        self._moto
-            .as_mut()
-            .expect("this app has a private moto")
-            .stop();
+        self._moto.as_mut().expect("this app has a private moto").stop();
     }
 }
 
@@ -247,7 +236,7 @@ pub async fn stream_batch(app: &TestApp) -> serde_json::Value {
 pub async fn invoke_aggregate(app: &TestApp, event: serde_json::Value) -> serde_json::Value {
     let event = serde_json::from_value(event).expect("a DynamoDB event");
     let response = aggregate::function_handler(
-        &app.functions.aggregate,
+        &app.gateway.functions.aggregate,
         lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
     )
     .await

@@ -3,5 +3,6 @@
 
 mod collect;
 mod helpers;
+mod live;
 mod realtime;
 mod store;

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{FIREFOX, Item, TestApp, s, spawn_app};
 
-const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+const CHROME: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const SAFARI: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
 
 impl TestApp {
@@ -21,16 +22,11 @@ impl TestApp {
         if let Some(country) = country {
             request = request.header("cloudfront-viewer-country", country);
         }
-        assert_eq!(
-            request.send().await.unwrap().status(),
-            StatusCode::NO_CONTENT
-        );
+        assert_eq!(request.send().await.unwrap().status(), StatusCode::NO_CONTENT);
     }
 
     async fn realtime(&self, query: &str, token: Option<&str>) -> reqwest::Response {
-        let mut request = self
-            .http
-            .get(format!("{}/sites/demo/realtime{query}", self.address));
+        let mut request = self.http.get(format!("{}/sites/demo/realtime{query}", self.address));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -47,10 +43,7 @@ impl TestApp {
             if ready(&view) {
                 return view;
             }
-            assert!(
-                Instant::now() < deadline,
-                "aggregation did not catch up: {view}"
-            );
+            assert!(Instant::now() < deadline, "aggregation did not catch up: {view}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -85,23 +78,25 @@ async fn a_known_trace_reads_back_exactly() {
         page("/", Some("https://news.ycombinator.com/item?id=1")),
     )
     .await;
+    app.hit(FIREFOX, Some("DE"), page("/pricing", Some("https://example.com/")))
+        .await;
     app.hit(
         FIREFOX,
         Some("DE"),
-        page("/pricing", Some("https://example.com/")),
+        json!({"s": "demo", "e": "event", "u": "https://example.com/pricing", "p": {"name": "signup"}}),
     )
     .await;
-    app.hit(FIREFOX, Some("DE"), json!({"s": "demo", "e": "event", "u": "https://example.com/pricing", "p": {"name": "signup"}})).await;
     // Visitor B (Chrome, US, from Google): /docs.
-    app.hit(
-        CHROME,
-        Some("US"),
-        page("/docs", Some("https://www.google.com/")),
-    )
-    .await;
+    app.hit(CHROME, Some("US"), page("/docs", Some("https://www.google.com/")))
+        .await;
     // Visitor C (Safari on iPhone, no country, direct): /, then an outbound click.
     app.hit(SAFARI, None, page("/", None)).await;
-    app.hit(SAFARI, None, json!({"s": "demo", "e": "outbound", "u": "https://example.com/", "p": {"url": "https://github.com/x"}})).await;
+    app.hit(
+        SAFARI,
+        None,
+        json!({"s": "demo", "e": "outbound", "u": "https://example.com/", "p": {"url": "https://github.com/x"}}),
+    )
+    .await;
 
     let view = app
         .realtime_when("", |v| v["pageViews"] == 4 && v["currentVisitors"] == 3)
@@ -124,26 +119,13 @@ async fn a_known_trace_reads_back_exactly() {
     );
     let timeline = view["timeline"].as_array().unwrap();
     assert_eq!(timeline.len(), 5);
-    let minutes: Vec<&str> = timeline
-        .iter()
-        .map(|p| p["minute"].as_str().unwrap())
-        .collect();
-    assert!(
-        minutes.windows(2).all(|w| w[0] < w[1]),
-        "oldest first: {minutes:?}"
-    );
+    let minutes: Vec<&str> = timeline.iter().map(|p| p["minute"].as_str().unwrap()).collect();
+    assert!(minutes.windows(2).all(|w| w[0] < w[1]), "oldest first: {minutes:?}");
     assert_eq!(
-        timeline
-            .iter()
-            .map(|p| p["pageViews"].as_u64().unwrap())
-            .sum::<u64>(),
+        timeline.iter().map(|p| p["pageViews"].as_u64().unwrap()).sum::<u64>(),
         4
     );
-    assert!(
-        timeline
-            .iter()
-            .all(|p| p["visitors"].as_u64().unwrap() <= 3)
-    );
+    assert!(timeline.iter().all(|p| p["visitors"].as_u64().unwrap() <= 3));
     let feed: Vec<&str> = view["recentEvents"]
         .as_array()
         .unwrap()
@@ -152,9 +134,7 @@ async fn a_known_trace_reads_back_exactly() {
         .collect();
     assert_eq!(
         feed,
-        [
-            "outbound", "pageview", "pageview", "event", "pageview", "pageview"
-        ]
+        ["outbound", "pageview", "pageview", "event", "pageview", "pageview"]
     );
     assert_eq!(view["recentEvents"][0]["url"], "https://github.com/x");
     assert_eq!(view["recentEvents"][3]["name"], "signup");
@@ -208,9 +188,7 @@ async fn an_event_six_minutes_ago_is_outside_a_five_minute_window() {
         .unwrap();
     app.hit(FIREFOX, Some("DE"), page("/now", None)).await;
 
-    let wide = app
-        .realtime_when("?minutes=8", |v| v["pageViews"] == 2)
-        .await;
+    let wide = app.realtime_when("?minutes=8", |v| v["pageViews"] == 2).await;
     assert_eq!(wide["currentVisitors"], 2);
     let narrow = app
         .realtime("?minutes=5", Some(&app.token))
@@ -220,14 +198,8 @@ async fn an_event_six_minutes_ago_is_outside_a_five_minute_window() {
         .unwrap();
     assert_eq!(narrow["pageViews"], 1);
     assert_eq!(narrow["currentVisitors"], 1);
-    assert_eq!(
-        narrow["activePages"],
-        json!([{"path": "/now", "visitors": 1}])
-    );
-    assert_eq!(
-        narrow["countries"],
-        json!([{"country": "DE", "visitors": 1}])
-    );
+    assert_eq!(narrow["activePages"], json!([{"path": "/now", "visitors": 1}]));
+    assert_eq!(narrow["countries"], json!([{"country": "DE", "visitors": 1}]));
     assert!(
         narrow["recentEvents"]
             .as_array()
@@ -269,9 +241,7 @@ async fn unauthorised_unknown_and_invalid_requests() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["field"], field, "{query}");
     }
-    let ok = app
-        .realtime("?minutes=30&limit=100&events=0", Some(&app.token))
-        .await;
+    let ok = app.realtime("?minutes=30&limit=100&events=0", Some(&app.token)).await;
     assert_eq!(ok.status(), StatusCode::OK);
     assert_eq!(ok.headers()["cache-control"], "no-store");
     assert_eq!(ok.headers()["access-control-allow-origin"], "*");
@@ -294,19 +264,8 @@ async fn the_same_stream_batch_twice_leaves_every_rollup_unchanged() {
     // Unfiltered: besides the 4 page views it holds the site, salt and rollup records, which the handler
     // must ignore.
     let records = batch["Records"].as_array().unwrap();
-    let sort_key = |r: &Value| {
-        r["dynamodb"]["Keys"]["sk"]["S"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    };
-    assert_eq!(
-        records
-            .iter()
-            .filter(|r| sort_key(r).starts_with("PV#"))
-            .count(),
-        4
-    );
+    let sort_key = |r: &Value| r["dynamodb"]["Keys"]["sk"]["S"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(records.iter().filter(|r| sort_key(r).starts_with("PV#")).count(), 4);
     assert!(records.iter().any(|r| sort_key(r).starts_with("RT#")));
     for _ in 0..2 {
         let response = crate::helpers::invoke_aggregate(&app, batch.clone()).await;

@@ -26,12 +26,7 @@ async fn concurrent_first_requests_of_the_day_agree_on_one_salt() {
 async fn site_registry_round_trip() {
     let app = spawn_app().await;
     let demo = SiteId::parse("demo").unwrap();
-    let site = app
-        .store
-        .find_site(&demo)
-        .await
-        .unwrap()
-        .expect("demo exists");
+    let site = app.store.find_site(&demo).await.unwrap().expect("demo exists");
     assert!(site.token_hash.verifies(&app.token));
     assert!(
         !site.token_hash.as_str().contains(&app.token),
@@ -39,10 +34,7 @@ async fn site_registry_round_trip() {
     );
 
     let new_token = pulse_core::ReadToken::generate();
-    app.store
-        .set_token_hash(&demo, &new_token.hash())
-        .await
-        .unwrap();
+    app.store.set_token_hash(&demo, &new_token.hash()).await.unwrap();
     let site = app.store.find_site(&demo).await.unwrap().unwrap();
     assert!(site.token_hash.verifies(new_token.expose()));
     assert!(!site.token_hash.verifies(&app.token));

@@ -1,0 +1,98 @@
+//! Reading configuration from a lookup: the environment in the functions, a closure in tests. Empty
+//! values count as unset.
+
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{name} must be a whole number from {min} to {max}, got '{value}'")]
+    OutOfRange {
+        name: &'static str,
+        min: u64,
+        max: u64,
+        value: String,
+    },
+}
+
+/// The process environment, as a lookup.
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+pub struct Settings<F> {
+    lookup: F,
+}
+
+impl<F: Fn(&str) -> Option<String>> Settings<F> {
+    pub fn new(lookup: F) -> Self {
+        Self { lookup }
+    }
+
+    pub fn optional(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|value| !value.is_empty())
+    }
+
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing(name))
+    }
+
+    pub fn number(&self, name: &'static str, range: RangeInclusive<u64>, default: u64) -> Result<u64, ConfigError> {
+        let Some(value) = self.optional(name) else {
+            return Ok(default);
+        };
+        value
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|v| range.contains(v))
+            .ok_or(ConfigError::OutOfRange {
+                name,
+                min: *range.start(),
+                max: *range.end(),
+                value,
+            })
+    }
+
+    pub fn seconds(
+        &self,
+        name: &'static str,
+        range: RangeInclusive<u64>,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        self.number(name, range, default.as_secs()).map(Duration::from_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_required_optional_and_bounded_values() {
+        let settings = Settings::new(|name: &str| match name {
+            "SET" => Some("42".into()),
+            "EMPTY" => Some(String::new()),
+            "WORD" => Some("many".into()),
+            _ => None,
+        });
+        assert_eq!(settings.required("SET"), Ok("42".into()));
+        assert_eq!(settings.required("EMPTY"), Err(ConfigError::Missing("EMPTY")));
+        assert_eq!(settings.number("SET", 1..=100, 7), Ok(42));
+        assert_eq!(settings.number("UNSET", 1..=100, 7), Ok(7));
+        assert!(matches!(
+            settings.number("SET", 1..=10, 7),
+            Err(ConfigError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            settings.number("WORD", 1..=10, 7),
+            Err(ConfigError::OutOfRange { .. })
+        ));
+        assert_eq!(
+            settings.seconds("SET", 0..=60, Duration::ZERO),
+            Ok(Duration::from_secs(42))
+        );
+    }
+}

@@ -1,0 +1,284 @@
+//! Live push: dashboard connections and the broadcast of new events to them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use crate::event::StoredEvent;
+use crate::ports::StoreError;
+use crate::realtime::view::FeedEvent;
+use crate::site::SiteId;
+
+/// API Gateway's WebSocket connection id (base64-like, e.g. `L0SM9cOFvHcCIhw=`). It becomes a key
+/// fragment (`CONN#{id}`), so only [`ConnectionId::parse`] makes one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(String);
+
+impl ConnectionId {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let valid = !raw.is_empty()
+            && raw.len() <= 128
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-'));
+        valid.then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub trait ConnectionStore: Send + Sync {
+    /// Records a dashboard connection to `site`, findable both by site and by connection id.
+    fn add_connection(
+        &self,
+        site: &SiteId,
+        connection: &ConnectionId,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes a connection's items, if any: idempotent.
+    fn remove_connection(&self, connection: &ConnectionId) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every connection of a site (one paginated Query).
+    fn site_connections(&self, site: &SiteId) -> impl Future<Output = Result<Vec<ConnectionId>, StoreError>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// The connection no longer exists (410).
+    Gone,
+    /// Throttled (429): worth a bounded retry.
+    Throttled,
+    /// Anything else: logged, not retried.
+    Failed(String),
+}
+
+/// Delivers one message to one connection (API Gateway's `@connections` API).
+pub trait ConnectionSender: Send + Sync {
+    fn send(&self, connection: &ConnectionId, message: &[u8]) -> impl Future<Output = Result<(), SendError>> + Send;
+}
+
+/// API Gateway refuses WebSocket frames over 128 KB; a little room is kept for the envelope.
+pub const MAX_MESSAGE_BYTES: usize = 120 * 1024;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventsMessage<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    site_id: &'a SiteId,
+    events: &'a [FeedEvent],
+}
+
+/// The messages for one site's share of a batch: `{"type":"events","siteId":…,"events":[…]}`, split so
+/// that none passes [`MAX_MESSAGE_BYTES`]. Events keep their stream order.
+pub fn site_messages(site: &SiteId, events: &[FeedEvent]) -> Vec<Vec<u8>> {
+    let encode = |chunk: &[FeedEvent]| {
+        serde_json::to_vec(&EventsMessage {
+            kind: "events",
+            site_id: site,
+            events: chunk,
+        })
+        .expect("feed events serialise")
+    };
+    let mut messages = Vec::new();
+    let mut start = 0;
+    while start < events.len() {
+        // Grow the chunk while it fits; a single event always fits (bodies are at most 8 KiB).
+        let mut end = start + 1;
+        let mut message = encode(&events[start..end]);
+        while end < events.len() {
+            let candidate = encode(&events[start..end + 1]);
+            if candidate.len() > MAX_MESSAGE_BYTES {
+                break;
+            }
+            message = candidate;
+            end += 1;
+        }
+        messages.push(message);
+        start = end;
+    }
+    messages
+}
+
+#[derive(Debug, Clone)]
+pub struct BroadcastConfig {
+    /// Deliveries in flight at once, across connections.
+    pub concurrency: usize,
+    /// Attempts per message when throttled.
+    pub throttle_attempts: u32,
+    pub throttle_backoff: Duration,
+}
+
+impl Default for BroadcastConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 32,
+            throttle_attempts: 4,
+            throttle_backoff: Duration::from_millis(50),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BroadcastReport {
+    pub messages_sent: usize,
+    pub gone: usize,
+    pub failed: usize,
+}
+
+/// Sends each connection of each site one message per batch (more only when split for size). A failed
+/// delivery never fails the batch: Lambda would redeliver it and everyone else would get duplicates.
+pub async fn broadcast<S: ConnectionStore, C: ConnectionSender>(
+    store: &S,
+    sender: &C,
+    config: &BroadcastConfig,
+    events: &[StoredEvent],
+) -> BroadcastReport {
+    let mut by_site: BTreeMap<&SiteId, Vec<FeedEvent>> = BTreeMap::new();
+    for event in events {
+        by_site.entry(&event.site).or_default().push(FeedEvent::from(event));
+    }
+    let mut deliveries = Vec::new();
+    for (site, feed) in &by_site {
+        let connections = match store.site_connections(site).await {
+            Ok(connections) => connections,
+            Err(err) => {
+                tracing::warn!(site = %site, error = %err, "could not list connections; site skipped");
+                continue;
+            }
+        };
+        if connections.is_empty() {
+            continue;
+        }
+        let messages = site_messages(site, feed);
+        for connection in connections {
+            deliveries.push((connection, messages.clone()));
+        }
+    }
+
+    let mut report = BroadcastReport::default();
+    // Owned items: a closure over borrowed ones is not general enough to be `Send` across lifetimes.
+    let mut outcomes = stream::iter(deliveries)
+        .map(|(connection, messages)| async move { deliver(store, sender, config, &connection, &messages).await })
+        .buffer_unordered(config.concurrency.max(1));
+    while let Some(outcome) = outcomes.next().await {
+        report.messages_sent += outcome.sent;
+        report.gone += usize::from(outcome.gone);
+        report.failed += usize::from(outcome.failed);
+    }
+    report
+}
+
+struct Delivery {
+    sent: usize,
+    gone: bool,
+    failed: bool,
+}
+
+async fn deliver<S: ConnectionStore, C: ConnectionSender>(
+    store: &S,
+    sender: &C,
+    config: &BroadcastConfig,
+    connection: &ConnectionId,
+    messages: &[Vec<u8>],
+) -> Delivery {
+    let mut delivery = Delivery {
+        sent: 0,
+        gone: false,
+        failed: false,
+    };
+    for message in messages {
+        let mut attempt = 1;
+        loop {
+            match sender.send(connection, message).await {
+                Ok(()) => {
+                    delivery.sent += 1;
+                    break;
+                }
+                Err(SendError::Gone) => {
+                    // The dashboard left without a $disconnect: forget this connection only.
+                    if let Err(err) = store.remove_connection(connection).await {
+                        tracing::warn!(error = %err, "could not remove a gone connection");
+                    }
+                    delivery.gone = true;
+                    return delivery;
+                }
+                Err(SendError::Throttled) if attempt < config.throttle_attempts => {
+                    tokio::time::sleep(config.throttle_backoff * 2u32.pow(attempt - 1)).await;
+                    attempt += 1;
+                }
+                Err(err) => {
+                    tracing::warn!(error = ?err, "delivery failed; message dropped for this connection");
+                    delivery.failed = true;
+                    break;
+                }
+            }
+        }
+    }
+    delivery
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pageview(path: &str) -> FeedEvent {
+        FeedEvent::Pageview {
+            path: path.into(),
+            timestamp: "2026-01-15T10:30:12.345Z".into(),
+            country: None,
+            device: "desktop".into(),
+            browser: None,
+            referrer: None,
+        }
+    }
+
+    #[test]
+    fn connection_ids_are_checked_before_they_reach_a_key() {
+        assert!(ConnectionId::parse("L0SM9cOFvHcCIhw=").is_some());
+        assert!(ConnectionId::parse("a#b").is_none());
+        assert!(ConnectionId::parse("").is_none());
+        assert!(ConnectionId::parse(&"a".repeat(129)).is_none());
+    }
+
+    #[test]
+    fn one_message_per_site_unless_it_would_pass_the_frame_limit() {
+        let site = SiteId::parse("demo").unwrap();
+        let few: Vec<FeedEvent> = (0..3).map(|i| pageview(&format!("/{i}"))).collect();
+        let messages = site_messages(&site, &few);
+        assert_eq!(messages.len(), 1);
+        let parsed: serde_json::Value = serde_json::from_slice(&messages[0]).unwrap();
+        assert_eq!(parsed["type"], "events");
+        assert_eq!(parsed["siteId"], "demo");
+        assert_eq!(parsed["events"].as_array().unwrap().len(), 3);
+
+        let long_path = "/".to_owned() + &"x".repeat(2000);
+        let many: Vec<FeedEvent> = (0..200).map(|_| pageview(&long_path)).collect();
+        let messages = site_messages(&site, &many);
+        assert!(messages.len() > 1);
+        assert!(messages.iter().all(|m| m.len() <= MAX_MESSAGE_BYTES));
+        let total: usize = messages
+            .iter()
+            .map(|m| {
+                serde_json::from_slice::<serde_json::Value>(m).unwrap()["events"]
+                    .as_array()
+                    .unwrap()
+                    .len()
+            })
+            .sum();
+        assert_eq!(total, 200);
+    }
+}

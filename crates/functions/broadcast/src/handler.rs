@@ -1,0 +1,168 @@
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use lambda_runtime::{Error, LambdaEvent};
+use pulse_core::StoredEvent;
+use pulse_core::live::{BroadcastConfig, ConnectionSender, ConnectionStore, broadcast};
+use pulse_dynamodb::stream::raw_events;
+
+/// Everything the handler needs, built once per cold start.
+pub struct BroadcastApp<S, C> {
+    pub store: S,
+    pub sender: C,
+    pub config: BroadcastConfig,
+}
+
+/// Sends the batch's events, one message per connection of each site. Always succeeds: a failed
+/// delivery is logged and dropped, so Lambda never redelivers the batch and nobody gets duplicates.
+pub async fn function_handler<S, C>(
+    app: &BroadcastApp<S, C>,
+    event: LambdaEvent<Event>,
+) -> Result<DynamoDbEventResponse, Error>
+where
+    S: ConnectionStore,
+    C: ConnectionSender,
+{
+    let events: Vec<StoredEvent> = raw_events(&event.payload.records)
+        .into_iter()
+        .map(|r| r.event)
+        .collect();
+    if events.is_empty() {
+        return Ok(DynamoDbEventResponse::default());
+    }
+    let report = broadcast(&app.store, &app.sender, &app.config, &events).await;
+    tracing::info!(
+        events = events.len(),
+        messages = report.messages_sent,
+        gone = report.gone,
+        failed = report.failed,
+        "batch broadcast"
+    );
+    Ok(DynamoDbEventResponse::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use pulse_core::SiteId;
+    use pulse_core::live::{ConnectionId, SendError};
+    use pulse_core::memory::MemoryStore;
+    use serde_json::Value;
+
+    use super::*;
+
+    /// Records what it sends; `gone` connections answer 410, `throttled` ones 429 once.
+    #[derive(Default)]
+    struct RecordingSender {
+        sent: Mutex<BTreeMap<String, Vec<Value>>>,
+        gone: Vec<String>,
+        throttled_once: Mutex<Vec<String>>,
+    }
+
+    impl ConnectionSender for RecordingSender {
+        async fn send(&self, connection: &ConnectionId, message: &[u8]) -> Result<(), SendError> {
+            if self.gone.iter().any(|g| g == connection.as_str()) {
+                return Err(SendError::Gone);
+            }
+            let mut throttled = self.throttled_once.lock().unwrap();
+            if let Some(i) = throttled.iter().position(|t| t == connection.as_str()) {
+                throttled.remove(i);
+                return Err(SendError::Throttled);
+            }
+            let message = serde_json::from_slice(message).unwrap();
+            self.sent
+                .lock()
+                .unwrap()
+                .entry(connection.to_string())
+                .or_default()
+                .push(message);
+            Ok(())
+        }
+    }
+
+    async fn run(
+        connections: &[(&str, &str)],
+        sender: RecordingSender,
+    ) -> (BroadcastApp<MemoryStore, RecordingSender>, DynamoDbEventResponse) {
+        let store = MemoryStore::default();
+        for (connection, site) in connections {
+            store
+                .connections
+                .lock()
+                .unwrap()
+                .insert(ConnectionId::parse(connection).unwrap(), SiteId::parse(site).unwrap());
+        }
+        let app = BroadcastApp {
+            store,
+            sender,
+            config: BroadcastConfig::default(),
+        };
+        let event: Event =
+            serde_json::from_str(include_str!("../../../../events/broadcast/stream-batch.json")).unwrap();
+        let response = function_handler(&app, LambdaEvent::new(event, Default::default()))
+            .await
+            .unwrap();
+        (app, response)
+    }
+
+    #[tokio::test]
+    async fn each_connection_gets_one_message_with_its_sites_events() {
+        let (app, response) = run(
+            &[("a1", "demo"), ("a2", "demo"), ("b1", "docs-site"), ("c1", "other")],
+            RecordingSender::default(),
+        )
+        .await;
+        assert!(response.batch_item_failures.is_empty());
+        let sent = app.sender.sent.lock().unwrap();
+        for demo in ["a1", "a2"] {
+            assert_eq!(sent[demo].len(), 1, "one message for the batch");
+            let message = &sent[demo][0];
+            assert_eq!(message["type"], "events");
+            assert_eq!(message["siteId"], "demo");
+            let types: Vec<&str> = message["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["type"].as_str().unwrap())
+                .collect();
+            assert_eq!(types, ["pageview", "pageview", "event", "pageview"]);
+            assert_eq!(message["events"][0]["path"], "/pricing");
+            assert_eq!(message["events"][2]["name"], "signup");
+        }
+        assert_eq!(sent["b1"][0]["events"][0]["type"], "outbound");
+        assert_eq!(sent["b1"][0]["events"][0]["url"], "https://github.com/example/repo");
+        assert!(
+            !sent.contains_key("c1"),
+            "a connection of another site receives nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn gone_connections_are_forgotten_and_throttling_is_retried() {
+        let sender = RecordingSender {
+            gone: vec!["a1".into()],
+            throttled_once: Mutex::new(vec!["a2".into()]),
+            ..RecordingSender::default()
+        };
+        let (app, response) = run(&[("a1", "demo"), ("a2", "demo")], sender).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "delivery problems never fail the batch"
+        );
+        let remaining: Vec<String> = app
+            .store
+            .connections
+            .lock()
+            .unwrap()
+            .keys()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(remaining, ["a2"]);
+        assert_eq!(
+            app.sender.sent.lock().unwrap()["a2"].len(),
+            1,
+            "retried after the throttle, sent once"
+        );
+    }
+}

@@ -1,0 +1,20 @@
+use broadcast::sender::ApiGatewaySender;
+use broadcast::{BroadcastApp, Config, function_handler};
+use lambda_runtime::{Error, run, service_fn, tracing};
+use pulse_core::live::BroadcastConfig;
+use pulse_dynamodb::DynamoStore;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = Config::from_env()?;
+    let sdk_config = pulse_dynamodb::sdk_config().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), &config.table_name);
+    let sender = ApiGatewaySender::new(&sdk_config, &config.websocket_endpoint);
+    let app = BroadcastApp {
+        store,
+        sender,
+        config: BroadcastConfig::default(),
+    };
+    run(service_fn(|event| function_handler(&app, event))).await
+}

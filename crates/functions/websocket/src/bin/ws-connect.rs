@@ -1,0 +1,14 @@
+use lambda_runtime::{Error, run, service_fn, tracing};
+use pulse_dynamodb::DynamoStore;
+use websocket::Config;
+use websocket::connect::{ConnectApp, function_handler};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let config = Config::from_env()?;
+    let sdk_config = pulse_dynamodb::sdk_config().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), &config.table_name);
+    let app = ConnectApp::new(store, &config);
+    run(service_fn(|event| function_handler(&app, event))).await
+}

@@ -1,0 +1,149 @@
+use std::time::Duration;
+
+use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use chrono::Utc;
+use lambda_runtime::{Error, LambdaEvent};
+use pulse_core::live::{ConnectionId, ConnectionStore};
+use pulse_core::site_cache::SiteCache;
+use pulse_core::{SiteDirectory, SiteId};
+
+use crate::config::Config;
+use crate::response;
+
+/// API Gateway closes a WebSocket after 2 hours; the items outlive that a little, then TTL removes any
+/// that `$disconnect` missed.
+pub const CONNECTION_TTL: Duration = Duration::from_secs(2 * 3600 + 600);
+
+pub struct ConnectApp<S> {
+    pub store: S,
+    sites: SiteCache,
+}
+
+impl<S: SiteDirectory + ConnectionStore> ConnectApp<S> {
+    pub fn new(store: S, config: &Config) -> Self {
+        Self {
+            store,
+            sites: SiteCache::new(config.site_cache_ttl, Duration::from_secs(10)),
+        }
+    }
+}
+
+/// `$connect`: the same checks as the realtime API (unknown site 404, missing or wrong token 401), then
+/// the connection is recorded. Any non-2xx answer refuses the connection.
+pub async fn function_handler<S>(
+    app: &ConnectApp<S>,
+    event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
+) -> Result<ApiGatewayProxyResponse, Error>
+where
+    S: SiteDirectory + ConnectionStore,
+{
+    let request = event.payload;
+    let Some(connection) = request
+        .request_context
+        .connection_id
+        .as_deref()
+        .and_then(ConnectionId::parse)
+    else {
+        return Ok(response::error(400, "no usable connection id", None));
+    };
+    let query = &request.query_string_parameters;
+    let Some(site_id) = query.first("siteId").and_then(|raw| SiteId::parse(raw).ok()) else {
+        return Ok(response::error(
+            400,
+            "siteId must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '.', '-'",
+            Some("siteId"),
+        ));
+    };
+    let site = match app.sites.get(&app.store, &site_id).await {
+        Ok(Some(site)) => site,
+        Ok(None) => return Ok(response::error(404, "unknown site", Some("siteId"))),
+        Err(err) => {
+            tracing::error!(error = %err, source = ?std::error::Error::source(&err), "site lookup failed");
+            return Ok(response::error(503, "temporarily unavailable, retry later", None));
+        }
+    };
+    if !site.readable_with(query.first("token")) {
+        return Ok(response::error(
+            401,
+            "a valid token for this site is required",
+            Some("token"),
+        ));
+    }
+    let expires_at = Utc::now() + CONNECTION_TTL;
+    if let Err(err) = app.store.add_connection(&site.id, &connection, expires_at).await {
+        tracing::error!(error = %err, source = ?std::error::Error::source(&err), "could not record the connection");
+        return Ok(response::error(503, "temporarily unavailable, retry later", None));
+    }
+    Ok(response::ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use pulse_core::memory::MemoryStore;
+    use pulse_core::{Site, TokenHash};
+
+    use super::*;
+
+    fn app(public: bool) -> ConnectApp<MemoryStore> {
+        let site = Site {
+            id: SiteId::parse("demo").unwrap(),
+            domains: vec!["localhost".into()],
+            public,
+            token_hash: TokenHash::of("pt_demo-token"),
+        };
+        let config = Config::from_lookup(|_| Some("t".into())).unwrap();
+        ConnectApp::new(MemoryStore::with_site(site), &config)
+    }
+
+    async fn connect(app: &ConnectApp<MemoryStore>, fixture: &str) -> i64 {
+        let request: ApiGatewayWebsocketProxyRequest = serde_json::from_str(fixture).expect("a $connect event");
+        function_handler(app, LambdaEvent::new(request, Default::default()))
+            .await
+            .unwrap()
+            .status_code
+    }
+
+    #[tokio::test]
+    async fn good_token_connects_and_is_recorded() {
+        let app = app(false);
+        assert_eq!(
+            connect(
+                &app,
+                include_str!("../../../../events/websocket/connect-good-token.json")
+            )
+            .await,
+            200
+        );
+        let connections = app.store.connections.lock().unwrap().clone();
+        assert_eq!(connections.len(), 1);
+        assert_eq!(connections.values().next().unwrap().as_str(), "demo");
+    }
+
+    #[tokio::test]
+    async fn bad_token_is_refused_with_401() {
+        let app = app(false);
+        assert_eq!(
+            connect(
+                &app,
+                include_str!("../../../../events/websocket/connect-bad-token.json")
+            )
+            .await,
+            401
+        );
+        assert!(app.store.connections.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn public_site_needs_no_token() {
+        let fixture = include_str!("../../../../events/websocket/connect-public-site.json");
+        assert_eq!(connect(&app(true), fixture).await, 200);
+        assert_eq!(connect(&app(false), fixture).await, 401);
+    }
+
+    #[tokio::test]
+    async fn unknown_site_is_404() {
+        let fixture =
+            include_str!("../../../../events/websocket/connect-good-token.json").replace("\"demo\"", "\"nobody\"");
+        assert_eq!(connect(&app(false), &fixture).await, 404);
+    }
+}

@@ -1,0 +1,261 @@
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::helpers::{FIREFOX, TestApp, s, spawn_app};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+impl TestApp {
+    fn ws_url(&self, query: &str) -> String {
+        format!("{}/ws?{query}", self.address.replace("http://", "ws://"))
+    }
+
+    async fn dashboard(&self) -> Socket {
+        self.dashboard_for("demo", Some(&self.token.clone())).await
+    }
+
+    async fn dashboard_for(&self, site: &str, token: Option<&str>) -> Socket {
+        let query = match token {
+            Some(token) => format!("siteId={site}&token={token}"),
+            None => format!("siteId={site}"),
+        };
+        let (socket, _) = tokio_tungstenite::connect_async(self.ws_url(&query))
+            .await
+            .expect("connection accepted");
+        socket
+    }
+
+    /// The HTTP status of a refused handshake.
+    async fn refused_status(&self, query: &str) -> u16 {
+        let mut request = self.ws_url(query).into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("user-agent", HeaderValue::from_static("test"));
+        match tokio_tungstenite::connect_async(request).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+            Err(other) => panic!("unexpected error: {other}"),
+            Ok(_) => panic!("the connection should have been refused"),
+        }
+    }
+
+    async fn connection_items(&self) -> usize {
+        self.items()
+            .await
+            .iter()
+            .filter(|i| s(i, "sk").starts_with("CONN#") || s(i, "pk").starts_with("CONN#"))
+            .count()
+    }
+
+    async fn send_page(&self, path: &str) {
+        let hit = json!({"s": "demo", "e": "pageview", "u": format!("https://example.com{path}")});
+        let response = self.post_collect(hit.to_string(), "application/json", FIREFOX).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+}
+
+/// Every event received within `wait` (text frames of type "events").
+async fn events_within(socket: &mut Socket, wait: Duration) -> Vec<Value> {
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, socket.next()).await {
+        if let Message::Text(text) = message {
+            let message: Value = serde_json::from_str(&text).unwrap();
+            if message["type"] == "events" {
+                events.extend(message["events"].as_array().unwrap().iter().cloned());
+            }
+        }
+    }
+    events
+}
+
+/// Reads until `count` events have arrived (or fails after 15 s).
+async fn next_events(socket: &mut Socket, count: usize) -> Vec<Value> {
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while events.len() < count {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {count} events arrived: {events:?}", events.len()))
+            .expect("socket open")
+            .expect("a frame");
+        if let Message::Text(text) = message {
+            let message: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(message["type"], "events", "{message}");
+            assert_eq!(message["siteId"], "demo");
+            events.extend(message["events"].as_array().unwrap().iter().cloned());
+        }
+    }
+    events
+}
+
+async fn wait_until(mut condition: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !condition().await {
+        assert!(tokio::time::Instant::now() < deadline, "condition not met in time");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn connect_checks_the_site_and_token() {
+    let app = spawn_app().await;
+    let _good = app.dashboard().await;
+    assert_eq!(
+        app.connection_items().await,
+        2,
+        "the site's item and the connection's own item"
+    );
+    assert_eq!(app.refused_status("siteId=demo&token=pt_wrong").await, 401);
+    assert_eq!(app.refused_status("siteId=demo").await, 401);
+    assert_eq!(app.refused_status("siteId=nobody&token=x").await, 404);
+    assert_eq!(app.refused_status("siteId=a%23b").await, 400);
+    assert_eq!(
+        app.connection_items().await,
+        2,
+        "refused connections leave nothing behind"
+    );
+}
+
+#[tokio::test]
+async fn ping_gets_pong_and_garbage_gets_an_error_without_closing() {
+    let app = spawn_app().await;
+    let mut socket = app.dashboard().await;
+    socket.send(Message::text(r#"{"action":"ping"}"#)).await.unwrap();
+    let reply = socket.next().await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(reply.to_text().unwrap()).unwrap(),
+        json!({"type": "pong"})
+    );
+    socket.send(Message::text("not json")).await.unwrap();
+    let reply: Value = serde_json::from_str(socket.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+    assert_eq!(reply["type"], "error");
+    socket.send(Message::text(r#"{"action":"ping"}"#)).await.unwrap();
+    let reply = socket.next().await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(reply.to_text().unwrap()).unwrap(),
+        json!({"type": "pong"})
+    );
+}
+
+#[tokio::test]
+async fn page_views_and_custom_events_arrive_with_their_content() {
+    let app = spawn_app().await;
+    let mut socket = app.dashboard().await;
+    let hit = json!({"s": "demo", "e": "pageview", "u": "https://example.com/pricing?x=1", "r": "https://news.ycombinator.com/"});
+    assert_eq!(app.send_hit(hit).await.status(), StatusCode::NO_CONTENT);
+    let events = next_events(&mut socket, 1).await;
+    assert_eq!(events[0]["type"], "pageview");
+    assert_eq!(events[0]["path"], "/pricing");
+    assert_eq!(events[0]["country"], "NL");
+    assert_eq!(events[0]["browser"], "Firefox");
+    assert_eq!(events[0]["referrer"], "news.ycombinator.com");
+    assert!(events[0]["timestamp"].as_str().unwrap().ends_with('Z'));
+
+    let custom =
+        json!({"s": "demo", "e": "event", "u": "https://example.com/pricing", "p": {"name": "signup", "value": 49}});
+    assert_eq!(app.send_hit(custom).await.status(), StatusCode::NO_CONTENT);
+    let events = next_events(&mut socket, 1).await;
+    assert_eq!(
+        events[0],
+        json!({"type": "event", "name": "signup", "value": 49.0, "path": "/pricing", "timestamp": events[0]["timestamp"], "country": "NL"})
+    );
+}
+
+#[tokio::test]
+async fn a_hundred_dashboards_each_get_every_event_once_and_other_sites_nothing() {
+    let app = spawn_app().await;
+    let other_token = pulse_core::ReadToken::generate();
+    app.store
+        .create_site(&pulse_core::Site {
+            id: pulse_core::SiteId::parse("other").unwrap(),
+            domains: vec!["other.example".into()],
+            public: false,
+            token_hash: other_token.hash(),
+        })
+        .await
+        .unwrap();
+    let mut outsider = app.dashboard_for("other", Some(other_token.expose())).await;
+    let mut dashboards = Vec::new();
+    for _ in 0..100 {
+        dashboards.push(app.dashboard().await);
+    }
+    let paths: Vec<String> = (0..5).map(|i| format!("/page-{i}")).collect();
+    for path in &paths {
+        app.send_page(path).await;
+    }
+    let expected: HashSet<&str> = paths.iter().map(String::as_str).collect();
+    let received = futures::future::join_all(dashboards.iter_mut().map(|socket| async move {
+        let mut events = next_events(socket, 5).await;
+        // Anything extra (a duplicate) would arrive shortly after.
+        events.extend(events_within(socket, Duration::from_millis(600)).await);
+        events
+    }))
+    .await;
+    for events in received {
+        let got: Vec<&str> = events.iter().map(|e| e["path"].as_str().unwrap()).collect();
+        assert_eq!(got.len(), 5, "exactly once each: {got:?}");
+        assert_eq!(got.into_iter().collect::<HashSet<_>>(), expected);
+    }
+    assert!(
+        events_within(&mut outsider, Duration::from_millis(300))
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn closing_the_socket_removes_its_items() {
+    let app = spawn_app().await;
+    let mut socket = app.dashboard().await;
+    assert_eq!(app.connection_items().await, 2);
+    socket.close(None).await.unwrap();
+    wait_until(async || app.connection_items().await == 0).await;
+}
+
+#[tokio::test]
+async fn a_vanished_connection_answers_410_and_is_removed_on_the_next_broadcast() {
+    let app = spawn_app().await;
+    let _socket = app.dashboard().await;
+    let mut live = app.dashboard().await;
+    wait_until(async || app.gateway.connections.count() == 2).await;
+    // One client disappears without a $disconnect: its items stay in the table.
+    let vanished = app.gateway.connections.ids().into_iter().next().unwrap();
+    assert!(app.gateway.connections.vanish(&vanished));
+    let management = format!("{}/@connections/{}", app.address, urlencode(&vanished));
+    assert_eq!(
+        app.http.post(&management).body("hello").send().await.unwrap().status(),
+        StatusCode::GONE
+    );
+    assert_eq!(app.connection_items().await, 4);
+
+    app.send_page("/after").await;
+    // The one still there gets it (unless the vanished one was `live`, in which case `_socket` is).
+    let _ = next_events_any(&mut live).await;
+    wait_until(async || app.connection_items().await == 2).await;
+    let remaining: Vec<String> = app
+        .items()
+        .await
+        .iter()
+        .filter(|i| s(i, "sk").starts_with("CONN#"))
+        .map(|i| s(i, "sk").to_owned())
+        .collect();
+    assert_eq!(remaining, [format!("CONN#{}", app.gateway.connections.ids()[0])]);
+}
+
+/// Waits briefly for events on a socket that may or may not be the one that vanished.
+async fn next_events_any(socket: &mut Socket) -> Vec<Value> {
+    events_within(socket, Duration::from_secs(3)).await
+}
+
+fn urlencode(raw: &str) -> String {
+    url::form_urlencoded::byte_serialize(raw.as_bytes()).collect()
+}

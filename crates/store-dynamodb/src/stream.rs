@@ -1,0 +1,54 @@
+//! Decoding Lambda's DynamoDB stream events into domain events: the adapter knows the item format, so
+//! both stream consumers share this.
+
+use aws_lambda_events::event::dynamodb::EventRecord;
+use pulse_core::StoredEvent;
+use pulse_core::realtime::aggregate::StreamEvent;
+use pulse_core::realtime::{SequenceNumber, SequenceRange};
+
+use crate::keys;
+
+/// The stretch of the stream a batch covers: from its first record to its last, whatever their kind.
+pub fn batch_range(records: &[EventRecord]) -> Option<SequenceRange> {
+    let mut sequences = records
+        .iter()
+        .filter_map(|r| r.change.sequence_number.as_deref().and_then(SequenceNumber::parse));
+    let first = sequences.next()?;
+    let (first, last) = sequences.fold((first.clone(), first), |(low, high), s| {
+        (if s < low { s.clone() } else { low }, if s > high { s } else { high })
+    });
+    Some(SequenceRange { first, last })
+}
+
+/// The raw events of a batch: INSERTs with `pk` `SITE#…` and `sk` `PV#…` or `EV#…`, decoded. The event
+/// source mappings filter the same way; this is the second check. A record that can never be decoded is
+/// logged (its event id, not its content) and skipped: retrying cannot fix it.
+pub fn raw_events(records: &[EventRecord]) -> Vec<StreamEvent> {
+    records.iter().filter_map(raw_event).collect()
+}
+
+fn raw_event(record: &EventRecord) -> Option<StreamEvent> {
+    if record.event_name != "INSERT" {
+        return None;
+    }
+    let key = |name: &str| match record.change.keys.get(name) {
+        Some(serde_dynamo::AttributeValue::S(value)) => Some(value.as_str()),
+        _ => None,
+    };
+    let is_raw_event = key("pk").is_some_and(|pk| pk.starts_with("SITE#"))
+        && key("sk").is_some_and(|sk| sk.starts_with(keys::PAGEVIEW_PREFIX) || sk.starts_with(keys::EVENT_PREFIX));
+    if !is_raw_event {
+        return None;
+    }
+    let Some(sequence) = record.change.sequence_number.as_deref().and_then(SequenceNumber::parse) else {
+        tracing::error!(event_id = %record.event_id, "stream record without a usable sequence number; skipped");
+        return None;
+    };
+    match serde_dynamo::from_item::<_, StoredEvent>(record.change.new_image.clone()) {
+        Ok(event) => Some(StreamEvent { sequence, event }),
+        Err(err) => {
+            tracing::error!(event_id = %record.event_id, error = %err, "undecodable raw event; skipped");
+            None
+        }
+    }
+}
