@@ -91,7 +91,7 @@ mod tests {
             public,
             token_hash: TokenHash::of("pt_demo-token"),
         };
-        let config = Config::from_lookup(|_| Some("t".into())).unwrap();
+        let config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "t".into())).unwrap();
         ConnectApp::new(MemoryStore::with_site(site), &config)
     }
 
