@@ -14,6 +14,7 @@ pub mod ws;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aggregate::AggregateApp;
 use aws_config::SdkConfig;
@@ -77,6 +78,8 @@ impl Functions {
 pub struct Gateway {
     pub functions: Functions,
     pub connections: ws::Connections,
+    /// Batches handed to the broadcast function (for the live benchmark's messages-per-batch figure).
+    pub broadcast_batches: AtomicUsize,
 }
 
 impl Gateway {
@@ -84,6 +87,7 @@ impl Gateway {
         Self {
             functions,
             connections: ws::Connections::default(),
+            broadcast_batches: AtomicUsize::new(0),
         }
     }
 }
@@ -128,6 +132,7 @@ pub async fn run_stream_consumers(poller: Arc<StreamPoller>, gateway: Arc<Gatewa
     let broadcast: StreamFunction = Arc::new(move |event: Value| {
         let gateway = gateway.clone();
         Box::pin(async move {
+            gateway.broadcast_batches.fetch_add(1, Ordering::Relaxed);
             let response = broadcast::function_handler(&gateway.functions.broadcast, stream_event(event)?)
                 .await
                 .map_err(|e| anyhow::anyhow!(e))?;
@@ -182,4 +187,56 @@ async fn realtime_route(
         Err(response) => return response,
     };
     apigw::from_lambda_response(realtime::function_handler(&gateway.functions.realtime, event).await)
+}
+
+/// A whole local stack on a fresh table, for tests and benchmarks: the table created on the DynamoDB at
+/// `endpoint`, the gateway on a free loopback port (its own management API as `WEBSOCKET_ENDPOINT`) and
+/// the stream consumers running.
+pub struct LocalStack {
+    pub address: String,
+    pub gateway: Arc<Gateway>,
+    pub store: DynamoStore,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub streams: aws_sdk_dynamodbstreams::Client,
+}
+
+impl LocalStack {
+    pub async fn start(endpoint: &str, table: &str) -> anyhow::Result<Self> {
+        let sdk_config = pulse_dynamodb::sdk_config().await;
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk_config)
+                .endpoint_url(endpoint)
+                .build(),
+        );
+        let streams = aws_sdk_dynamodbstreams::Client::from_conf(
+            aws_sdk_dynamodbstreams::config::Builder::from(&sdk_config)
+                .endpoint_url(endpoint)
+                .build(),
+        );
+        pulse_dynamodb::schema::create_table(&dynamodb, table).await?;
+        let store = DynamoStore::new(dynamodb.clone(), table);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = format!("http://{}", listener.local_addr()?);
+        let lookup = |name: &str| match name {
+            "TABLE_NAME" => Some(table.to_owned()),
+            "WEBSOCKET_ENDPOINT" => Some(address.clone()),
+            _ => None,
+        };
+        let gateway = Arc::new(Gateway::new(Functions::new(store.clone(), &sdk_config, lookup)?));
+        tokio::spawn(serve(listener, gateway.clone()));
+        let poller = Arc::new(StreamPoller {
+            streams: streams.clone(),
+            dynamodb: dynamodb.clone(),
+            table: table.to_owned(),
+            region: sdk_config.region().map(|r| r.to_string()).unwrap_or_default(),
+        });
+        tokio::spawn(run_stream_consumers(poller, gateway.clone()));
+        Ok(Self {
+            address,
+            gateway,
+            store,
+            dynamodb,
+            streams,
+        })
+    }
 }

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
@@ -27,6 +28,8 @@ use crate::Gateway;
 #[derive(Default)]
 pub struct Connections {
     live: Mutex<HashMap<String, LiveConnection>>,
+    /// Messages accepted by `POST /@connections/{id}`.
+    posted: AtomicUsize,
 }
 
 struct LiveConnection {
@@ -38,6 +41,10 @@ struct LiveConnection {
 }
 
 impl Connections {
+    pub fn messages_posted(&self) -> usize {
+        self.posted.load(Ordering::Relaxed)
+    }
+
     pub fn count(&self) -> usize {
         self.live.lock().expect("connections lock").len()
     }
@@ -297,6 +304,7 @@ pub async fn post_to_connection(
     if connection.outbox.send(message).is_err() {
         return gone();
     }
+    gateway.connections.posted.fetch_add(1, Ordering::Relaxed);
     StatusCode::OK.into_response()
 }
 

@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use local_gateway::streams::StreamPoller;
-use local_gateway::{Functions, Gateway};
+use local_gateway::{Gateway, LocalStack};
 use pulse_core::{ReadToken, Site, SiteId};
-use pulse_dynamodb::{DynamoStore, schema};
+use pulse_dynamodb::DynamoStore;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -21,6 +20,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub store: DynamoStore,
     pub gateway: Arc<Gateway>,
+    pub dynamodb: Client,
+    pub streams: aws_sdk_dynamodbstreams::Client,
     pub token: String,
     _moto: Option<MotoServer>,
 }
@@ -29,20 +30,6 @@ pub struct TestApp {
 fn moto_endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
         .expect("AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with `make test`, which starts moto")
-}
-
-async fn clients_for(endpoint: &str) -> (Client, aws_sdk_dynamodbstreams::Client) {
-    let sdk_config = pulse_dynamodb::sdk_config().await;
-    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
-        .endpoint_url(endpoint)
-        .build();
-    let streams = aws_sdk_dynamodbstreams::config::Builder::from(&sdk_config)
-        .endpoint_url(endpoint)
-        .build();
-    (
-        Client::from_conf(dynamodb),
-        aws_sdk_dynamodbstreams::Client::from_conf(streams),
-    )
 }
 
 /// A fresh table with a `demo` site (localhost and example.com), and a gateway on a free port.
@@ -57,14 +44,13 @@ pub async fn spawn_app_with_private_moto() -> TestApp {
 }
 
 async fn spawn_app_on(endpoint: String, moto: Option<MotoServer>) -> TestApp {
-    let (client, streams) = clients_for(&endpoint).await;
     let table = format!("test-{}", pulse_core::EventId::random());
-    schema::create_table(&client, &table)
+    let stack = LocalStack::start(&endpoint, &table)
         .await
-        .expect("table created on moto");
-    let store = DynamoStore::new(client.clone(), &table);
+        .expect("local stack starts on moto");
     let token = ReadToken::generate();
-    store
+    stack
+        .store
         .create_site(&Site {
             id: SiteId::parse("demo").unwrap(),
             domains: vec!["localhost".into(), "example.com".into()],
@@ -73,31 +59,13 @@ async fn spawn_app_on(endpoint: String, moto: Option<MotoServer>) -> TestApp {
         })
         .await
         .expect("demo site created");
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let sdk_config = pulse_dynamodb::sdk_config().await;
-    let lookup = |name: &str| match name {
-        "TABLE_NAME" => Some(table.clone()),
-        // The broadcast's management API client talks to this gateway.
-        "WEBSOCKET_ENDPOINT" => Some(address.clone()),
-        _ => None,
-    };
-    let functions = Functions::new(store.clone(), &sdk_config, lookup).expect("default configuration");
-    let gateway = Arc::new(Gateway::new(functions));
-    tokio::spawn(local_gateway::serve(listener, gateway.clone()));
-    let poller = Arc::new(StreamPoller {
-        streams,
-        dynamodb: client,
-        table: table.clone(),
-        region: "us-east-1".into(),
-    });
-    tokio::spawn(local_gateway::run_stream_consumers(poller, gateway.clone()));
     TestApp {
-        address,
+        address: stack.address,
         http: reqwest::Client::new(),
-        store,
-        gateway,
+        store: stack.store,
+        gateway: stack.gateway,
+        dynamodb: stack.dynamodb,
+        streams: stack.streams,
         token: token.expose().to_owned(),
         _moto: moto,
     }
@@ -225,9 +193,7 @@ impl TestApp {
 
 /// Every record of the test table's stream so far, as one Lambda DynamoDB event (unfiltered).
 pub async fn stream_batch(app: &TestApp) -> serde_json::Value {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
-    let (dynamodb, streams) = clients_for(&endpoint).await;
-    local_gateway::streams::read_whole_stream(&dynamodb, &streams, app.store.table())
+    local_gateway::streams::read_whole_stream(&app.dynamodb, &app.streams, app.store.table())
         .await
         .expect("stream readable")
 }
