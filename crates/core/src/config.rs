@@ -66,6 +66,29 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
     }
 }
 
+/// Configuration of the functions that read a site's numbers for a reader (the realtime API, the
+/// WebSocket `$connect`): the table, and how long a warm function trusts a site's token hash and
+/// `public` flag.
+#[derive(Debug, Clone)]
+pub struct ReaderConfig {
+    pub table_name: String,
+    pub site_cache_ttl: Duration,
+}
+
+impl ReaderConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(env)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let settings = Settings::new(lookup);
+        Ok(Self {
+            table_name: settings.required("TABLE_NAME")?,
+            site_cache_ttl: settings.seconds("SITE_CACHE_SECONDS", 0..=3_600, Duration::from_secs(60))?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,7 @@ use pulse_core::site_cache::SiteCache;
 use pulse_core::{RealtimeStore, SiteDirectory, SiteId};
 use pulse_http as response;
 
-use crate::config::Config;
+use crate::Config;
 
 /// Everything the handler needs, built once per cold start.
 pub struct RealtimeApp<S> {

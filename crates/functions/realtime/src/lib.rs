@@ -1,8 +1,8 @@
 //! The `realtime` function: `GET /sites/{siteId}/realtime`. [`handler::function_handler`] translates
 //! HTTP to `pulse_core::realtime::service` and back.
 
-pub mod config;
 pub mod handler;
 
-pub use config::Config;
 pub use handler::{RealtimeApp, function_handler};
+/// Configuration read once at cold start: the table, and how long a site lookup is trusted.
+pub use pulse_core::config::ReaderConfig as Config;

@@ -7,7 +7,7 @@ use pulse_core::live::{ConnectionId, ConnectionStore};
 use pulse_core::site_cache::SiteCache;
 use pulse_core::{SiteDirectory, SiteId};
 
-use crate::config::Config;
+use crate::Config;
 use crate::response;
 
 /// API Gateway closes a WebSocket after 2 hours; the items outlive that a little, then TTL removes any
