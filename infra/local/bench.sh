@@ -10,5 +10,5 @@ source infra/local/moto.sh
 infra/local/venv.sh infra/local/requirements.txt
 cargo bench -p collect
 start_moto
-trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
+trap 'stop_processes "$MOTO_PID"' EXIT
 cargo bench -p local-gateway --bench realtime

@@ -16,7 +16,7 @@ cleanup() {
   trap - INT TERM EXIT
   echo
   echo "stopping the local stack"
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  stop_processes "${pids[@]}"
   wait 2>/dev/null || true
 }
 trap cleanup INT TERM EXIT

@@ -10,5 +10,5 @@ export MOTO_SERVER="$PWD/.venv/bin/moto_server"
 
 infra/local/venv.sh infra/local/requirements.txt
 start_moto
-trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
+trap 'stop_processes "$MOTO_PID"' EXIT
 cargo test --workspace "$@"
