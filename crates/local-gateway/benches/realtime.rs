@@ -37,7 +37,7 @@ use pulse_core::realtime::view::{RealtimeParams, Window};
 use pulse_core::realtime::{Minute, MinuteRollup, SequenceNumber, SequenceRange};
 use pulse_core::site_cache::SiteCache;
 use pulse_core::{EventId, EventKind, EventStore, ReadToken, Site, SiteId, StoreError, StoredEvent};
-use pulse_dynamodb::{DynamoStore, keys, schema};
+use pulse_dynamodb::{DynamoStore, schema};
 use serde_json::{Value, json};
 
 // Section 1: 10,000 events from 2,000 visitors over 5 minutes, folded as one batch.
@@ -339,22 +339,12 @@ impl RollupStore for SizingStore<'_> {
     ) -> Result<SaveOutcome, StoreError> {
         let outcome = self.store.save_rollup(key, rollup, expected, expires_at).await?;
         if outcome == SaveOutcome::Saved {
-            let size = item_size(&rollup_item(key, rollup, expires_at));
+            let item = pulse_dynamodb::rollup_item(key, rollup, expires_at).expect("a rollup converts to an item");
+            let size = item_size(&item);
             self.sizes.lock().expect("sizes lock").insert(key.clone(), size);
         }
         Ok(outcome)
     }
-}
-
-/// The item the DynamoDB adapter writes for a rollup (`save_rollup` in pulse-dynamodb): the
-/// rollup's attributes plus `pk`, `sk` and `ttl`.
-fn rollup_item(key: &RollupKey, rollup: &MinuteRollup, expires_at: DateTime<Utc>) -> HashMap<String, AttributeValue> {
-    let mut item: HashMap<String, AttributeValue> =
-        serde_dynamo::to_item(rollup).expect("a rollup converts to a DynamoDB item");
-    item.insert("pk".into(), AttributeValue::S(keys::site_pk(&key.site)));
-    item.insert("sk".into(), AttributeValue::S(keys::rollup_sk(key.minute, key.shard)));
-    item.insert("ttl".into(), AttributeValue::N(expires_at.timestamp().to_string()));
-    item
 }
 
 /// A site's realtime queries, with the request counter of the store's client.

@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use pulse_core::realtime::aggregate::{RollupKey, RollupStore, SaveOutcome};
@@ -5,6 +7,20 @@ use pulse_core::realtime::{Minute, MinuteRollup};
 use pulse_core::{EventKind, RealtimeStore, SiteId, StoreError, StoredEvent};
 
 use crate::{DynamoStore, keys, unavailable};
+
+/// The rollup item: the rollup's attributes plus its keys and `ttl`.
+pub fn rollup_item(
+    key: &RollupKey,
+    rollup: &MinuteRollup,
+    expires_at: DateTime<Utc>,
+) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    let mut item: HashMap<String, AttributeValue> =
+        serde_dynamo::to_item(rollup).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    item.insert("pk".into(), AttributeValue::S(keys::site_pk(&key.site)));
+    item.insert("sk".into(), AttributeValue::S(keys::rollup_sk(key.minute, key.shard)));
+    item.insert("ttl".into(), AttributeValue::N(expires_at.timestamp().to_string()));
+    Ok(item)
+}
 
 impl RollupStore for DynamoStore {
     async fn load_rollup(&self, key: &RollupKey) -> Result<Option<MinuteRollup>, StoreError> {
@@ -28,11 +44,7 @@ impl RollupStore for DynamoStore {
         expected: Option<u64>,
         expires_at: DateTime<Utc>,
     ) -> Result<SaveOutcome, StoreError> {
-        let mut item: std::collections::HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(rollup).map_err(|e| StoreError::Malformed(e.to_string()))?;
-        item.insert("pk".into(), AttributeValue::S(keys::site_pk(&key.site)));
-        item.insert("sk".into(), AttributeValue::S(keys::rollup_sk(key.minute, key.shard)));
-        item.insert("ttl".into(), AttributeValue::N(expires_at.timestamp().to_string()));
+        let item = rollup_item(key, rollup, expires_at)?;
         let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
         let request = match expected {
             None => request.condition_expression("attribute_not_exists(pk)"),
@@ -135,9 +147,6 @@ impl DynamoStore {
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
-    item: std::collections::HashMap<String, AttributeValue>,
-    what: &str,
-) -> Result<T, StoreError> {
+fn decode<T: serde::de::DeserializeOwned>(item: HashMap<String, AttributeValue>, what: &str) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Malformed(format!("{what} item: {e}")))
 }
