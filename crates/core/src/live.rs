@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
@@ -93,22 +94,25 @@ pub fn site_messages(site: &SiteId, events: &[FeedEvent]) -> Vec<Vec<u8>> {
         })
         .expect("feed events serialise")
     };
+    // Each event's encoded size, once: a chunk's size is the envelope plus its events and commas.
+    let envelope = encode(&[]).len();
+    let sizes: Vec<usize> = events
+        .iter()
+        .map(|event| serde_json::to_vec(event).expect("feed events serialise").len())
+        .collect();
     let mut messages = Vec::new();
-    let mut start = 0;
-    while start < events.len() {
-        // Grow the chunk while it fits; a single event always fits (bodies are at most 8 KiB).
-        let mut end = start + 1;
-        let mut message = encode(&events[start..end]);
-        while end < events.len() {
-            let candidate = encode(&events[start..end + 1]);
-            if candidate.len() > MAX_MESSAGE_BYTES {
-                break;
-            }
-            message = candidate;
-            end += 1;
+    let (mut start, mut size) = (0, envelope);
+    for (index, event_size) in sizes.iter().enumerate() {
+        let separator = usize::from(index > start);
+        if separator == 1 && size + separator + event_size > MAX_MESSAGE_BYTES {
+            messages.push(encode(&events[start..index]));
+            (start, size) = (index, envelope + event_size);
+        } else {
+            size += separator + event_size;
         }
-        messages.push(message);
-        start = end;
+    }
+    if start < events.len() {
+        messages.push(encode(&events[start..]));
     }
     messages
 }
@@ -163,7 +167,8 @@ pub async fn broadcast<S: ConnectionStore, C: ConnectionSender>(
         if connections.is_empty() {
             continue;
         }
-        let messages = site_messages(site, feed);
+        // Shared, not copied, across a site's connections.
+        let messages = Arc::new(site_messages(site, feed));
         for connection in connections {
             deliveries.push((connection, messages.clone()));
         }
@@ -265,20 +270,32 @@ mod tests {
         assert_eq!(parsed["siteId"], "demo");
         assert_eq!(parsed["events"].as_array().unwrap().len(), 3);
 
-        let long_path = "/".to_owned() + &"x".repeat(2000);
-        let many: Vec<FeedEvent> = (0..200).map(|_| pageview(&long_path)).collect();
+        let many: Vec<FeedEvent> = (0..200)
+            .map(|i| pageview(&format!("/{i}/{}", "x".repeat(2000))))
+            .collect();
         let messages = site_messages(&site, &many);
         assert!(messages.len() > 1);
         assert!(messages.iter().all(|m| m.len() <= MAX_MESSAGE_BYTES));
-        let total: usize = messages
+        // Every message but the last is as full as the limit allows (the next event would not fit).
+        assert!(
+            messages[..messages.len() - 1]
+                .iter()
+                .all(|m| m.len() + 2_100 > MAX_MESSAGE_BYTES)
+        );
+        let paths: Vec<String> = messages
             .iter()
-            .map(|m| {
+            .flat_map(|m| {
                 serde_json::from_slice::<serde_json::Value>(m).unwrap()["events"]
                     .as_array()
                     .unwrap()
-                    .len()
+                    .clone()
             })
-            .sum();
-        assert_eq!(total, 200);
+            .map(|e| e["path"].as_str().unwrap().split('/').nth(1).unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            paths,
+            (0..200).map(|i| i.to_string()).collect::<Vec<_>>(),
+            "all events, in order"
+        );
     }
 }
