@@ -138,6 +138,38 @@ mod tests {
         assert!(!passes(&spec.filters, &record("PV#2026-01-15T10:30:00.000Z#a", false)));
     }
 
+    /// `sam build` builds each function's `BuildProperties.Binary` with cargo-lambda: every one must be
+    /// a binary of a function crate.
+    #[test]
+    fn every_template_function_names_a_binary_of_the_workspace() {
+        let template: Yaml = serde_norway::from_str(TEMPLATE).unwrap();
+        let binaries: Vec<&str> = template["Resources"]
+            .as_mapping()
+            .unwrap()
+            .values()
+            .filter_map(|resource| {
+                resource
+                    .get("Metadata")?
+                    .get("BuildProperties")?
+                    .get("Binary")?
+                    .as_str()
+            })
+            .collect();
+        assert_eq!(binaries.len(), 7, "{binaries:?}");
+        let functions_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
+        let manifests: Vec<String> = std::fs::read_dir(functions_dir)
+            .unwrap()
+            .map(|entry| std::fs::read_to_string(entry.unwrap().path().join("Cargo.toml")).unwrap_or_default())
+            .collect();
+        for binary in binaries {
+            let declared = format!("name = \"{binary}\"");
+            assert!(
+                manifests.iter().any(|m| m.contains(&declared)),
+                "no crate builds the binary {binary}"
+            );
+        }
+    }
+
     #[test]
     fn broadcast_mapping_passes_page_views_and_events_only() {
         let spec = mapping_from_template("BroadcastFunction").unwrap();
