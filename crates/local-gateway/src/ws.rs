@@ -160,9 +160,10 @@ pub async fn connect_route(
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    if !status_of(&answer).is_success() {
+    let status = status_of(&answer);
+    if !status.is_success() {
         let body = body_of(&answer).unwrap_or_default();
-        return (status_of(&answer), [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        return (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
     }
     upgrade.on_upgrade(move |socket| run_connection(gateway, connection_id, socket, source_ip, user_agent))
 }
@@ -201,17 +202,14 @@ async fn run_connection(
                 None => return,
             },
             incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(text))) => {
+                Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
                     touch(&gateway, &connection_id);
-                    let reply = default_route(&connection_id, (&source_ip, &user_agent), text.as_str()).await;
-                    if let Some(reply) = reply
-                        && socket.send(Message::Text(reply.into())).await.is_err()
-                    {
-                        break;
-                    }
-                }
-                Some(Ok(Message::Binary(_))) => {
-                    let reply = default_route(&connection_id, (&source_ip, &user_agent), "").await;
+                    // `$default` gets text bodies; a binary frame reaches it as an empty, invalid message.
+                    let body = match &message {
+                        Message::Text(text) => text.as_str(),
+                        _ => "",
+                    };
+                    let reply = default_route(&connection_id, (&source_ip, &user_agent), body).await;
                     if let Some(reply) = reply
                         && socket.send(Message::Text(reply.into())).await.is_err()
                     {
