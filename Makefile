@@ -2,7 +2,7 @@
 .PHONY: dev test lint bench release clean
 
 # The Lambda binaries, as template.yaml names them in BuildProperties.Binary.
-FUNCTIONS := collect aggregate realtime ws-connect ws-disconnect ws-default broadcast
+FUNCTIONS := collect aggregate realtime ws-connect ws-disconnect ws-default broadcast web
 
 ## dev: run the local stack (moto, table, demo site, local gateway) until Ctrl-C
 dev:
@@ -22,7 +22,7 @@ lint:
 ## bench: collect handler cost, realtime fold/query/latency figures, and the arm64 release binary sizes
 bench: release
 	infra/local/bench.sh
-	@for f in $(FUNCTIONS); do ls -l target/lambda/$$f/bootstrap | awk -v f=$$f '{ printf "%s release binary (arm64, stripped): %.2f MB\n", f, $$5 / 1048576 }'; done
+	@for f in $(FUNCTIONS); do ls -l $${CARGO_TARGET_DIR:-target}/lambda/$$f/bootstrap | awk -v f=$$f '{ printf "%s release binary (arm64, stripped): %.2f MB\n", f, $$5 / 1048576 }'; done
 
 ## release: arm64 release builds of the Lambda functions, as `sam build` makes them
 release:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole local stack: moto, the table, a demo site for localhost, and the local gateway serving the
-# HTTP routes with the real handler code and feeding the table's stream to the stream consumers.
-# DEMO_TRAFFIC=1 also starts simulated visitors (DEMO_VISITORS_PER_MINUTE, default 60).
+# HTTP routes (the dashboard and the tracker included) with the real handler code, feeding the table's
+# stream to the stream consumers, and simulated visitors (DEMO_VISITORS_PER_MINUTE, default 60;
+# DEMO_TRAFFIC=0 leaves them out).
 # Ctrl-C stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,6 +12,8 @@ source infra/local/moto.sh
 infra/local/venv.sh infra/local/requirements.txt
 cargo build --quiet -p local-gateway -p pulse-admin -p demo-traffic
 
+# Cargo builds into CARGO_TARGET_DIR when it is set.
+bin="${CARGO_TARGET_DIR:-target}/debug"
 pids=()
 cleanup() {
   trap - INT TERM EXIT
@@ -23,17 +26,17 @@ trap cleanup INT TERM EXIT
 
 start_moto
 pids+=("$MOTO_PID")
-admin=target/debug/pulse-admin
+admin="$bin/pulse-admin"
 "$admin" table create
 if token=$("$admin" site create --id demo --domain localhost --domain 127.0.0.1 2>/dev/null); then :; else
   token=$("$admin" site rotate-token --id demo 2>/dev/null)
 fi
 
-target/debug/local-gateway &
+"$bin/local-gateway" &
 pids+=("$!")
 sleep 0.5
-if [[ ${DEMO_TRAFFIC:-0} == 1 ]]; then
-  target/debug/demo-traffic --base "http://$GATEWAY_ADDR" --site demo &
+if [[ ${DEMO_TRAFFIC:-1} != 0 ]]; then
+  "$bin/demo-traffic" --base "http://$GATEWAY_ADDR" --site demo &
   pids+=("$!")
 fi
 
@@ -41,6 +44,8 @@ cat <<EOT
 
   moto (DynamoDB + Streams)  $AWS_ENDPOINT_URL_DYNAMODB   table: $TABLE_NAME
   local gateway              http://$GATEWAY_ADDR
+  dashboard                  http://$GATEWAY_ADDR/dashboard#site=demo&token=$token
+  demo pages (tracked)       http://$GATEWAY_ADDR/demo/index.html
   collect                    POST http://$GATEWAY_ADDR/collect
   realtime                   GET  http://$GATEWAY_ADDR/sites/demo/realtime
   demo site                  id: demo   domains: localhost, 127.0.0.1
@@ -54,7 +59,7 @@ cat <<EOT
   Watch it live (rollups appear within about a second):
     curl -s -H "Authorization: Bearer $token" 'http://$GATEWAY_ADDR/sites/demo/realtime?minutes=5'
 
-  Simulated visitors: DEMO_TRAFFIC=1 make dev.   Ctrl-C stops everything.
+  Simulated visitors are on; DEMO_TRAFFIC=0 make dev leaves them out.   Ctrl-C stops everything.
 EOT
 # Until Ctrl-C, or until either process dies on its own.
 wait -n "${pids[@]}" || true

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::enrich::{self, Salt};
 use crate::event::{EventId, StoredEvent};
-use crate::hit::{HitError, MAX_BODY_BYTES, ValidHit};
+use crate::hit::{HitError, MAX_BODY_BYTES, ParsedHit, ValidHit};
 use crate::ports::{EventStore, PutOutcome, SaltStore, SiteDirectory, StoreError};
 use crate::site::Site;
 use crate::site_cache::SiteCache;
@@ -43,6 +43,8 @@ pub struct CollectRequest<'a> {
     pub client_ip: IpAddr,
     /// Value of the CDN's viewer-country header, if any.
     pub country: Option<&'a str>,
+    /// The request's Referer, else its Origin: the page of a hit sent without `u`.
+    pub page_header: Option<&'a str>,
     pub received_at: DateTime<Utc>,
 }
 
@@ -53,6 +55,8 @@ pub enum Collected {
     Duplicate,
     /// Dropped on purpose: a bot or headless browser.
     Bot,
+    /// Accepted and not stored: a kind of hit the product does not support (heatmaps).
+    Unsupported,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +99,10 @@ impl<S: SiteDirectory + SaltStore + EventStore> Collector<S> {
         if request.body.len() > MAX_BODY_BYTES {
             return Err(CollectError::TooLarge);
         }
-        let hit = ValidHit::parse(request.body)?;
+        let hit = match ValidHit::parse(request.body, request.page_header)? {
+            ParsedHit::Track(hit) => hit,
+            ParsedHit::Heatmap => return Ok(Collected::Unsupported),
+        };
         // Before any lookup: bots cost no reads.
         let Some(user_agent) = enrich::classify_user_agent(request.user_agent) else {
             return Ok(Collected::Bot);
@@ -152,7 +159,11 @@ pub fn enrich_hit(
         id: id.unwrap_or_else(EventId::random),
         ts: request.received_at,
         sid: hit.session_id,
-        path: hit.url.path().to_owned(),
+        path: if hit.path_known {
+            hit.url.path().to_owned()
+        } else {
+            String::new()
+        },
         host: page_host,
         title: hit.title,
         referrer,

@@ -50,6 +50,57 @@ impl EventId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The millisecond timestamp a time-ordered id carries: a UUIDv7 (canonical, or 32 hex digits) or a
+    /// ULID. `None` for any other id.
+    pub fn embedded_time(&self) -> Option<DateTime<Utc>> {
+        let millis = uuid_v7_millis(&self.0).or_else(|| ulid_millis(&self.0))?;
+        DateTime::from_timestamp_millis(i64::try_from(millis).ok()?)
+    }
+}
+
+/// The first 48 bits of a UUIDv7 are its Unix time in milliseconds. The version nibble must be 7 and the
+/// variant bits `10`, so that an arbitrary 32-hex-digit id is not mistaken for one.
+fn uuid_v7_millis(raw: &str) -> Option<u64> {
+    let hex: String = match raw.len() {
+        36 => {
+            let dashes = [8, 13, 18, 23];
+            let well_formed = raw.char_indices().all(|(i, c)| {
+                if dashes.contains(&i) {
+                    c == '-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            });
+            well_formed.then(|| raw.replace('-', ""))?
+        }
+        32 if raw.bytes().all(|b| b.is_ascii_hexdigit()) => raw.to_owned(),
+        _ => return None,
+    };
+    let version = hex.as_bytes()[12];
+    let variant = u8::from_str_radix(&hex[16..17], 16).ok()?;
+    if version != b'7' || variant & 0b1100 != 0b1000 {
+        return None;
+    }
+    u64::from_str_radix(&hex[..12], 16).ok()
+}
+
+/// A ULID: 26 Crockford base32 characters, the first 10 of which are 48 bits of Unix milliseconds.
+fn ulid_millis(raw: &str) -> Option<u64> {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    if raw.len() != 26 {
+        return None;
+    }
+    let mut value: u128 = 0;
+    for byte in raw.bytes() {
+        let digit = ALPHABET.iter().position(|&c| c == byte.to_ascii_uppercase())?;
+        value = (value << 5) | digit as u128;
+    }
+    // 130 bits of text for 128 bits of value: the first character can only be 0–7.
+    if raw.as_bytes()[0] > b'7' {
+        return None;
+    }
+    Some((value >> 80) as u64)
 }
 
 impl fmt::Display for EventId {
@@ -128,6 +179,37 @@ pub struct StoredEvent {
     /// Whether the client supplied `id`, which makes retries idempotent.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub client_id: bool,
+}
+
+/// How far a time-ordered client id's own time may lie before the receive time and still place the event:
+/// the tracker's retries (and a beacon queued offline) arrive within it, and it covers the raw events'
+/// default lifetime, so a retry is recognised for as long as the first copy exists.
+pub const MAX_ID_AGE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+/// How far a client id's time may lie after the receive time (a client clock running ahead).
+pub const MAX_ID_LEAD: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// Where an event is stored among its site's items. The slot is what a retry of the same hit lands on, so
+/// one conditional write both stores the event and recognises the retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventSlot {
+    /// Ordered by this time, then by event id: the receive time for server-made ids, the id's own time for
+    /// a time-ordered client id (UUIDv7, ULID) within [`MAX_ID_AGE`] and [`MAX_ID_LEAD`] of it.
+    Timed(DateTime<Utc>),
+    /// Keyed by the client id alone: a client id that carries no usable time. Such events are counted and
+    /// pushed live, but the time-ordered feed query does not see them.
+    ByClientId,
+}
+
+impl StoredEvent {
+    pub fn slot(&self) -> EventSlot {
+        if !self.client_id {
+            return EventSlot::Timed(self.ts);
+        }
+        match self.id.embedded_time() {
+            Some(at) if at >= self.ts - MAX_ID_AGE && at <= self.ts + MAX_ID_LEAD => EventSlot::Timed(at),
+            _ => EventSlot::ByClientId,
+        }
+    }
 }
 
 mod millis_timestamp {

@@ -1,4 +1,9 @@
-//! The tracker wire format (compatible with the ts-analytics tracker): parsing and validation.
+//! The tracker wire format (compatible with the ts-analytics trackers): parsing and validation.
+//!
+//! Besides our own tracker's shape, the shapes ts-analytics' trackers send are accepted as they are:
+//! `en`/`ec`/`ev` (event name, category, value), `e:"event"` with `en:"outbound_click"` (an outbound
+//! click), events without `u` (GA4-style `gtag`: the page comes from the request's Referer or Origin),
+//! and heatmap hits (`hm_click`, `hm_move`, `hm_scroll`), which are accepted and not stored.
 //!
 //! The body is parsed into a JSON object first and each field is then checked by hand, so every
 //! rejection names the offending field.
@@ -45,20 +50,37 @@ impl HitError {
     }
 }
 
+/// What a valid body asks for.
+#[derive(Debug, Clone, PartialEq)]
+// Lives for one request and is matched at once: boxing would only add an allocation per hit.
+#[allow(clippy::large_enum_variant)]
+pub enum ParsedHit {
+    Track(ValidHit),
+    /// A heatmap hit (`hm_click`, `hm_move`, `hm_scroll`): heatmaps are not supported, so it is accepted
+    /// (a tracker must not retry it) and nothing is stored.
+    Heatmap,
+}
+
+/// The ts-analytics name of an outbound click sent as a custom event.
+const OUTBOUND_EVENT_NAME: &str = "outbound_click";
+
 /// A hit whose every field has been checked. Nothing here has been trusted without validation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidHit {
     pub site: SiteId,
     pub kind: EventKind,
+    /// The page: `u`, or for a hit without `u` the request's Referer or Origin.
     pub url: Url,
+    /// False when the page came from an Origin or an origin-only Referer: the path is unknown.
+    pub path_known: bool,
     pub referrer: Option<Url>,
     pub title: Option<String>,
     pub session_id: Option<String>,
     pub screen_width: Option<u32>,
     pub screen_height: Option<u32>,
-    /// `p.name` of a custom event.
+    /// `en`, else `p.name`, of a custom event.
     pub event_name: Option<String>,
-    /// `p.value` of a custom event.
+    /// `ev`, else `p.value`, of a custom event.
     pub event_value: Option<f64>,
     /// `p.url` of an outbound click.
     pub outbound_url: Option<Url>,
@@ -69,22 +91,42 @@ pub struct ValidHit {
 }
 
 impl ValidHit {
-    pub fn parse(body: &[u8]) -> Result<Self, HitError> {
+    /// Parses a body. `page_header` is the request's Referer, else its Origin: the page of a hit that
+    /// has no `u`.
+    pub fn parse(body: &[u8], page_header: Option<&str>) -> Result<ParsedHit, HitError> {
         let value: Value = serde_json::from_slice(body).map_err(|_| HitError::body("body is not valid JSON"))?;
         let Value::Object(mut fields) = value else {
             return Err(HitError::body("body must be a JSON object"));
         };
 
         let site = SiteId::parse(required_str(&fields, "s")?).map_err(|e| HitError::field("s", e.to_string()))?;
-        let kind = match required_str(&fields, "e")? {
+        let mut kind = match required_str(&fields, "e")? {
             "pageview" => EventKind::Pageview,
             "event" => EventKind::Event,
             "outbound" => EventKind::Outbound,
+            "hm_click" | "hm_move" | "hm_scroll" => return Ok(ParsedHit::Heatmap),
             _ => {
                 return Err(HitError::field("e", "e must be one of pageview, event, outbound"));
             }
         };
-        let url = web_url("u", required_str(&fields, "u")?)?;
+        let (mut url, path_known) = match fields.get("u") {
+            None | Some(Value::Null) => page_from_header(page_header)?,
+            Some(_) => (web_url("u", required_str(&fields, "u")?)?, true),
+        };
+        let ts_name = optional_str(&fields, "en", MAX_EVENT_NAME_CHARS)?
+            .filter(|name| !name.trim().is_empty())
+            .map(str::to_owned);
+        let ts_category = optional_str(&fields, "ec", MAX_PROP_STRING_CHARS)?
+            .filter(|category| !category.is_empty())
+            .map(str::to_owned);
+        let ts_value = match fields.get("ev") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => n.as_f64().filter(|v| v.is_finite()),
+            Some(_) => return Err(HitError::field("ev", "ev must be a number")),
+        };
+        if kind == EventKind::Event && ts_name.as_deref() == Some(OUTBOUND_EVENT_NAME) {
+            kind = EventKind::Outbound;
+        }
         let referrer = optional_str(&fields, "r", MAX_URL_LEN)?
             .filter(|r| !r.is_empty())
             .map(|r| Url::parse(r).map_err(|_| HitError::field("r", "r must be an absolute URL")))
@@ -109,39 +151,65 @@ impl ValidHit {
         };
         let (mut event_name, mut event_value, mut outbound_url) = (None, None, None);
         match kind {
-            EventKind::Pageview => {}
+            EventKind::Pageview => {
+                // ts-analytics' full tracker sends the page's path and title in `p` too; its
+                // `trackPageView(path)` names a virtual page there, which then is the page's path.
+                if let Some(Value::String(path)) = props.remove("path")
+                    && path.starts_with('/')
+                    && path.len() <= MAX_URL_LEN
+                {
+                    let path = path.split(['?', '#']).next().unwrap_or_default();
+                    url.set_path(path);
+                }
+                props.remove("title");
+            }
             EventKind::Event => {
-                let name = match props.remove("name") {
-                    Some(Value::String(name)) if !name.trim().is_empty() => name,
-                    Some(Value::String(_)) | None | Some(Value::Null) => {
-                        return Err(HitError::field("p.name", "p.name is required for an event"));
-                    }
-                    Some(_) => return Err(HitError::field("p.name", "p.name must be a string")),
+                // `en` names the event when present; `p.name` is then an ordinary property.
+                let name = match ts_name {
+                    Some(name) => name,
+                    None => match props.remove("name") {
+                        Some(Value::String(name)) if !name.trim().is_empty() => name,
+                        Some(Value::String(_)) | None | Some(Value::Null) => {
+                            return Err(HitError::field("p.name", "p.name (or en) is required for an event"));
+                        }
+                        Some(_) => return Err(HitError::field("p.name", "p.name must be a string")),
+                    },
                 };
                 if name.chars().count() > MAX_EVENT_NAME_CHARS {
                     return Err(HitError::field("p.name", "p.name is longer than 100 characters"));
                 }
                 event_name = Some(name);
-                event_value = match props.remove("value") {
-                    None | Some(Value::Null) => None,
-                    Some(Value::Number(n)) => n.as_f64().filter(|v| v.is_finite()),
-                    Some(_) => return Err(HitError::field("p.value", "p.value must be a number")),
+                event_value = match ts_value {
+                    Some(value) => Some(value),
+                    None => match props.remove("value") {
+                        None | Some(Value::Null) => None,
+                        Some(Value::Number(n)) => n.as_f64().filter(|v| v.is_finite()),
+                        Some(_) => return Err(HitError::field("p.value", "p.value must be a number")),
+                    },
                 };
-            }
-            EventKind::Outbound => match props.remove("url") {
-                Some(Value::String(link)) => outbound_url = Some(web_url("p.url", &link)?),
-                None | Some(Value::Null) => {
-                    return Err(HitError::field("p.url", "p.url is required for an outbound click"));
+                if let Some(category) = ts_category {
+                    props.entry("category").or_insert(Value::String(category));
                 }
-                Some(_) => return Err(HitError::field("p.url", "p.url must be a string")),
-            },
+            }
+            EventKind::Outbound => {
+                match props.remove("url") {
+                    Some(Value::String(link)) => outbound_url = Some(web_url("p.url", &link)?),
+                    None | Some(Value::Null) => {
+                        return Err(HitError::field("p.url", "p.url is required for an outbound click"));
+                    }
+                    Some(_) => return Err(HitError::field("p.url", "p.url must be a string")),
+                }
+                // ts-analytics sends the target's host besides its URL: derivable, not a property.
+                props.remove("hostname");
+            }
         }
         let props = extra_props(props)?;
 
-        Ok(Self {
+        Ok(ParsedHit::Track(Self {
             site,
             kind,
             url,
+            path_known,
             referrer,
             title,
             session_id,
@@ -152,8 +220,23 @@ impl ValidHit {
             outbound_url,
             props,
             client_id,
-        })
+        }))
     }
+}
+
+/// The page of a hit without `u`: the request's Referer (or Origin). A browser sends only the origin to
+/// another site under the default referrer policy, so a bare `https://host/` says nothing of the path.
+fn page_from_header(page_header: Option<&str>) -> Result<(Url, bool), HitError> {
+    let url = page_header
+        .and_then(|header| web_url("u", header).ok())
+        .ok_or_else(|| {
+            HitError::field(
+                "u",
+                "u is required (or send the hit from the page, with a Referer or Origin)",
+            )
+        })?;
+    let path_known = url.path() != "/" || url.query().is_some();
+    Ok((url, path_known))
 }
 
 fn required_str<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a str, HitError> {
@@ -254,7 +337,14 @@ mod tests {
     use super::*;
 
     fn parse(json: &str) -> Result<ValidHit, HitError> {
-        ValidHit::parse(json.as_bytes())
+        parse_from(json, None)
+    }
+
+    fn parse_from(json: &str, page_header: Option<&str>) -> Result<ValidHit, HitError> {
+        match ValidHit::parse(json.as_bytes(), page_header)? {
+            ParsedHit::Track(hit) => Ok(hit),
+            ParsedHit::Heatmap => panic!("a heatmap hit"),
+        }
     }
 
     fn field_of(json: &str) -> Option<String> {
@@ -389,5 +479,67 @@ mod tests {
     #[test]
     fn unknown_top_level_fields_are_ignored() {
         assert!(parse(r#"{"s":"a","e":"pageview","u":"https://example.com/","x":{"y":1}}"#).is_ok());
+    }
+
+    /// The shapes ts-analytics' trackers send, each as the tracker builds it.
+    #[test]
+    fn ts_analytics_shapes() {
+        let minimal = parse(
+            r#"{"s":"demo","sid":"x1","e":"pageview","u":"https://example.com/a","r":"","t":"A","sw":1440,"sh":900}"#,
+        )
+        .unwrap();
+        assert_eq!((minimal.kind, minimal.referrer.is_none()), (EventKind::Pageview, true));
+        let full = parse(r#"{"s":"demo","sid":"x1","e":"pageview","u":"https://example.com/a","r":null,"t":"A","sw":1,"sh":1,"ts":1760000000000,"p":{"path":"/a","title":"A"}}"#).unwrap();
+        assert!(full.props.is_empty(), "path and title are not properties");
+        let virtual_page = parse(r#"{"s":"demo","e":"pageview","u":"https://example.com/app?x=1","p":{"path":"/app/step-2?y=2","title":"Step 2"}}"#).unwrap();
+        assert_eq!(virtual_page.url.path(), "/app/step-2");
+        assert_eq!(virtual_page.url.host_str(), Some("example.com"));
+
+        let event = parse(r#"{"s":"demo","sid":"x1","e":"event","u":"https://example.com/a","en":"signup","ec":"forms","ev":10,"p":{"plan":"pro","name":"Bob"}}"#).unwrap();
+        assert_eq!(event.kind, EventKind::Event);
+        assert_eq!(event.event_name.as_deref(), Some("signup"));
+        assert_eq!(event.event_value, Some(10.0));
+        assert_eq!(event.props["category"], PropValue::Text("forms".into()));
+        assert_eq!(
+            event.props["name"],
+            PropValue::Text("Bob".into()),
+            "en wins; p.name stays a property"
+        );
+
+        let outbound = parse(r#"{"s":"demo","e":"event","u":"https://example.com/a","en":"outbound_click","ec":"outbound","p":{"url":"https://github.com/x","text":"GitHub","hostname":"github.com"}}"#).unwrap();
+        assert_eq!(outbound.kind, EventKind::Outbound);
+        assert_eq!(outbound.outbound_url.unwrap().as_str(), "https://github.com/x");
+        assert_eq!(outbound.props.keys().collect::<Vec<_>>(), ["text"]);
+
+        let engagement = parse(r#"{"s":"demo","e":"event","u":"https://example.com/a","en":"scroll_depth","ec":"engagement","ev":75,"p":{"depth":75}}"#).unwrap();
+        assert_eq!(
+            (engagement.kind, engagement.event_value),
+            (EventKind::Event, Some(75.0))
+        );
+
+        for heatmap in ["hm_click", "hm_move", "hm_scroll"] {
+            let body = format!(r#"{{"s":"demo","sid":"x","e":"{heatmap}","u":"/a","p":{{"x":1,"y":2}}}}"#);
+            assert_eq!(ValidHit::parse(body.as_bytes(), None), Ok(ParsedHit::Heatmap));
+        }
+        assert_eq!(
+            field_of(r#"{"s":"demo","e":"event","u":"https://example.com/","en":"x","ev":"1"}"#).as_deref(),
+            Some("ev")
+        );
+    }
+
+    /// GA4-style `gtag('event', …)` sends no `u`: the page comes from the Referer, or the Origin.
+    #[test]
+    fn a_hit_without_u_takes_its_page_from_the_request() {
+        let gtag = r#"{"s":"demo","e":"event","en":"purchase","p":{"currency":"EUR"}}"#;
+        let from_referer = parse_from(gtag, Some("https://example.com/cart?step=2")).unwrap();
+        assert_eq!((from_referer.url.path(), from_referer.path_known), ("/cart", true));
+        let from_origin = parse_from(gtag, Some("https://example.com")).unwrap();
+        assert_eq!(
+            (from_origin.url.host_str(), from_origin.path_known),
+            (Some("example.com"), false)
+        );
+        assert!(!parse_from(gtag, Some("https://example.com/")).unwrap().path_known);
+        assert_eq!(parse_from(gtag, None).unwrap_err().field.as_deref(), Some("u"));
+        assert_eq!(parse_from(gtag, Some("null")).unwrap_err().field.as_deref(), Some("u"));
     }
 }

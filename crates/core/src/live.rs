@@ -242,6 +242,7 @@ mod tests {
 
     fn pageview(path: &str) -> FeedEvent {
         FeedEvent::Pageview {
+            id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into(),
             path: path.into(),
             timestamp: "2026-01-15T10:30:12.345Z".into(),
             country: None,

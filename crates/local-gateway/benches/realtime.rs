@@ -34,7 +34,9 @@ use pulse_core::memory::MemoryStore;
 use pulse_core::realtime::aggregate::{AggregateConfig, RollupKey, RollupStore, SaveOutcome, StreamEvent, fold_batch};
 use pulse_core::realtime::service::RealtimeService;
 use pulse_core::realtime::view::{RealtimeParams, Window};
-use pulse_core::realtime::{Minute, MinuteRollup, SequenceNumber, SequenceRange};
+use pulse_core::realtime::{
+    Minute, MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, VisitorKey, VisitorPart, VisitorState,
+};
 use pulse_core::site_cache::SiteCache;
 use pulse_core::{EventId, EventKind, EventStore, ReadToken, Site, SiteId, StoreError, StoredEvent};
 use pulse_dynamodb::{DynamoStore, schema};
@@ -53,9 +55,8 @@ const WINDOWS: [u32; 3] = [1, 5, 30];
 const POPULATED_MINUTES: i64 = 30;
 /// Each visitor stays this many minutes, so a third of every minute's visitors are new.
 const VISIT_MINUTES: u64 = 3;
-/// A visitor takes ~200 bytes in a rollup item, so 1,500 per shard keeps items near 300 KB, under
-/// DynamoDB's 400 KB item limit.
-const VISITORS_PER_SHARD: u64 = 1_500;
+/// Section 1b: the write cost of one-second stream batches (the aggregate mapping's batching window).
+const BATCH_COST_VISITORS_PER_MINUTE: u64 = 1_000;
 /// Raw events written so that the feed queries of the view have something to read.
 const RECENT_EVENTS: i64 = 100;
 /// Queries per window: as many as fit in `RUN_BUDGET`, at least one and at most `MAX_RUNS`. moto
@@ -110,6 +111,8 @@ struct FoldResult {
     median: Duration,
     best: Duration,
     apply_median: Duration,
+    /// Write units of each one-second batch of a minute at `BATCH_COST_VISITORS_PER_MINUTE`.
+    batch_wcu: Vec<usize>,
 }
 
 async fn bench_fold() -> FoldResult {
@@ -144,22 +147,56 @@ async fn bench_fold() -> FoldResult {
         median: percentile(&timings, 0.5),
         best: percentile(&timings, 0.0),
         apply_median: percentile(&apply_timings, 0.5),
+        batch_wcu: batch_write_units(&mut traffic, last.plus(1), now).await,
     }
 }
 
-/// The fold's core alone: `MinuteRollup::apply` per event, without grouping, the applied-range
+/// The fold's core alone: counting and observing each event, without grouping, the applied-range
 /// guard or the store's load and save.
 fn time_apply(records: &[StreamEvent]) -> Duration {
     let started = Instant::now();
-    let mut rollups: BTreeMap<Minute, MinuteRollup> = BTreeMap::new();
+    let mut rollups: BTreeMap<Minute, (MinuteCounts, BTreeMap<VisitorKey, VisitorState>)> = BTreeMap::new();
     for record in records {
-        rollups
-            .entry(Minute::of(record.event.ts))
+        let (counts, visitors) = rollups.entry(Minute::of(record.event.ts)).or_default();
+        counts.count(&record.event);
+        visitors
+            .entry(VisitorKey::of(&record.event.visitor))
             .or_default()
-            .apply(&record.event);
+            .observe(&record.event);
     }
     black_box(&rollups);
     started.elapsed()
+}
+
+/// One minute of a site with `BATCH_COST_VISITORS_PER_MINUTE` visitors (a third of them new, as in
+/// section 2), delivered as sixty one-second batches: the write units each batch costs, by
+/// DynamoDB's item-size rules (1 WCU per KB, rounded up per item).
+async fn batch_write_units(traffic: &mut Traffic, minute: Minute, now: DateTime<Utc>) -> Vec<usize> {
+    let visitors = BATCH_COST_VISITORS_PER_MINUTE;
+    let mut events = traffic.minute_events(minute, 0..visitors, (visitors + visitors / 2) as usize);
+    events.sort_by_key(|event| event.ts);
+    let store = SizingStore {
+        store: &MemoryStore::default(),
+        sizes: Mutex::default(),
+    };
+    let mut units = Vec::new();
+    for second in 0..60 {
+        let in_second: Vec<StoredEvent> = events
+            .iter()
+            .filter(|event| (event.ts - minute.start()).num_seconds() == second)
+            .cloned()
+            .collect();
+        if in_second.is_empty() {
+            continue;
+        }
+        let (batch, records) = traffic.as_stream(in_second);
+        store.sizes.lock().expect("sizes lock").clear();
+        let report = fold_batch(&store, &AggregateConfig::default(), &batch, records, now).await;
+        assert!(report.failed.is_empty());
+        let written = store.sizes.lock().expect("sizes lock");
+        units.push(written.values().map(|size| size.div_ceil(1024)).sum());
+    }
+    units
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -168,7 +205,6 @@ fn time_apply(records: &[StreamEvent]) -> Duration {
 
 struct QueryResult {
     visitors_per_minute: u64,
-    shards: u8,
     minutes: u32,
     timed: Timed,
     /// Rollup items in the window, and their total DynamoDB item size.
@@ -204,14 +240,13 @@ async fn bench_queries(endpoint: &str) -> Vec<QueryResult> {
         let table = fresh_table(&client).await;
         let store = DynamoStore::new(client.clone(), &table);
         let (site, token) = create_site(&store, "bench").await;
-        let shards = shards_for(visitors_per_minute);
         // Queries use this same instant, so a minute boundary during the run cannot shift windows.
         let now = Utc::now();
 
         let started = Instant::now();
-        let populated = populate(&store, visitors_per_minute, shards, now).await;
+        let populated = populate(&store, visitors_per_minute, now).await;
         println!(
-            "[2/3] {visitors_per_minute} visitors/min: {shards} shard(s), {} events folded into {} \
+            "[2/3] {visitors_per_minute} visitors/min: {} events folded into {} \
              rollup writes + {RECENT_EVENTS} raw events in {:.1} s; largest rollup item {:.1} KB; \
              querying …",
             populated.events,
@@ -239,7 +274,6 @@ async fn bench_queries(endpoint: &str) -> Vec<QueryResult> {
                 .collect();
             results.push(QueryResult {
                 visitors_per_minute,
-                shards,
                 minutes,
                 timed,
                 rollup_items: in_window.len(),
@@ -257,18 +291,10 @@ async fn bench_queries(endpoint: &str) -> Vec<QueryResult> {
     results
 }
 
-/// Enough shards that no rollup item approaches the 400 KB limit.
-fn shards_for(visitors_per_minute: u64) -> u8 {
-    u8::try_from(visitors_per_minute.div_ceil(VISITORS_PER_SHARD)).expect("at most 255 shards")
-}
-
 /// Folds 30 minutes of synthetic traffic straight into the table (one batch per minute, as if
 /// the stream had delivered it) and writes the raw events the feed reads.
-async fn populate(store: &DynamoStore, visitors_per_minute: u64, shards: u8, now: DateTime<Utc>) -> Populated {
-    let config = AggregateConfig {
-        shards,
-        ..AggregateConfig::default()
-    };
+async fn populate(store: &DynamoStore, visitors_per_minute: u64, now: DateTime<Utc>) -> Populated {
+    let config = AggregateConfig::default();
     let sizing = SizingStore {
         store,
         sizes: Mutex::default(),
@@ -295,7 +321,7 @@ async fn populate(store: &DynamoStore, visitors_per_minute: u64, shards: u8, now
     put_recent_events(store, &mut traffic, visitors_per_minute, now).await;
 
     let sizes = sizing.sizes.into_inner().expect("sizes lock");
-    let item_sizes: Vec<(Minute, usize)> = sizes.into_iter().map(|(key, size)| (key.minute, size)).collect();
+    let item_sizes: Vec<(Minute, usize)> = sizes.into_iter().map(|((key, _), size)| (key.minute, size)).collect();
     let largest_item = item_sizes.iter().map(|(_, size)| *size).max().unwrap_or_default();
     Populated {
         events,
@@ -318,30 +344,52 @@ async fn put_recent_events(store: &DynamoStore, traffic: &mut Traffic, visitors:
     }
 }
 
-/// The DynamoDB store, recording the size of every rollup item it writes. Reading the items back
-/// instead (a Scan) would cost moto minutes at the highest traffic level.
-struct SizingStore<'a> {
-    store: &'a DynamoStore,
-    sizes: Mutex<BTreeMap<RollupKey, usize>>,
+/// A rollup store, recording the DynamoDB size of every rollup item it writes (`None`: the counts,
+/// `Some(index)`: a visitor part). Reading the items back instead (a Scan) would cost moto minutes at
+/// the highest traffic level.
+struct SizingStore<'a, S> {
+    store: &'a S,
+    sizes: Mutex<BTreeMap<(RollupKey, Option<usize>), usize>>,
 }
 
-impl RollupStore for SizingStore<'_> {
-    async fn load_rollup(&self, key: &RollupKey) -> Result<Option<MinuteRollup>, StoreError> {
-        self.store.load_rollup(key).await
+impl<S: RollupStore> RollupStore for SizingStore<'_, S> {
+    async fn load_minute(&self, key: &RollupKey) -> Result<Option<MinuteRollup>, StoreError> {
+        self.store.load_minute(key).await
     }
 
-    async fn save_rollup(
+    async fn save_part(
         &self,
         key: &RollupKey,
-        rollup: &MinuteRollup,
+        index: usize,
+        part: &VisitorPart,
         expected: Option<u64>,
         expires_at: DateTime<Utc>,
     ) -> Result<SaveOutcome, StoreError> {
-        let outcome = self.store.save_rollup(key, rollup, expected, expires_at).await?;
+        let outcome = self.store.save_part(key, index, part, expected, expires_at).await?;
         if outcome == SaveOutcome::Saved {
-            let item = pulse_dynamodb::rollup_item(key, rollup, expires_at).expect("a rollup converts to an item");
-            let size = item_size(&item);
-            self.sizes.lock().expect("sizes lock").insert(key.clone(), size);
+            let size = item_size(&pulse_dynamodb::part_item(key, index, part, expires_at));
+            self.sizes
+                .lock()
+                .expect("sizes lock")
+                .insert((key.clone(), Some(index)), size);
+        }
+        Ok(outcome)
+    }
+
+    async fn save_counts(
+        &self,
+        key: &RollupKey,
+        counts: &MinuteCounts,
+        expected: Option<u64>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<SaveOutcome, StoreError> {
+        let outcome = self.store.save_counts(key, counts, expected, expires_at).await?;
+        if outcome == SaveOutcome::Saved {
+            let item = pulse_dynamodb::counts_item(key, counts, expires_at).expect("counts convert to an item");
+            self.sizes
+                .lock()
+                .expect("sizes lock")
+                .insert((key.clone(), None), item_size(&item));
         }
         Ok(outcome)
     }
@@ -729,7 +777,7 @@ struct Visitor {
 impl Visitor {
     fn of(index: u64) -> Self {
         let mut rng = SplitMix(index);
-        // Real visitor ids are 128-bit hashes in hex; shards are chosen by their first byte.
+        // Real visitor ids are 128-bit hashes in hex.
         let id = format!("{:016x}{:016x}", rng.next(), rng.next());
         Self {
             id,
@@ -878,7 +926,7 @@ fn print_summary(fold: &FoldResult, queries: &[QueryResult], visible: &VisibleRe
         fold.events
     );
     println!(
-        "   fold_batch into MemoryStore (1 shard):  {:>7.2} ms per 10,000 events  {:>5.2} \
+        "   fold_batch into MemoryStore:            {:>7.2} ms per 10,000 events  {:>5.2} \
          µs/event  (best {:.2} ms)  {} rollup writes",
         per_10k(fold.median),
         per_event(fold.median),
@@ -886,9 +934,18 @@ fn print_summary(fold: &FoldResult, queries: &[QueryResult], visible: &VisibleRe
         fold.writes
     );
     println!(
-        "   MinuteRollup::apply loop alone:         {:>7.2} ms per 10,000 events  {:>5.2} µs/event",
+        "   count + observe loop alone:             {:>7.2} ms per 10,000 events  {:>5.2} µs/event",
         per_10k(fold.apply_median),
         per_event(fold.apply_median)
+    );
+    let mut wcu = fold.batch_wcu.clone();
+    wcu.sort_unstable();
+    println!(
+        "   write units per 1-second batch at {BATCH_COST_VISITORS_PER_MINUTE} visitors/min ({} batches, \
+         DynamoDB item sizes): median {} WCU, max {} WCU",
+        wcu.len(),
+        wcu.get(wcu.len() / 2).copied().unwrap_or_default(),
+        wcu.last().copied().unwrap_or_default(),
     );
 
     println!(
@@ -898,24 +955,13 @@ fn print_summary(fold: &FoldResult, queries: &[QueryResult], visible: &VisibleRe
          1 MB per Query page)."
     );
     println!(
-        "   {:>9} {:>6} {:>6} {:>4} {:>8} {:>8} {:>8} {:>6} {:>10} {:>8} {:>9}",
-        "visit/min",
-        "shards",
-        "window",
-        "runs",
-        "p50 ms",
-        "max ms",
-        "requests",
-        "items",
-        "rollup KB",
-        "≈RRU",
-        "visitors"
+        "   {:>9} {:>6} {:>4} {:>8} {:>8} {:>8} {:>6} {:>10} {:>8} {:>9}",
+        "visit/min", "window", "runs", "p50 ms", "max ms", "requests", "items", "rollup KB", "≈RRU", "visitors"
     );
     for q in queries {
         println!(
-            "   {:>9} {:>6} {:>4} m {:>4} {:>8.1} {:>8.1} {:>8} {:>6} {:>10.1} {:>8.1} {:>9}",
+            "   {:>9} {:>4} m {:>4} {:>8.1} {:>8.1} {:>8} {:>6} {:>10.1} {:>8.1} {:>9}",
             q.visitors_per_minute,
-            q.shards,
             q.minutes,
             q.timed.runs,
             ms(q.timed.p50),

@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use chrono::Utc;
@@ -134,7 +135,10 @@ fn url_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A handler error is what API Gateway turns into a bare 500.
+/// Answers as API Gateway would to what the handler returned: the response goes through the v2 response
+/// JSON the Lambda runtime sends (text bodies as they are, binary ones base64-encoded, one value per
+/// header, `Set-Cookie` in `cookies`), then is decoded from it, so the client gets the bytes it would
+/// get from AWS. A handler error, or an answer that does not serialise, is API Gateway's bare 500.
 pub fn from_lambda_response(result: Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error>) -> Response {
     let response = match result {
         Ok(response) => response,
@@ -143,12 +147,70 @@ pub fn from_lambda_response(result: Result<lambda_http::Response<lambda_http::Bo
             return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
         }
     };
+    match serde_json::to_value(lambda_payload(response))
+        .map_err(anyhow::Error::from)
+        .and_then(decode_payload)
+    {
+        Ok(response) => response,
+        Err(err) => {
+            tracing::error!(error = %err, "malformed Lambda response");
+            gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
+    }
+}
+
+/// What lambda_http hands the runtime for an HTTP API (v2) request.
+fn lambda_payload(response: lambda_http::Response<lambda_http::Body>) -> ApiGatewayV2httpResponse {
     let (parts, body) = response.into_parts();
-    let body = match body {
-        lambda_http::Body::Empty => Body::empty(),
-        lambda_http::Body::Text(text) => Body::from(text),
-        lambda_http::Body::Binary(bytes) => Body::from(bytes),
-        _ => Body::empty(),
+    let mut headers = parts.headers;
+    let cookies = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect();
+    headers.remove(header::SET_COOKIE);
+    let mut payload = ApiGatewayV2httpResponse::default();
+    payload.status_code = i64::from(parts.status.as_u16());
+    payload.headers = headers;
+    payload.cookies = cookies;
+    (payload.is_base64_encoded, payload.body) = match body {
+        lambda_http::Body::Empty => (false, None),
+        text @ lambda_http::Body::Text(_) => (false, Some(text)),
+        binary @ lambda_http::Body::Binary(_) => (true, Some(binary)),
+        _ => (false, None),
     };
-    Response::from_parts(parts, body)
+    payload
+}
+
+/// API Gateway's side: the response JSON back to HTTP.
+fn decode_payload(payload: Value) -> anyhow::Result<Response> {
+    let status = payload["statusCode"]
+        .as_u64()
+        .and_then(|code| StatusCode::from_u16(u16::try_from(code).ok()?).ok())
+        .ok_or_else(|| anyhow::anyhow!("no valid statusCode"))?;
+    let body = match &payload["body"] {
+        Value::String(text) if payload["isBase64Encoded"] == Value::Bool(true) => {
+            base64::engine::general_purpose::STANDARD.decode(text)?
+        }
+        Value::String(text) => text.clone().into_bytes(),
+        _ => Vec::new(),
+    };
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    if let Some(map) = payload["headers"].as_object() {
+        for (name, value) in map {
+            let value = value
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("header {name} is not a string"))?;
+            headers.append(HeaderName::try_from(name.as_str())?, HeaderValue::try_from(value)?);
+        }
+    }
+    for cookie in payload["cookies"].as_array().into_iter().flatten() {
+        if let Some(cookie) = cookie.as_str() {
+            headers.append(header::SET_COOKIE, HeaderValue::try_from(cookie)?);
+        }
+    }
+    Ok(response)
 }

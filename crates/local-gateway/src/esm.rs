@@ -113,29 +113,77 @@ fn leaf_matches(matcher: &Value, value: Option<&Value>) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
+    use pulse_dynamodb::keys;
     use serde_json::json;
 
     use super::*;
 
     fn record(sk: &str, with_image: bool) -> Value {
-        let mut change = json!({"Keys": {"pk": {"S": "SITE#demo"}, "sk": {"S": sk}}});
+        let pk = format!("{}demo", keys::SITE_PREFIX);
+        let mut change = json!({"Keys": {"pk": {"S": pk}, "sk": {"S": sk}}});
         if with_image {
-            change["NewImage"] = json!({"pk": {"S": "SITE#demo"}, "sk": {"S": sk}});
+            change["NewImage"] = json!({"pk": {"S": pk}, "sk": {"S": sk}});
         }
         json!({"eventName": "INSERT", "dynamodb": change})
+    }
+
+    fn key(prefix: &str, rest: &str) -> String {
+        format!("{prefix}{rest}")
+    }
+
+    /// The template's filters name exactly the key prefixes that keys.rs writes for raw events.
+    #[test]
+    fn filter_prefixes_are_the_raw_event_prefixes_of_the_key_layout() {
+        for function in ["AggregateFunction", "BroadcastFunction"] {
+            let spec = mapping_from_template(function).unwrap();
+            let prefix_of = |field: &str| -> BTreeSet<String> {
+                spec.filters
+                    .iter()
+                    .map(|f| {
+                        f["dynamodb"]["Keys"][field]["S"][0]["prefix"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned()
+                    })
+                    .collect()
+            };
+            let raw: BTreeSet<String> = keys::RAW_EVENT_PREFIXES.iter().map(|p| p.to_string()).collect();
+            assert_eq!(prefix_of("sk"), raw, "{function}");
+            assert_eq!(
+                prefix_of("pk"),
+                BTreeSet::from([keys::SITE_PREFIX.to_owned()]),
+                "{function}"
+            );
+        }
     }
 
     #[test]
     fn aggregate_mapping_is_read_from_the_template() {
         let spec = mapping_from_template("AggregateFunction").unwrap();
-        assert_eq!(spec.filters.len(), 2);
+        assert_eq!(spec.filters.len(), 3);
         assert!(spec.batch_size >= 1 && spec.max_retries >= 1);
-        assert!(passes(&spec.filters, &record("PV#2026-01-15T10:30:00.000Z#a", true)));
-        assert!(passes(&spec.filters, &record("EV#2026-01-15T10:30:00.000Z#a", true)));
-        assert!(!passes(&spec.filters, &record("RT#2026-01-15T10:30#00", true)));
-        assert!(!passes(&spec.filters, &record("ID#abc", true)));
+        let pageview = key(keys::PAGEVIEW_PREFIX, "2026-01-15T10:30:00.000Z#a");
+        assert!(passes(&spec.filters, &record(&pageview, true)));
+        assert!(passes(
+            &spec.filters,
+            &record(&key(keys::EVENT_PREFIX, "2026-01-15T10:30:00.000Z#a"), true)
+        ));
+        assert!(passes(
+            &spec.filters,
+            &record(&key(keys::CLIENT_ID_PREFIX, "abc"), true)
+        ));
+        assert!(!passes(
+            &spec.filters,
+            &record(&key(keys::ROLLUP_PREFIX, "2026-01-15T10:30#00"), true)
+        ));
+        assert!(!passes(
+            &spec.filters,
+            &record(&key(keys::CONNECTION_PREFIX, "abc"), true)
+        ));
         // A REMOVE (TTL deletion) has no NewImage.
-        assert!(!passes(&spec.filters, &record("PV#2026-01-15T10:30:00.000Z#a", false)));
+        assert!(!passes(&spec.filters, &record(&pageview, false)));
     }
 
     /// `sam build` builds each function's `BuildProperties.Binary` with cargo-lambda: every one must be
@@ -155,7 +203,7 @@ mod tests {
                     .as_str()
             })
             .collect();
-        assert_eq!(binaries.len(), 7, "{binaries:?}");
+        assert_eq!(binaries.len(), 8, "{binaries:?}");
         let functions_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
         let manifests: Vec<String> = std::fs::read_dir(functions_dir)
             .unwrap()
@@ -173,9 +221,25 @@ mod tests {
     #[test]
     fn broadcast_mapping_passes_page_views_and_events_only() {
         let spec = mapping_from_template("BroadcastFunction").unwrap();
-        assert!(passes(&spec.filters, &record("PV#2026-01-15T10:30:00.000Z#a", true)));
-        assert!(passes(&spec.filters, &record("EV#2026-01-15T10:30:00.000Z#a", true)));
-        assert!(!passes(&spec.filters, &record("CONN#abc", true)));
-        assert!(!passes(&spec.filters, &record("RT#2026-01-15T10:30#00", true)));
+        assert!(passes(
+            &spec.filters,
+            &record(&key(keys::PAGEVIEW_PREFIX, "2026-01-15T10:30:00.000Z#a"), true)
+        ));
+        assert!(passes(
+            &spec.filters,
+            &record(&key(keys::EVENT_PREFIX, "2026-01-15T10:30:00.000Z#a"), true)
+        ));
+        assert!(passes(
+            &spec.filters,
+            &record(&key(keys::CLIENT_ID_PREFIX, "abc"), true)
+        ));
+        assert!(!passes(
+            &spec.filters,
+            &record(&key(keys::CONNECTION_PREFIX, "abc"), true)
+        ));
+        assert!(!passes(
+            &spec.filters,
+            &record(&key(keys::ROLLUP_PREFIX, "2026-01-15T10:30#00"), true)
+        ));
     }
 }

@@ -1,6 +1,7 @@
 //! A local stand-in for API Gateway and Lambda's event source mappings:
 //! - each HTTP request becomes the API Gateway HTTP API (v2) event Lambda would receive, and the real
-//!   handler code answers it ([`router`]);
+//!   handler code answers it ([`router`]), the web function's files included;
+//! - `/demo/{file}` serves the demo site from web/demo (local only: not part of the AWS stack);
 //! - WebSockets at `/ws` run the WebSocket API's route handlers, and `/@connections/{id}` is the
 //!   management API that reaches them ([`ws`]);
 //! - the table's stream is polled and fed to the stream consumers with the template's filters
@@ -20,7 +21,8 @@ use aggregate::AggregateApp;
 use aws_config::SdkConfig;
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get, post};
 use broadcast::BroadcastApp;
 use broadcast::sender::ApiGatewaySender;
@@ -30,6 +32,7 @@ use pulse_dynamodb::DynamoStore;
 use realtime::RealtimeApp;
 use serde_json::Value;
 use streams::{StreamFunction, StreamPoller};
+use web::WebApp;
 use websocket::connect::ConnectApp;
 
 /// The functions, each built once as its Lambda would be, with the configuration its Lambda reads.
@@ -39,6 +42,8 @@ pub struct Functions {
     pub aggregate: AggregateApp<DynamoStore>,
     pub ws_connect: ConnectApp<DynamoStore>,
     pub broadcast: BroadcastApp<DynamoStore, ApiGatewaySender>,
+    /// web/public as embedded in the `web` binary, and `WEBSOCKET_URL` for config.json.
+    pub web: WebApp,
     /// What `ws-disconnect` holds: the store alone.
     pub store: DynamoStore,
 }
@@ -56,6 +61,7 @@ impl Functions {
         let aggregate_config = aggregate::Config::from_lookup(&lookup)?;
         let websocket_config = websocket::Config::from_lookup(&lookup)?;
         let broadcast_config = broadcast::Config::from_lookup(&lookup)?;
+        let web_config = web::Config::from_lookup(&lookup)?;
         Ok(Self {
             collect: CollectApp::new(store.clone(), &collect_config),
             realtime: RealtimeApp::new(store.clone(), &realtime_config),
@@ -69,6 +75,7 @@ impl Functions {
                 sender: ApiGatewaySender::new(sdk_config, &broadcast_config.websocket_endpoint),
                 config: BroadcastConfig::default(),
             },
+            web: WebApp::new(&web_config),
             store,
         })
     }
@@ -97,6 +104,10 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/collect", any(collect_route))
         .route("/sites/{site_id}/realtime", any(realtime_route))
         .route("/ws", get(ws::connect_route))
+        // Static paths above win over this one, as more specific routes do in API Gateway.
+        .route("/{asset}", any(web_route))
+        .route("/demo/", get(|| async { Redirect::temporary("/demo/index.html") }))
+        .route("/demo/{file}", get(demo_route))
         .route(
             "/@connections/{connection_id}",
             post(ws::post_to_connection)
@@ -189,6 +200,44 @@ async fn realtime_route(
     apigw::from_lambda_response(realtime::function_handler(&gateway.functions.realtime, event).await)
 }
 
+/// `ANY /{asset}`: the web function (files of web/public, `/dashboard`, `/config.json`).
+async fn web_route(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(asset): Path<String>,
+    request: Request,
+) -> Response {
+    let parameters = HashMap::from([("asset".to_owned(), asset)]);
+    let event = match apigw::to_lambda_request(request, peer, "ANY /{asset}", parameters).await {
+        Ok(event) => event,
+        Err(response) => return response,
+    };
+    apigw::from_lambda_response(web::function_handler(&gateway.functions.web, event).await)
+}
+
+/// The demo site's folder, read on each request so that edits show on reload.
+const DEMO_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/demo");
+
+/// `GET /demo/{file}`: a page of the demo site, which loads the tracker from this gateway. Only plain
+/// file names of that one folder.
+async fn demo_route(Path(file): Path<String>) -> Response {
+    if !web::encode::is_servable_name(&file) {
+        return apigw::not_found().await;
+    }
+    match tokio::fs::read(std::path::Path::new(DEMO_DIR).join(&file)).await {
+        Ok(bytes) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, web::encode::content_type(&file)),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => apigw::not_found().await,
+    }
+}
+
 /// A whole local stack on a fresh table, for tests and benchmarks: the table created on the DynamoDB at
 /// `endpoint`, the gateway on a free loopback port (its own management API as `WEBSOCKET_ENDPOINT`) and
 /// the stream consumers running.
@@ -202,6 +251,12 @@ pub struct LocalStack {
 
 impl LocalStack {
     pub async fn start(endpoint: &str, table: &str) -> anyhow::Result<Self> {
+        Self::start_with_web_assets(endpoint, table, web::EMBEDDED.to_vec()).await
+    }
+
+    /// Like [`Self::start`], with the web function serving `assets` instead of web/public, for tests
+    /// that must not depend on which files web/public holds.
+    pub async fn start_with_web_assets(endpoint: &str, table: &str, assets: Vec<web::Asset>) -> anyhow::Result<Self> {
         let sdk_config = pulse_dynamodb::sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&sdk_config)
@@ -216,13 +271,17 @@ impl LocalStack {
         pulse_dynamodb::schema::create_table(&dynamodb, table).await?;
         let store = DynamoStore::new(dynamodb.clone(), table);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = format!("http://{}", listener.local_addr()?);
+        let socket = listener.local_addr()?;
+        let address = format!("http://{socket}");
         let lookup = |name: &str| match name {
             "TABLE_NAME" => Some(table.to_owned()),
             "WEBSOCKET_ENDPOINT" => Some(address.clone()),
+            "WEBSOCKET_URL" => Some(format!("ws://{socket}/ws")),
             _ => None,
         };
-        let gateway = Arc::new(Gateway::new(Functions::new(store.clone(), &sdk_config, lookup)?));
+        let mut functions = Functions::new(store.clone(), &sdk_config, lookup)?;
+        functions.web = WebApp::with_assets(assets, &web::Config::from_lookup(lookup)?);
+        let gateway = Arc::new(Gateway::new(functions));
         tokio::spawn(serve(listener, gateway.clone()));
         let poller = Arc::new(StreamPoller {
             streams: streams.clone(),

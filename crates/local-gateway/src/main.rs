@@ -20,18 +20,21 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::from_default_env())
-        .init();
+    // WARN and above by default, so a failing stream poll or handler is visible without RUST_LOG.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,local_gateway=info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
     let args = Args::parse();
     let table = std::env::var("TABLE_NAME").context("TABLE_NAME is not set")?;
     let sdk_config = pulse_dynamodb::sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config);
     let store = DynamoStore::new(dynamodb.clone(), &table);
-    // The broadcast's management API client talks to this gateway unless told otherwise.
+    // The broadcast's management API client, and the dashboards' WebSocket, reach this gateway unless
+    // told otherwise.
     let own_endpoint = format!("http://{}", args.addr);
+    let own_websocket = format!("ws://{}/ws", args.addr);
     let lookup = |name: &str| match name {
         "WEBSOCKET_ENDPOINT" => std::env::var(name).ok().or_else(|| Some(own_endpoint.clone())),
+        "WEBSOCKET_URL" => std::env::var(name).ok().or_else(|| Some(own_websocket.clone())),
         _ => std::env::var(name).ok(),
     };
     let gateway = Arc::new(Gateway::new(Functions::new(store, &sdk_config, lookup)?));

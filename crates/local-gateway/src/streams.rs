@@ -41,14 +41,34 @@ impl StreamPoller {
             .table
             .and_then(|t| t.latest_stream_arn)
             .context("the table has no stream")?;
-        // Per shard: the next iterator, or None once the shard is closed and drained.
-        let mut iterators: HashMap<String, Option<String>> = HashMap::new();
+        let mut shards: HashMap<String, ShardPosition> = HashMap::new();
         loop {
-            if let Err(err) = self.poll_once(&stream_arn, &spec, &function, &mut iterators).await {
+            if let Err(err) = self.poll_once(&stream_arn, &spec, &function, &mut shards).await {
                 tracing::warn!(mapping = %spec.function, error = %format!("{err:#}"), "stream poll failed; retrying");
             }
             tokio::time::sleep(POLL_INTERVAL).await;
         }
+    }
+
+    /// An iterator just after the last record handed on, or at the start of the shard.
+    async fn fresh_iterator(
+        &self,
+        stream_arn: &str,
+        shard_id: &str,
+        after: Option<&str>,
+    ) -> anyhow::Result<Option<String>> {
+        let request = self
+            .streams
+            .get_shard_iterator()
+            .stream_arn(stream_arn)
+            .shard_id(shard_id);
+        let request = match after {
+            Some(sequence) => request
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(sequence),
+            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        Ok(request.send().await?.shard_iterator)
     }
 
     async fn poll_once(
@@ -56,28 +76,35 @@ impl StreamPoller {
         stream_arn: &str,
         spec: &MappingSpec,
         function: &StreamFunction,
-        iterators: &mut HashMap<String, Option<String>>,
+        shards: &mut HashMap<String, ShardPosition>,
     ) -> anyhow::Result<()> {
-        let shards = self.streams.describe_stream().stream_arn(stream_arn).send().await?;
-        for shard in shards.stream_description.and_then(|d| d.shards).unwrap_or_default() {
+        let description = self.streams.describe_stream().stream_arn(stream_arn).send().await?;
+        for shard in description
+            .stream_description
+            .and_then(|d| d.shards)
+            .unwrap_or_default()
+        {
             let Some(shard_id) = shard.shard_id else {
                 continue;
             };
-            if !iterators.contains_key(&shard_id) {
-                let iterator = self
-                    .streams
-                    .get_shard_iterator()
-                    .stream_arn(stream_arn)
-                    .shard_id(&shard_id)
-                    .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                    .send()
-                    .await?
-                    .shard_iterator;
-                iterators.insert(shard_id.clone(), iterator);
-            }
-            let Some(Some(iterator)) = iterators.get(&shard_id).cloned() else {
+            let position = shards.entry(shard_id.clone()).or_default();
+            if position.closed {
                 continue;
+            }
+            let iterator = match position.iterator.take() {
+                Some(iterator) => iterator,
+                None => match self
+                    .fresh_iterator(stream_arn, &shard_id, position.last_sequence.as_deref())
+                    .await?
+                {
+                    Some(iterator) => iterator,
+                    None => {
+                        position.closed = true;
+                        continue;
+                    }
+                },
             };
+            // On an error the iterator stays taken: the next poll asks for a fresh one.
             let page = self
                 .streams
                 .get_records()
@@ -85,9 +112,15 @@ impl StreamPoller {
                 .limit(1000)
                 .send()
                 .await?;
-            let records: Vec<Value> = page
-                .records
-                .unwrap_or_default()
+            let records = page.records.unwrap_or_default();
+            if let Some(last) = records
+                .last()
+                .and_then(|r| r.dynamodb.as_ref()?.sequence_number.clone())
+            {
+                position.last_sequence = Some(last);
+            }
+            let empty = records.is_empty();
+            let records: Vec<Value> = records
                 .into_iter()
                 .map(|record| lambda_record(record, stream_arn, &self.region))
                 .filter(|record| passes(&spec.filters, record))
@@ -95,7 +128,15 @@ impl StreamPoller {
             for batch in records.chunks(spec.batch_size.max(1)) {
                 self.deliver(spec, function, batch.to_vec()).await;
             }
-            iterators.insert(shard_id, page.next_shard_iterator);
+            match page.next_shard_iterator {
+                None => position.closed = true,
+                // moto answers a failed transaction by swapping in a copy of its tables, and an iterator
+                // taken before that never sees another record. An empty page therefore drops the iterator
+                // and the next poll starts again just after the last record handed on: one extra request
+                // when idle, and no stream can stall for good.
+                Some(_) if empty => {}
+                Some(next) => position.iterator = Some(next),
+            }
         }
         Ok(())
     }
@@ -161,6 +202,17 @@ pub async fn read_whole_stream(
         }
     }
     Ok(json!({ "Records": records }))
+}
+
+/// Where a mapping stands in one shard.
+#[derive(Default)]
+struct ShardPosition {
+    /// The iterator to read next; none when a fresh one must be taken.
+    iterator: Option<String>,
+    /// Sequence number of the last record read (filtered out or handed on).
+    last_sequence: Option<String>,
+    /// The shard is closed and drained.
+    closed: bool,
 }
 
 /// Index of the first record named in `batchItemFailures`, if any.

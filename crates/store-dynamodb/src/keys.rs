@@ -4,16 +4,22 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use pulse_core::live::ConnectionId;
 use pulse_core::realtime::Minute;
-use pulse_core::{EventId, EventKind, SiteId};
+use pulse_core::{EventKind, EventSlot, SiteId, StoredEvent};
 
 /// Partition of the site registry: one item per site, listable with one Query.
 pub const SITES_PK: &str = "SITES";
 /// Partition of the daily visitor-id salts.
 pub const SALT_PK: &str = "SALT";
 
+/// Partition prefix of everything that belongs to one site.
+pub const SITE_PREFIX: &str = "SITE#";
 pub const PAGEVIEW_PREFIX: &str = "PV#";
 pub const EVENT_PREFIX: &str = "EV#";
+/// Events keyed by a client id that carries no time ([`EventSlot::ByClientId`]).
 pub const CLIENT_ID_PREFIX: &str = "ID#";
+/// The sort-key prefixes of raw events: what the stream consumers read (the template's filters and the
+/// stream decoder are checked against this list).
+pub const RAW_EVENT_PREFIXES: [&str; 3] = [PAGEVIEW_PREFIX, EVENT_PREFIX, CLIENT_ID_PREFIX];
 pub const ROLLUP_PREFIX: &str = "RT#";
 pub const CONNECTION_PREFIX: &str = "CONN#";
 /// Sort key of a connection's own item (pk `CONN#{id}`).
@@ -24,7 +30,7 @@ const RANGE_END: char = '~';
 
 /// `SITE#{site}`: a site's raw events (and later its rollups and connections).
 pub fn site_pk(site: &SiteId) -> String {
-    format!("SITE#{site}")
+    format!("{SITE_PREFIX}{site}")
 }
 
 /// `SITE#{site}` under [`SITES_PK`].
@@ -32,31 +38,57 @@ pub fn registry_sk(site: &SiteId) -> String {
     site_pk(site)
 }
 
-/// `PV#{ts}#{id}` for page views, `EV#{ts}#{id}` for custom events and outbound clicks. The timestamp is
-/// fixed-width ISO 8601 with milliseconds, so a site's events sort by time.
-pub fn event_sk(kind: EventKind, at: DateTime<Utc>, id: &EventId) -> String {
-    let prefix = match kind {
+/// `PV#{ts}#{id}` for page views, `EV#{ts}#{id}` for custom events and outbound clicks, where `ts` is the
+/// event's slot time (fixed-width ISO 8601 with milliseconds, so a site's events sort by time); `ID#{id}`
+/// for an event whose client id carries no time. A function of the hit alone: a retry lands on the same key.
+pub fn event_sk(event: &StoredEvent) -> String {
+    match event.slot() {
+        EventSlot::Timed(at) => format!(
+            "{}{}#{}",
+            kind_prefix(event.kind),
+            pulse_core::time::iso_millis(at),
+            event.id
+        ),
+        EventSlot::ByClientId => format!("{CLIENT_ID_PREFIX}{}", event.id),
+    }
+}
+
+fn kind_prefix(kind: EventKind) -> &'static str {
+    match kind {
         EventKind::Pageview => PAGEVIEW_PREFIX,
         EventKind::Event | EventKind::Outbound => EVENT_PREFIX,
-    };
-    format!("{prefix}{}#{id}", pulse_core::time::iso_millis(at))
+    }
+}
+
+/// Whether a table key is a raw event's.
+pub fn is_raw_event_key(pk: &str, sk: &str) -> bool {
+    pk.starts_with(SITE_PREFIX) && RAW_EVENT_PREFIXES.iter().any(|prefix| sk.starts_with(prefix))
 }
 
 /// The sort keys of one kind's events received at or after `since`, as a `BETWEEN` range.
 pub fn event_sk_range(kind: EventKind, since: DateTime<Utc>) -> (String, String) {
-    let prefix = match kind {
-        EventKind::Pageview => PAGEVIEW_PREFIX,
-        EventKind::Event | EventKind::Outbound => EVENT_PREFIX,
-    };
+    let prefix = kind_prefix(kind);
     (
         format!("{prefix}{}", pulse_core::time::iso_millis(since)),
         format!("{prefix}{RANGE_END}"),
     )
 }
 
-/// `RT#{yyyy-mm-ddThh:mm}#{shard}`: one site's rollup of one minute (one shard of it).
-pub fn rollup_sk(minute: Minute, shard: u8) -> String {
-    format!("{ROLLUP_PREFIX}{minute}#{shard:02}")
+/// `RT#{yyyy-mm-ddThh:mm}#c`: one site's counts of one minute.
+pub fn rollup_counts_sk(minute: Minute) -> String {
+    format!("{ROLLUP_PREFIX}{minute}#c")
+}
+
+/// `RT#{yyyy-mm-ddThh:mm}#v{index}`: one of a minute's visitor parts.
+pub fn rollup_part_sk(minute: Minute, index: usize) -> String {
+    format!("{ROLLUP_PREFIX}{minute}#v{index:03}")
+}
+
+/// What a rollup sort key holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollupSlot {
+    Counts,
+    Part(usize),
 }
 
 /// Lower bound of the rollups from `minute` on.
@@ -64,15 +96,19 @@ pub fn rollup_sk_from(minute: Minute) -> String {
     format!("{ROLLUP_PREFIX}{minute}")
 }
 
-/// Upper bound of the rollups through `minute`, all shards.
+/// Upper bound of the rollups through `minute`, counts and every part.
 pub fn rollup_sk_through(minute: Minute) -> String {
     format!("{ROLLUP_PREFIX}{minute}#{RANGE_END}")
 }
 
-pub fn rollup_minute(sk: &str) -> Option<Minute> {
+pub fn rollup_slot(sk: &str) -> Option<(Minute, RollupSlot)> {
     let rest = sk.strip_prefix(ROLLUP_PREFIX)?;
-    let (minute, _shard) = rest.split_once('#')?;
-    Minute::parse(minute).ok()
+    let (minute, slot) = rest.split_once('#')?;
+    let slot = match slot {
+        "c" => RollupSlot::Counts,
+        part => RollupSlot::Part(part.strip_prefix('v')?.parse().ok()?),
+    };
+    Some((Minute::parse(minute).ok()?, slot))
 }
 
 /// `CONN#{id}` under the site: a broadcast finds a site's connections with one Query.
@@ -85,11 +121,6 @@ pub fn connection_pk(connection: &ConnectionId) -> String {
     format!("{CONNECTION_PREFIX}{connection}")
 }
 
-/// `ID#{id}`: marks a client event id as used for the site, so a retry stores nothing new.
-pub fn client_id_sk(id: &EventId) -> String {
-    format!("{CLIENT_ID_PREFIX}{id}")
-}
-
 /// `DAY#{yyyy-mm-dd}` under [`SALT_PK`].
 pub fn salt_sk(day: NaiveDate) -> String {
     format!("DAY#{}", day.format("%Y-%m-%d"))
@@ -99,30 +130,80 @@ pub fn salt_sk(day: NaiveDate) -> String {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use pulse_core::memory::sample_event;
 
     #[test]
     fn event_keys_sort_by_time_and_carry_the_kind() {
-        let id = EventId::parse("abc").unwrap();
         let at = Utc.with_ymd_and_hms(2026, 1, 15, 10, 30, 12).unwrap() + chrono::Duration::milliseconds(5);
+        let pageview = sample_event(EventKind::Pageview, "abc", at);
+        assert_eq!(event_sk(&pageview), "PV#2026-01-15T10:30:12.005Z#abc");
         assert_eq!(
-            event_sk(EventKind::Pageview, at, &id),
-            "PV#2026-01-15T10:30:12.005Z#abc"
-        );
-        assert_eq!(
-            event_sk(EventKind::Outbound, at, &id),
+            event_sk(&sample_event(EventKind::Outbound, "abc", at)),
             "EV#2026-01-15T10:30:12.005Z#abc"
         );
         assert_eq!(site_pk(&SiteId::parse("my-site").unwrap()), "SITE#my-site");
         assert_eq!(salt_sk(at.date_naive()), "DAY#2026-01-15");
         let minute = Minute::of(at);
-        assert_eq!(rollup_sk(minute, 3), "RT#2026-01-15T10:30#03");
-        assert_eq!(rollup_minute(&rollup_sk(minute, 3)), Some(minute));
-        // Every shard of the last minute sorts inside the range; the next minute does not.
-        assert!(rollup_sk(minute, 15) < rollup_sk_through(minute));
-        assert!(rollup_sk(minute.plus(1), 0) > rollup_sk_through(minute));
-        assert!(rollup_sk(minute, 0) > rollup_sk_from(minute));
+        assert_eq!(rollup_counts_sk(minute), "RT#2026-01-15T10:30#c");
+        assert_eq!(rollup_part_sk(minute, 3), "RT#2026-01-15T10:30#v003");
+        assert_eq!(
+            rollup_slot(&rollup_part_sk(minute, 3)),
+            Some((minute, RollupSlot::Part(3)))
+        );
+        assert_eq!(
+            rollup_slot(&rollup_counts_sk(minute)),
+            Some((minute, RollupSlot::Counts))
+        );
+        assert_eq!(rollup_slot("RT#2026-01-15T10:30#x"), None);
+        // The counts and every part of the last minute sort inside the range; the next minute does not.
+        assert!(rollup_counts_sk(minute) < rollup_sk_through(minute));
+        assert!(rollup_part_sk(minute, 999) < rollup_sk_through(minute));
+        assert!(rollup_part_sk(minute.plus(1), 0) > rollup_sk_through(minute));
+        assert!(rollup_part_sk(minute, 0) > rollup_sk_from(minute));
         let (from, through) = event_sk_range(EventKind::Pageview, at);
-        let key = event_sk(EventKind::Pageview, at, &id);
+        let key = event_sk(&pageview);
         assert!(from <= key && key < through);
+        assert!(is_raw_event_key(&site_pk(&pageview.site), &key));
+        assert!(!is_raw_event_key(&site_pk(&pageview.site), &rollup_counts_sk(minute)));
+    }
+
+    /// A retry of a hit lands on the same key: for a time-ordered client id the key's time is the id's own,
+    /// not the (later) receive time; other client ids key the event by the id alone.
+    #[test]
+    fn client_ids_key_the_event_by_the_hit_alone() {
+        // UUIDv7 of 2026-01-15T10:30:12.005Z (0x019bc134a725 ms).
+        let uuid = "019bc134-a725-7abc-8def-0123456789ab";
+        let id_time = Utc.with_ymd_and_hms(2026, 1, 15, 10, 30, 12).unwrap() + chrono::Duration::milliseconds(5);
+        let key_when_received = |id: &str, received: DateTime<Utc>| {
+            let mut event = sample_event(EventKind::Pageview, id, received);
+            event.client_id = true;
+            event_sk(&event)
+        };
+        let first = key_when_received(uuid, id_time + chrono::Duration::milliseconds(40));
+        assert_eq!(first, format!("PV#2026-01-15T10:30:12.005Z#{uuid}"));
+        assert_eq!(key_when_received(uuid, id_time + chrono::Duration::seconds(3)), first);
+        assert_eq!(key_when_received(uuid, id_time + chrono::Duration::hours(1)), first);
+        // The same id in other spellings, and a ULID of the same millisecond.
+        assert_eq!(
+            key_when_received(&uuid.replace('-', ""), id_time + chrono::Duration::seconds(1)),
+            format!("PV#2026-01-15T10:30:12.005Z#{}", uuid.replace('-', ""))
+        );
+        let ulid = "01KF0K99S5ABCDEFGHJKMNPQRS";
+        assert_eq!(
+            key_when_received(ulid, id_time + chrono::Duration::seconds(1)),
+            format!("PV#2026-01-15T10:30:12.005Z#{ulid}")
+        );
+        // Not time-ordered, or a time too far from the receive time: keyed by the id alone.
+        assert_eq!(key_when_received("evt_01HZX3", id_time), "ID#evt_01HZX3");
+        assert_eq!(
+            key_when_received(uuid, id_time - chrono::Duration::minutes(10)),
+            format!("ID#{uuid}")
+        );
+        assert_eq!(
+            key_when_received(uuid, id_time + chrono::Duration::hours(25)),
+            format!("ID#{uuid}")
+        );
+        let v4 = "019bc134-a725-4abc-8def-0123456789ab";
+        assert_eq!(key_when_received(v4, id_time), format!("ID#{v4}"));
     }
 }

@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use pulse_core::StoreError;
 
 pub use events::event_item;
-pub use rollups::rollup_item;
+pub use rollups::{counts_item, part_item};
 pub use sites::SiteAdminError;
 
 /// The adapter: one client and the table name, shared by every port.

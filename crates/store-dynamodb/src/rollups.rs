@@ -1,50 +1,76 @@
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use pulse_core::realtime::aggregate::{RollupKey, RollupStore, SaveOutcome};
-use pulse_core::realtime::{Minute, MinuteRollup};
+use pulse_core::realtime::{Minute, MinuteCounts, MinuteRollup, VisitorPart, codec};
 use pulse_core::{EventKind, RealtimeStore, SiteId, StoreError, StoredEvent};
 
+use crate::keys::RollupSlot;
 use crate::{DynamoStore, keys, unavailable};
 
-/// The rollup item: the rollup's attributes plus its keys and `ttl`.
-pub fn rollup_item(
-    key: &RollupKey,
-    rollup: &MinuteRollup,
-    expires_at: DateTime<Utc>,
-) -> Result<HashMap<String, AttributeValue>, StoreError> {
-    let mut item: HashMap<String, AttributeValue> =
-        serde_dynamo::to_item(rollup).map_err(|e| StoreError::Malformed(e.to_string()))?;
-    item.insert("pk".into(), AttributeValue::S(keys::site_pk(&key.site)));
-    item.insert("sk".into(), AttributeValue::S(keys::rollup_sk(key.minute, key.shard)));
-    item.insert("ttl".into(), AttributeValue::N(expires_at.timestamp().to_string()));
+type Item = HashMap<String, AttributeValue>;
+
+/// The counts item of a minute: `pv`, `ev`, `applied`, `ver`, plus its keys and `ttl`.
+pub fn counts_item(key: &RollupKey, counts: &MinuteCounts, expires_at: DateTime<Utc>) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(counts).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    add_keys(&mut item, key, keys::rollup_counts_sk(key.minute), expires_at);
     Ok(item)
 }
 
+/// A visitor part item: `d` (the part's compact encoding, binary) and `ver`, plus its keys and `ttl`.
+pub fn part_item(key: &RollupKey, index: usize, part: &VisitorPart, expires_at: DateTime<Utc>) -> Item {
+    let mut item = Item::from([
+        (
+            "d".to_owned(),
+            AttributeValue::B(Blob::new(codec::encode(part, key.minute))),
+        ),
+        ("ver".to_owned(), AttributeValue::N(part.version.to_string())),
+    ]);
+    add_keys(&mut item, key, keys::rollup_part_sk(key.minute, index), expires_at);
+    item
+}
+
+fn add_keys(item: &mut Item, key: &RollupKey, sk: String, expires_at: DateTime<Utc>) {
+    item.insert("pk".into(), AttributeValue::S(keys::site_pk(&key.site)));
+    item.insert("sk".into(), AttributeValue::S(sk));
+    item.insert("ttl".into(), AttributeValue::N(expires_at.timestamp().to_string()));
+}
+
 impl RollupStore for DynamoStore {
-    async fn load_rollup(&self, key: &RollupKey) -> Result<Option<MinuteRollup>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(keys::site_pk(&key.site)))
-            .key("sk", AttributeValue::S(keys::rollup_sk(key.minute, key.shard)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output.item.map(|item| decode(item, "rollup")).transpose()
+    async fn load_minute(&self, key: &RollupKey) -> Result<Option<MinuteRollup>, StoreError> {
+        let mut minutes = self.read_rollups(&key.site, key.minute, key.minute, true).await?;
+        Ok(minutes.remove(&key.minute))
     }
 
-    async fn save_rollup(
+    async fn save_part(
         &self,
         key: &RollupKey,
-        rollup: &MinuteRollup,
+        index: usize,
+        part: &VisitorPart,
         expected: Option<u64>,
         expires_at: DateTime<Utc>,
     ) -> Result<SaveOutcome, StoreError> {
-        let item = rollup_item(key, rollup, expires_at)?;
+        self.put_versioned(part_item(key, index, part, expires_at), expected)
+            .await
+    }
+
+    async fn save_counts(
+        &self,
+        key: &RollupKey,
+        counts: &MinuteCounts,
+        expected: Option<u64>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.put_versioned(counts_item(key, counts, expires_at)?, expected)
+            .await
+    }
+}
+
+impl DynamoStore {
+    /// A PutItem conditional on the stored item's `ver` (or on there being none).
+    async fn put_versioned(&self, item: Item, expected: Option<u64>) -> Result<SaveOutcome, StoreError> {
         let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
         let request = match expected {
             None => request.condition_expression("attribute_not_exists(pk)"),
@@ -64,17 +90,16 @@ impl RollupStore for DynamoStore {
             Err(err) => Err(unavailable(err)),
         }
     }
-}
 
-impl RealtimeStore for DynamoStore {
-    /// One paginated Query over `RT#{first}` … `RT#{last}#~`: only the window's items, whatever TTL has
-    /// or has not deleted yet.
-    async fn rollups(
+    /// One paginated Query over `RT#{first}` … `RT#{last}#~`: every minute's counts and parts in the
+    /// range, whatever TTL has or has not deleted yet.
+    async fn read_rollups(
         &self,
         site: &SiteId,
         first: Minute,
         last: Minute,
-    ) -> Result<Vec<(Minute, MinuteRollup)>, StoreError> {
+        consistent: bool,
+    ) -> Result<BTreeMap<Minute, MinuteRollup>, StoreError> {
         let mut pages = self
             .client
             .query()
@@ -83,20 +108,58 @@ impl RealtimeStore for DynamoStore {
             .expression_attribute_values(":pk", AttributeValue::S(keys::site_pk(site)))
             .expression_attribute_values(":first", AttributeValue::S(keys::rollup_sk_from(first)))
             .expression_attribute_values(":last", AttributeValue::S(keys::rollup_sk_through(last)))
+            .consistent_read(consistent)
             .into_paginator()
             .items()
             .send();
-        let mut rollups = Vec::new();
+        let mut minutes: BTreeMap<Minute, MinuteRollup> = BTreeMap::new();
         while let Some(item) = pages.next().await {
             let item = item.map_err(unavailable)?;
-            let minute = item
+            let (minute, slot) = item
                 .get("sk")
                 .and_then(|sk| sk.as_s().ok())
-                .and_then(|sk| keys::rollup_minute(sk))
+                .and_then(|sk| keys::rollup_slot(sk))
                 .ok_or_else(|| StoreError::Malformed("rollup sort key".into()))?;
-            rollups.push((minute, decode(item, "rollup")?));
+            let rollup = minutes.entry(minute).or_default();
+            match slot {
+                RollupSlot::Counts => rollup.counts = decode(item, "rollup counts")?,
+                RollupSlot::Part(index) => {
+                    let part = decode_part(&item, minute)?;
+                    if rollup.parts.len() <= index {
+                        rollup.parts.resize_with(index + 1, VisitorPart::default);
+                    }
+                    rollup.parts[index] = part;
+                }
+            }
         }
-        Ok(rollups)
+        Ok(minutes)
+    }
+}
+
+fn decode_part(item: &Item, minute: Minute) -> Result<VisitorPart, StoreError> {
+    let version = item
+        .get("ver")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| StoreError::Malformed("visitor part version".into()))?;
+    let bytes = item
+        .get("d")
+        .and_then(|d| d.as_b().ok())
+        .ok_or_else(|| StoreError::Malformed("visitor part data".into()))?;
+    let part = codec::decode(bytes.as_ref(), minute).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    Ok(VisitorPart { version, ..part })
+}
+
+impl RealtimeStore for DynamoStore {
+    /// One paginated Query over the window's counts and parts (eventually consistent: a reader may see a
+    /// batch a moment late, never half of one's counts).
+    async fn rollups(
+        &self,
+        site: &SiteId,
+        first: Minute,
+        last: Minute,
+    ) -> Result<Vec<(Minute, MinuteRollup)>, StoreError> {
+        Ok(self.read_rollups(site, first, last, false).await?.into_iter().collect())
     }
 
     /// Two Queries, newest first, `limit` items each: page views, and other events.

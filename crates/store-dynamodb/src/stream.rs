@@ -20,7 +20,7 @@ pub fn batch_range(records: &[EventRecord]) -> Option<SequenceRange> {
     Some(SequenceRange { first, last })
 }
 
-/// The raw events of a batch: INSERTs with `pk` `SITE#…` and `sk` `PV#…` or `EV#…`, decoded. The event
+/// The raw events of a batch: INSERTs whose keys [`keys::is_raw_event_key`] accepts, decoded. The event
 /// source mappings filter the same way; this is the second check. A record that can never be decoded is
 /// logged (its event id, not its content) and skipped: retrying cannot fix it.
 pub fn raw_events(records: &[EventRecord]) -> Vec<StreamEvent> {
@@ -35,9 +35,10 @@ fn raw_event(record: &EventRecord) -> Option<StreamEvent> {
         Some(serde_dynamo::AttributeValue::S(value)) => Some(value.as_str()),
         _ => None,
     };
-    let is_raw_event = key("pk").is_some_and(|pk| pk.starts_with("SITE#"))
-        && key("sk").is_some_and(|sk| sk.starts_with(keys::PAGEVIEW_PREFIX) || sk.starts_with(keys::EVENT_PREFIX));
-    if !is_raw_event {
+    let (Some(pk), Some(sk)) = (key("pk"), key("sk")) else {
+        return None;
+    };
+    if !keys::is_raw_event_key(pk, sk) {
         return None;
     }
     let Some(sequence) = record.change.sequence_number.as_deref().and_then(SequenceNumber::parse) else {

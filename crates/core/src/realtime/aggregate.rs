@@ -1,20 +1,27 @@
 //! Folding a batch of stream records into rollups, exactly once.
 //!
-//! The guard: a Lambda batch is a contiguous stretch of one stream shard, from its first record's
-//! sequence number to its last. Every rollup item remembers the stretches already folded into it, and a
-//! record inside one is skipped. So replaying a batch, retrying from a failed record (a batch that
-//! overlaps an earlier one), or even delivering batches out of order changes nothing. Lambda processes a
-//! shard one batch at a time (ParallelizationFactor 1) and a site's raw events share one partition key,
-//! so all records of a rollup come from one shard lineage. Each write is conditional on the version it
-//! read: a concurrent writer makes it re-read and fold again.
+//! A site's minute is stored as its counts and one or more visitor parts. Visitor parts hold stamped
+//! "latest" values, and observing an event twice changes nothing, so they need no guard. The counts
+//! do: a Lambda batch is a contiguous stretch of one stream shard, from its first record's sequence
+//! number to its last, and the counts remember the stretches already folded into them; a record inside
+//! one is skipped. So replaying a batch, retrying from a failed record (a batch that overlaps an earlier
+//! one), or even delivering batches out of order changes nothing. The parts are written before the
+//! counts: once a batch is in the counts, its visitors are in the parts. Lambda processes a shard one
+//! batch at a time (ParallelizationFactor 1) and a site's raw events share one partition key, so all
+//! records of a minute come from one shard lineage. Every write is conditional on the version it read:
+//! a concurrent writer makes the fold read and fold again.
+//!
+//! A part takes new visitors until its encoding could pass [`codec::PART_LIMIT_BYTES`] (DynamoDB's
+//! item limit with room to spare); then the minute grows another part. Nothing to configure, and no write is ever refused for its size.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{Minute, MinuteRollup, SequenceNumber, SequenceRange};
+use super::codec::{self, PartBudget};
+use super::{Minute, MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, VisitorKey, VisitorPart};
 use crate::event::StoredEvent;
 use crate::ports::StoreError;
 use crate::site::SiteId;
@@ -26,30 +33,40 @@ pub struct StreamEvent {
     pub event: StoredEvent,
 }
 
-/// Identifies one rollup item.
+/// Identifies one site's minute.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RollupKey {
     pub site: SiteId,
     pub minute: Minute,
-    pub shard: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SaveOutcome {
     Saved,
-    /// The stored rollup's version is no longer the one read: someone else wrote in between.
+    /// The stored item's version is no longer the one read: someone else wrote in between.
     Conflict,
 }
 
 pub trait RollupStore: Send + Sync {
-    fn load_rollup(&self, key: &RollupKey) -> impl Future<Output = Result<Option<MinuteRollup>, StoreError>> + Send;
+    /// The minute's counts and all its visitor parts (one Query); `None` when nothing is stored yet.
+    fn load_minute(&self, key: &RollupKey) -> impl Future<Output = Result<Option<MinuteRollup>, StoreError>> + Send;
 
-    /// Writes `rollup` only if the stored one still has version `expected` (`None`: only if there is no
-    /// stored rollup yet).
-    fn save_rollup(
+    /// Writes part `index` only if the stored one still has version `expected` (`None`: only if there
+    /// is none yet).
+    fn save_part(
         &self,
         key: &RollupKey,
-        rollup: &MinuteRollup,
+        index: usize,
+        part: &VisitorPart,
+        expected: Option<u64>,
+        expires_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<SaveOutcome, StoreError>> + Send;
+
+    /// Writes the counts, conditional like [`save_part`](Self::save_part).
+    fn save_counts(
+        &self,
+        key: &RollupKey,
+        counts: &MinuteCounts,
         expected: Option<u64>,
         expires_at: DateTime<Utc>,
     ) -> impl Future<Output = Result<SaveOutcome, StoreError>> + Send;
@@ -59,32 +76,20 @@ pub trait RollupStore: Send + Sync {
 pub struct AggregateConfig {
     /// Rollup lifetime (`ttl` = now + this).
     pub rollup_ttl: Duration,
-    /// Rollup items per site and minute; visitors are spread over them by their id.
-    pub shards: u8,
-    /// Conditional-write attempts per rollup before the records are reported as failed.
+    /// Conditional-write attempts per minute before its records are reported as failed.
     pub max_attempts: u32,
+    /// A visitor part takes new visitors while its encoding stays within this.
+    pub part_limit_bytes: usize,
 }
 
 impl Default for AggregateConfig {
     fn default() -> Self {
         Self {
             rollup_ttl: Duration::from_secs(2100),
-            shards: 1,
             max_attempts: 8,
+            part_limit_bytes: codec::PART_LIMIT_BYTES,
         }
     }
-}
-
-/// The shard of a visitor: visitor ids are uniformly distributed hex, so their first byte spreads them.
-pub fn shard_of(visitor: &str, shards: u8) -> u8 {
-    if shards <= 1 {
-        return 0;
-    }
-    let first_byte = visitor
-        .get(..2)
-        .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-        .unwrap_or(0);
-    first_byte % shards
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -96,8 +101,8 @@ pub struct BatchReport {
     pub failed: Vec<SequenceNumber>,
 }
 
-/// Folds a batch: at most one write per rollup item. `batch` spans every record of the delivered batch,
-/// including any that were not events.
+/// Folds a batch: per site and minute touched, one write of each visitor part that changed and one of
+/// the counts. `batch` spans every record of the delivered batch, including any that were not events.
 pub async fn fold_batch<S: RollupStore>(
     store: &S,
     config: &AggregateConfig,
@@ -111,17 +116,16 @@ pub async fn fold_batch<S: RollupStore>(
         let key = RollupKey {
             site: record.event.site.clone(),
             minute: Minute::of(record.event.ts),
-            shard: shard_of(&record.event.visitor, config.shards),
         };
         groups.entry(key).or_default().push(record);
     }
     let expires_at = now + config.rollup_ttl;
     for (key, mut group) in groups {
         group.sort_by(|a, b| a.sequence.cmp(&b.sequence));
-        match fold_group(store, config, &key, batch, &group, expires_at).await {
-            Ok(wrote) => report.writes += usize::from(wrote),
+        match fold_minute(store, config, &key, batch, &group, expires_at).await {
+            Ok(writes) => report.writes += writes,
             Err(err) => {
-                tracing::warn!(site = %key.site, minute = %key.minute, shard = key.shard, error = %err,
+                tracing::warn!(site = %key.site, minute = %key.minute, error = %err,
                     source = ?std::error::Error::source(&err), "rollup write failed; its records will be retried");
                 report.failed.push(group[0].sequence.clone());
             }
@@ -130,30 +134,44 @@ pub async fn fold_batch<S: RollupStore>(
     report
 }
 
-/// Read, fold what is new, write conditionally; on conflict, again from the read.
-async fn fold_group<S: RollupStore>(
+/// Read, fold what is new, write the changed parts and then the counts, each conditionally; on a
+/// conflict, again from the read. Returns the number of items written.
+async fn fold_minute<S: RollupStore>(
     store: &S,
     config: &AggregateConfig,
     key: &RollupKey,
     batch: &SequenceRange,
     group: &[StreamEvent],
     expires_at: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    for _ in 0..config.max_attempts {
-        let stored = store.load_rollup(key).await?;
-        let expected = stored.as_ref().map(|rollup| rollup.version);
-        let mut rollup = stored.unwrap_or_default();
-        let fresh: Vec<&StreamEvent> = group.iter().filter(|r| !rollup.has_applied(&r.sequence)).collect();
+) -> Result<usize, StoreError> {
+    'attempt: for _ in 0..config.max_attempts {
+        let MinuteRollup { mut counts, mut parts } = store.load_minute(key).await?.unwrap_or_default();
+        let fresh: Vec<&StoredEvent> = group
+            .iter()
+            .filter(|r| !counts.has_applied(&r.sequence))
+            .map(|r| &r.event)
+            .collect();
         if fresh.is_empty() {
-            return Ok(false);
+            return Ok(0);
         }
-        for record in fresh {
-            rollup.apply(&record.event);
+        let read_versions: Vec<u64> = parts.iter().map(|part| part.version).collect();
+        let touched = observe_visitors(&mut parts, key.minute, config.part_limit_bytes, &fresh);
+        for &index in &touched {
+            let part = &mut parts[index];
+            part.version += 1;
+            let expected = read_versions.get(index).copied().filter(|&v| v > 0);
+            if store.save_part(key, index, part, expected, expires_at).await? == SaveOutcome::Conflict {
+                continue 'attempt;
+            }
         }
-        rollup.mark_applied(batch);
-        rollup.version += 1;
-        match store.save_rollup(key, &rollup, expected, expires_at).await? {
-            SaveOutcome::Saved => return Ok(true),
+        let expected = Some(counts.version).filter(|&v| v > 0);
+        for event in &fresh {
+            counts.count(event);
+        }
+        counts.mark_applied(batch);
+        counts.version += 1;
+        match store.save_counts(key, &counts, expected, expires_at).await? {
+            SaveOutcome::Saved => return Ok(touched.len() + 1),
             SaveOutcome::Conflict => continue,
         }
     }
@@ -162,15 +180,82 @@ async fn fold_group<S: RollupStore>(
     ))
 }
 
+/// Observes each event in the part that already holds its visitor, or else in the last part while it has
+/// room, or else in a new part. Returns the indexes of the parts that changed.
+fn observe_visitors(
+    parts: &mut Vec<VisitorPart>,
+    minute: Minute,
+    part_limit_bytes: usize,
+    events: &[&StoredEvent],
+) -> BTreeSet<usize> {
+    let mut touched = BTreeSet::new();
+    let mut budget: Option<PartBudget> = None;
+    for event in events {
+        let key = VisitorKey::of(&event.visitor);
+        let index = match parts.iter().position(|part| part.visitors.contains_key(&key)) {
+            Some(index) => index,
+            None => {
+                if parts.is_empty() {
+                    parts.push(VisitorPart::default());
+                }
+                let last = parts.len() - 1;
+                let budget = budget.get_or_insert_with(|| PartBudget::of(&parts[last], minute, part_limit_bytes));
+                let values = [
+                    Some(event.path.as_str()),
+                    event.country.as_deref(),
+                    event.referrer.as_deref(),
+                ];
+                let values: Vec<&str> = values.into_iter().flatten().collect();
+                if !budget.admit(&values) {
+                    parts.push(VisitorPart::default());
+                    *budget = PartBudget::of(&parts[last + 1], minute, part_limit_bytes);
+                    budget.admit(&values);
+                }
+                parts.len() - 1
+            }
+        };
+        parts[index].visitors.entry(key).or_default().observe(event);
+        touched.insert(index);
+    }
+    touched
+}
+
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use chrono::TimeZone;
 
+    use super::*;
+    use crate::EventKind;
+    use crate::memory::sample_event;
+
+    /// A minute with more visitors than one part holds grows parts; each visitor stays in one part.
     #[test]
-    fn shards_spread_by_the_visitor_id() {
-        assert_eq!(shard_of("ff00", 1), 0);
-        assert_eq!(shard_of("ff00", 4), 255 % 4);
-        assert_eq!(shard_of("0a00", 4), 10 % 4);
-        assert_eq!(shard_of("", 4), 0);
+    fn a_full_part_spills_into_a_new_one() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 15, 10, 30, 0).unwrap();
+        let minute = Minute::of(at);
+        let long_path = format!("/{}", "p".repeat(1_000));
+        let events: Vec<StoredEvent> = (0..800)
+            .map(|i| {
+                let mut event = sample_event(EventKind::Pageview, &format!("e{i}"), at);
+                event.visitor = format!("{i:032x}");
+                event.path = format!("{long_path}/{i}");
+                event
+            })
+            .collect();
+        let refs: Vec<&StoredEvent> = events.iter().collect();
+        let mut parts = Vec::new();
+        let touched = observe_visitors(&mut parts, minute, codec::PART_LIMIT_BYTES, &refs);
+        assert!(parts.len() >= 2, "{} parts", parts.len());
+        assert_eq!(touched.len(), parts.len());
+        assert!(
+            parts
+                .iter()
+                .all(|p| codec::encode(p, minute).len() <= codec::PART_LIMIT_BYTES)
+        );
+        assert_eq!(parts.iter().map(|p| p.visitors.len()).sum::<usize>(), 800);
+        // The same events again: every visitor is found where it is, nothing changes.
+        let before = parts.clone();
+        observe_visitors(&mut parts, minute, codec::PART_LIMIT_BYTES, &refs);
+        assert_eq!(parts, before);
     }
 }

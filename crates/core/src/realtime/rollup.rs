@@ -41,18 +41,48 @@ impl PartialOrd for SequenceNumber {
     }
 }
 
-/// A value with the stamp of the event that set it: `{ts}#{eventId}`, which orders events by receive
-/// time and breaks ties by id, so every reader picks the same "latest".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stamped {
-    #[serde(rename = "a")]
-    pub at: String,
-    #[serde(rename = "v")]
-    pub value: String,
+/// Orders the events that set a visitor's values: receive time in milliseconds, ties broken by a 16-bit
+/// digest of the event id, so every reader picks the same "latest" and a stamp takes two bytes besides
+/// its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Stamp {
+    pub millis: i64,
+    pub tie: u16,
 }
 
-pub fn stamp_of(event: &StoredEvent) -> String {
-    format!("{}#{}", crate::time::iso_millis(event.ts), event.id)
+impl Stamp {
+    pub fn of(event: &StoredEvent) -> Self {
+        let digest = fnv1a(event.id.as_str().as_bytes());
+        Self {
+            millis: event.ts.timestamp_millis(),
+            tie: (digest >> 48) as u16,
+        }
+    }
+}
+
+/// FNV-1a, 64 bits: a stable digest (the same in every process and version), not a keyed hash.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A visitor in a rollup: 64 bits of the visitor id. Ids are already keyed hashes; 64 bits keep the
+/// chance that two of 150,000 visitors collide below one in a billion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VisitorKey(pub u64);
+
+impl VisitorKey {
+    pub fn of(visitor: &str) -> Self {
+        Self(fnv1a(visitor.as_bytes()))
+    }
+}
+
+/// A value with the stamp of the event that set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamped {
+    pub at: Stamp,
+    pub value: String,
 }
 
 /// Keeps the later of two stamped values.
@@ -63,24 +93,22 @@ fn keep_latest(slot: &mut Option<Stamped>, candidate: &Stamped) {
 }
 
 /// What one visitor did in one minute, reduced to what the realtime view needs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VisitorState {
     /// Path of the latest page view.
-    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
     pub page: Option<Stamped>,
     /// Latest known country.
-    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
     pub country: Option<Stamped>,
     /// Latest known referrer host.
-    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     pub referrer: Option<Stamped>,
 }
 
 impl VisitorState {
+    /// Observes one event: idempotent (observing it again changes nothing) and independent of order.
     pub fn observe(&mut self, event: &StoredEvent) {
-        let at = stamp_of(event);
+        let at = Stamp::of(event);
         let stamped = |value: &str| Stamped {
-            at: at.clone(),
+            at,
             value: value.to_owned(),
         };
         if event.kind == EventKind::Pageview {
@@ -127,37 +155,35 @@ impl SequenceRange {
 /// delivery far out of order, which Lambda does not do, could then be skipped.
 const MAX_APPLIED_RANGES: usize = 32;
 
-/// One site's activity in one minute (one shard of it).
+/// The counted side of one site's minute: page views and events, guarded exactly-once by the stream
+/// stretches already folded in. Written after the minute's visitor parts, so a batch whose counts are
+/// stored has its visitors stored too.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct MinuteRollup {
+pub struct MinuteCounts {
     #[serde(rename = "pv", default)]
     pub pageviews: u64,
     /// Custom events and outbound clicks.
     #[serde(rename = "ev", default)]
     pub events: u64,
-    #[serde(rename = "v", default)]
-    pub visitors: BTreeMap<String, VisitorState>,
     /// The batches already folded in, as stream ranges: a record inside one is already counted.
     #[serde(rename = "applied", default)]
     pub applied: Vec<SequenceRange>,
-    /// Incremented on every write; writes are conditional on it.
+    /// Incremented on every write; writes are conditional on it. 0: never written.
     #[serde(rename = "ver", default)]
     pub version: u64,
 }
 
-impl MinuteRollup {
-    /// Whether the record with this sequence number is already part of the rollup.
+impl MinuteCounts {
+    /// Whether the record with this sequence number is already part of the counts.
     pub fn has_applied(&self, sequence: &SequenceNumber) -> bool {
         self.applied.iter().any(|range| range.contains(sequence))
     }
 
-    /// Folds one event in. Callers skip records that [`has_applied`](Self::has_applied).
-    pub fn apply(&mut self, event: &StoredEvent) {
+    pub fn count(&mut self, event: &StoredEvent) {
         match event.kind {
             EventKind::Pageview => self.pageviews += 1,
             EventKind::Event | EventKind::Outbound => self.events += 1,
         }
-        self.visitors.entry(event.visitor.clone()).or_default().observe(event);
     }
 
     /// Remembers a folded batch's range, merging overlaps (a retry overlaps the batch it repeats).
@@ -183,6 +209,35 @@ impl MinuteRollup {
     }
 }
 
+/// Some of one minute's visitors and their states. Observing an event is idempotent, so a part needs no
+/// guard of its own: a retried batch observes the same events again and changes nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VisitorPart {
+    pub visitors: BTreeMap<VisitorKey, VisitorState>,
+    /// Incremented on every write; writes are conditional on it. 0: never written.
+    pub version: u64,
+}
+
+/// One site's minute as stored: its counts and its visitor parts (one, or more once a part is full).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MinuteRollup {
+    pub counts: MinuteCounts,
+    pub parts: Vec<VisitorPart>,
+}
+
+impl MinuteRollup {
+    /// Every visitor of the minute with their merged state.
+    pub fn visitors(&self) -> BTreeMap<VisitorKey, VisitorState> {
+        let mut visitors: BTreeMap<VisitorKey, VisitorState> = BTreeMap::new();
+        for part in &self.parts {
+            for (key, state) in &part.visitors {
+                visitors.entry(*key).or_default().merge(state);
+            }
+        }
+        visitors
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,7 +258,7 @@ mod tests {
             first: SequenceNumber::parse(&a.to_string()).unwrap(),
             last: SequenceNumber::parse(&b.to_string()).unwrap(),
         };
-        let mut rollup = MinuteRollup::default();
+        let mut rollup = MinuteCounts::default();
         rollup.mark_applied(&range(10, 20));
         rollup.mark_applied(&range(15, 30));
         rollup.mark_applied(&range(40, 50));
@@ -220,11 +275,11 @@ mod tests {
     #[test]
     fn later_stamp_wins_whatever_the_order() {
         let early = Stamped {
-            at: "2026-01-15T10:30:00.000Z#a".into(),
+            at: Stamp { millis: 1_000, tie: 9 },
             value: "/early".into(),
         };
         let late = Stamped {
-            at: "2026-01-15T10:30:00.001Z#a".into(),
+            at: Stamp { millis: 1_001, tie: 0 },
             value: "/late".into(),
         };
         let mut one = VisitorState {
@@ -245,5 +300,13 @@ mod tests {
         });
         assert_eq!(one, two);
         assert_eq!(one.page.unwrap().value, "/late");
+    }
+
+    #[test]
+    fn digests_are_stable() {
+        // Stored rollups depend on these values: they must never change between versions.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(VisitorKey::of("a"), VisitorKey(0xaf63_dc4c_8601_ec8c));
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Minute, MinuteRollup, VisitorState};
+use super::{Minute, MinuteRollup, VisitorKey, VisitorState};
 use crate::event::{EventKind, StoredEvent};
 use crate::site::SiteId;
 use crate::time::iso_millis;
@@ -133,11 +133,13 @@ pub struct TimelinePoint {
     pub page_views: u64,
 }
 
-/// One entry of the live feed; the same objects go out over WebSockets.
+/// One entry of the live feed; the same objects go out over WebSockets. `id` is the event's id, so a
+/// client merging pushed events into a polled feed can drop the ones it already has.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum FeedEvent {
     Pageview {
+        id: String,
         path: String,
         timestamp: String,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -149,6 +151,7 @@ pub enum FeedEvent {
         referrer: Option<String>,
     },
     Event {
+        id: String,
         name: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         value: Option<f64>,
@@ -156,47 +159,59 @@ pub enum FeedEvent {
         timestamp: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         country: Option<String>,
+        device: String,
     },
     Outbound {
+        id: String,
         url: String,
         path: String,
         timestamp: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         country: Option<String>,
+        device: String,
     },
 }
 
 impl From<&StoredEvent> for FeedEvent {
     fn from(event: &StoredEvent) -> Self {
+        let id = event.id.to_string();
         let timestamp = iso_millis(event.ts);
+        let path = event.path.clone();
+        let country = event.country.clone();
+        let device = event.device.clone();
         match event.kind {
             EventKind::Pageview => FeedEvent::Pageview {
-                path: event.path.clone(),
+                id,
+                path,
                 timestamp,
-                country: event.country.clone(),
-                device: event.device.clone(),
+                country,
+                device,
                 browser: event.browser.clone(),
                 referrer: event.referrer.clone(),
             },
             EventKind::Event => FeedEvent::Event {
+                id,
                 name: event.name.clone().unwrap_or_default(),
                 value: event.value,
-                path: event.path.clone(),
+                path,
                 timestamp,
-                country: event.country.clone(),
+                country,
+                device,
             },
             EventKind::Outbound => FeedEvent::Outbound {
+                id,
                 url: event.url.clone().unwrap_or_default(),
-                path: event.path.clone(),
+                path,
                 timestamp,
-                country: event.country.clone(),
+                country,
+                device,
             },
         }
     }
 }
 
-/// Builds the view. `rollups` may include items outside the window (they are ignored, so an item that
-/// DynamoDB has not yet deleted after its TTL is never read as current) and several shards of a minute.
+/// Builds the view. `rollups` may include minutes outside the window (they are ignored, so an item that
+/// DynamoDB has not yet deleted after its TTL is never read as current).
 /// `recent` are the newest raw events, in any order.
 pub fn build_view(
     site: &SiteId,
@@ -206,20 +221,22 @@ pub fn build_view(
     recent: &[StoredEvent],
 ) -> RealtimeView {
     let window = Window::ending_at(now, params.minutes);
-    let mut minutes: BTreeMap<Minute, (HashSet<String>, u64)> = window
+    let mut minutes: BTreeMap<Minute, (HashSet<VisitorKey>, u64)> = window
         .first
         .through(window.last)
         .map(|minute| (minute, Default::default()))
         .collect();
-    let mut visitors: HashMap<String, VisitorState> = HashMap::new();
+    let mut visitors: HashMap<VisitorKey, VisitorState> = HashMap::new();
     for (minute, rollup) in rollups {
         let Some((minute_visitors, minute_pageviews)) = minutes.get_mut(&minute) else {
             continue;
         };
-        *minute_pageviews += rollup.pageviews;
-        for (visitor, state) in rollup.visitors {
-            visitors.entry(visitor.clone()).or_default().merge(&state);
-            minute_visitors.insert(visitor);
+        *minute_pageviews += rollup.counts.pageviews;
+        for part in &rollup.parts {
+            for (visitor, state) in &part.visitors {
+                visitors.entry(*visitor).or_default().merge(state);
+                minute_visitors.insert(*visitor);
+            }
         }
     }
 

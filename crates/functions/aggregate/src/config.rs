@@ -21,8 +21,7 @@ impl Config {
             aggregate: AggregateConfig {
                 // Windows reach 30 minutes back; a rollup must outlive that.
                 rollup_ttl: settings.seconds("REALTIME_TTL_SECONDS", 1_860..=86_400, defaults.rollup_ttl)?,
-                shards: settings.number("REALTIME_SHARDS", 1..=16, defaults.shards.into())? as u8,
-                max_attempts: defaults.max_attempts,
+                ..defaults
             },
         })
     }

@@ -77,9 +77,9 @@ mod tests {
         // a MODIFY and a REMOVE that must not count, and one undecodable page view that is skipped.
         let totals = rollups
             .values()
-            .fold((0, 0), |(pv, ev), r| (pv + r.pageviews, ev + r.events));
+            .fold((0, 0), |(pv, ev), r| (pv + r.counts.pageviews, ev + r.counts.events));
         assert_eq!(totals, (3, 1));
-        let visitors: std::collections::HashSet<&String> = rollups.values().flat_map(|r| r.visitors.keys()).collect();
+        let visitors: std::collections::HashSet<_> = rollups.values().flat_map(|r| r.visitors().into_keys()).collect();
         assert_eq!(visitors.len(), 2);
     }
 

@@ -67,11 +67,14 @@ where
             user_agent: header_str(headers, "user-agent").unwrap_or_default(),
             client_ip,
             country,
+            page_header: header_str(headers, "referer").or_else(|| header_str(headers, "origin")),
             received_at: Utc::now(),
         })
         .await;
     Ok(match outcome {
-        Ok(Collected::Stored(_) | Collected::Duplicate | Collected::Bot) => response::no_content(),
+        Ok(Collected::Stored(_) | Collected::Duplicate | Collected::Bot | Collected::Unsupported) => {
+            response::no_content()
+        }
         Err(err) => error_response(&err),
     })
 }
@@ -221,6 +224,73 @@ mod tests {
         let event = stored(&app).pop().unwrap();
         assert_eq!(event.kind, EventKind::Outbound);
         assert_eq!(event.url.as_deref(), Some("https://github.com/example/repo"));
+    }
+
+    /// What ts-analytics' trackers send, unchanged (`events/collect/ts-analytics/`): each shape is stored as
+    /// the kind it means, heatmap hits are accepted and dropped.
+    #[tokio::test]
+    async fn ts_analytics_tracker_shapes_are_accepted() {
+        let cases: [(&str, Option<(EventKind, &str)>); 7] = [
+            (
+                include_str!("../../../../events/collect/ts-analytics/minimal-pageview.json"),
+                Some((EventKind::Pageview, "/pricing")),
+            ),
+            (
+                include_str!("../../../../events/collect/ts-analytics/full-pageview.json"),
+                Some((EventKind::Pageview, "/docs")),
+            ),
+            (
+                include_str!("../../../../events/collect/ts-analytics/event.json"),
+                Some((EventKind::Event, "/pricing")),
+            ),
+            (
+                include_str!("../../../../events/collect/ts-analytics/outbound-click.json"),
+                Some((EventKind::Outbound, "/docs")),
+            ),
+            (
+                include_str!("../../../../events/collect/ts-analytics/engagement.json"),
+                Some((EventKind::Event, "/docs")),
+            ),
+            (
+                include_str!("../../../../events/collect/ts-analytics/gtag-event.json"),
+                Some((EventKind::Event, "/checkout")),
+            ),
+            (
+                include_str!("../../../../events/collect/ts-analytics/heatmap.json"),
+                None,
+            ),
+        ];
+        for (json, expected) in cases {
+            let app = app(None);
+            let (status, body) = run(&app, fixture(json)).await;
+            assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+            let stored = stored(&app);
+            match expected {
+                None => assert!(stored.is_empty()),
+                Some((kind, path)) => {
+                    assert_eq!(stored.len(), 1);
+                    assert_eq!((stored[0].kind, stored[0].path.as_str()), (kind, path));
+                }
+            }
+        }
+        let app = app(None);
+        run(
+            &app,
+            fixture(include_str!("../../../../events/collect/ts-analytics/event.json")),
+        )
+        .await;
+        let event = stored(&app).pop().unwrap();
+        assert_eq!((event.name.as_deref(), event.value), (Some("signup"), Some(10.0)));
+        assert_eq!(event.props.get("category"), Some(&PropValue::Text("forms".into())));
+        run(
+            &app,
+            fixture(include_str!(
+                "../../../../events/collect/ts-analytics/outbound-click.json"
+            )),
+        )
+        .await;
+        let click = stored(&app).pop().unwrap();
+        assert_eq!(click.url.as_deref(), Some("https://github.com/example/repo"));
     }
 
     #[tokio::test]

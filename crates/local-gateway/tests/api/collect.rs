@@ -1,7 +1,10 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{FIREFOX, GOOGLEBOT, n, s, spawn_app, spawn_app_with_private_moto};
+use chrono::Utc;
+use pulse_core::{EventKind, EventStore, PutOutcome};
+
+use crate::helpers::{FIREFOX, GOOGLEBOT, Item, TestApp, n, s, spawn_app, spawn_app_with_private_moto, uuid_v7};
 
 fn pageview(url: &str) -> Value {
     json!({"s": "demo", "e": "pageview", "u": url, "r": "https://news.ycombinator.com/item?id=1", "t": "Pricing", "sid": "abc", "sw": 1440, "sh": 900})
@@ -227,21 +230,93 @@ async fn other_methods_are_405_and_options_is_a_preflight() {
     assert!(app.events().await.is_empty());
 }
 
+impl TestApp {
+    /// Sends `hit` `times` times (a client retrying) and returns the items stored under its id.
+    async fn send_retried(&self, hit: &Value, times: usize) -> Vec<Item> {
+        for _ in 0..times {
+            assert_eq!(self.send_hit(hit.clone()).await.status(), StatusCode::NO_CONTENT);
+        }
+        let id = hit["id"].as_str().unwrap();
+        self.events().await.into_iter().filter(|e| s(e, "id") == id).collect()
+    }
+}
+
+/// The tracker's ids: a UUIDv7's own time orders the event, so the retry hits the same key.
 #[tokio::test]
-async fn a_retry_with_the_same_id_stores_nothing_new() {
+async fn a_retry_of_a_time_ordered_id_stores_nothing_new() {
+    let app = spawn_app().await;
+    let sent_at = Utc::now() - chrono::Duration::seconds(2);
+    let mut hit = pageview("https://example.com/");
+    hit["id"] = json!(uuid_v7(sent_at));
+    let stored = app.send_retried(&hit, 3).await;
+    assert_eq!(stored.len(), 1);
+    let expected_sk = format!(
+        "PV#{}#{}",
+        pulse_core::time::iso_millis(sent_at),
+        hit["id"].as_str().unwrap()
+    );
+    assert_eq!(s(&stored[0], "sk"), expected_sk);
+    // The stored time is still the receive time: the client's clock places the key, never the numbers.
+    assert!(s(&stored[0], "ts") > pulse_core::time::iso_millis(sent_at).as_str());
+    // A different id is a different event; every accepted hit is one item (no marker items).
+    hit["id"] = json!(uuid_v7(Utc::now()));
+    assert_eq!(app.send_retried(&hit, 1).await.len(), 1);
+    assert_eq!(app.events().await.len(), 2);
+    let not_rollups = app
+        .items()
+        .await
+        .into_iter()
+        .filter(|i| !s(i, "sk").starts_with("RT#"))
+        .count();
+    assert_eq!(not_rollups, 4, "site, salt and the two events: no marker items");
+}
+
+#[tokio::test]
+async fn a_retry_of_an_id_without_time_stores_nothing_new() {
     let app = spawn_app().await;
     let mut hit = pageview("https://example.com/");
     hit["id"] = json!("evt_01HZX3");
-    for _ in 0..3 {
-        assert_eq!(app.send_hit(hit.clone()).await.status(), StatusCode::NO_CONTENT);
-    }
-    let events = app.events().await;
-    assert_eq!(events.len(), 1);
-    assert!(s(&events[0], "sk").ends_with("#evt_01HZX3"));
-    // A different id is a different event.
+    let stored = app.send_retried(&hit, 3).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(s(&stored[0], "sk"), "ID#evt_01HZX3");
     hit["id"] = json!("evt_01HZX4");
-    assert_eq!(app.send_hit(hit).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.send_retried(&hit, 2).await.len(), 1);
     assert_eq!(app.events().await.len(), 2);
+}
+
+/// A client clock far ahead puts the id's time outside the accepted skew: keyed by the id alone, still once.
+#[tokio::test]
+async fn a_skewed_time_ordered_id_is_stored_once() {
+    let app = spawn_app().await;
+    let mut hit = pageview("https://example.com/");
+    hit["id"] = json!(uuid_v7(Utc::now() + chrono::Duration::hours(3)));
+    let stored = app.send_retried(&hit, 2).await;
+    assert_eq!(stored.len(), 1);
+    assert!(s(&stored[0], "sk").starts_with("ID#"));
+}
+
+/// The first copy arrived an hour ago (written here as collect wrote it then); the late retry is a duplicate.
+#[tokio::test]
+async fn a_retry_an_hour_later_stores_nothing_new() {
+    let app = spawn_app().await;
+    let an_hour_ago = Utc::now() - chrono::Duration::hours(1);
+    let id = uuid_v7(an_hour_ago - chrono::Duration::milliseconds(80));
+    let mut first = pulse_core::memory::sample_event(EventKind::Pageview, &id, an_hour_ago);
+    first.client_id = true;
+    let outcome = app
+        .store
+        .put_event(&first, Utc::now() + chrono::Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(outcome, PutOutcome::Stored);
+
+    let mut hit = pageview("https://example.com/");
+    hit["id"] = json!(id);
+    assert_eq!(app.send_retried(&hit, 2).await.len(), 1);
+    // And traffic after it is stored as usual.
+    let mut next = pageview("https://example.com/next");
+    next["id"] = json!(uuid_v7(Utc::now()));
+    assert_eq!(app.send_retried(&next, 1).await.len(), 1);
 }
 
 #[tokio::test]

@@ -115,17 +115,55 @@ impl TestApp {
         }
     }
 
-    /// Raw event items (sort keys `PV#…` and `EV#…`).
+    /// Raw event items (sort keys `PV#…`, `EV#…` and `ID#…`).
     pub async fn events(&self) -> Vec<Item> {
         self.items()
             .await
             .into_iter()
-            .filter(|item| {
-                let sk = s(item, "sk");
-                sk.starts_with("PV#") || sk.starts_with("EV#")
-            })
+            .filter(|item| pulse_dynamodb::keys::is_raw_event_key(s(item, "pk"), s(item, "sk")))
             .collect()
     }
+
+    pub async fn realtime(&self, query: &str, token: Option<&str>) -> reqwest::Response {
+        let mut request = self.http.get(format!("{}/sites/demo/realtime{query}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Polls the realtime view until `ready` holds (the stream poller runs four times a second).
+    pub async fn realtime_when(&self, query: &str, ready: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let response = self.realtime(query, Some(&self.token)).await;
+            assert_eq!(response.status(), reqwest::StatusCode::OK);
+            let view: serde_json::Value = response.json().await.unwrap();
+            if ready(&view) {
+                return view;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "aggregation did not catch up: {view}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// A UUIDv7 whose embedded time is `at`, as the tracker makes them.
+pub fn uuid_v7(at: chrono::DateTime<chrono::Utc>) -> String {
+    let millis = at.timestamp_millis() as u64;
+    let random = pulse_core::EventId::random();
+    let r = random.as_str();
+    format!(
+        "{:08x}-{:04x}-7{}-8{}-{}",
+        millis >> 16,
+        millis & 0xffff,
+        &r[0..3],
+        &r[3..6],
+        &r[6..18]
+    )
 }
 
 pub fn s<'a>(item: &'a Item, name: &str) -> &'a str {

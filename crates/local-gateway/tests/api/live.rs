@@ -159,6 +159,9 @@ async fn page_views_and_custom_events_arrive_with_their_content() {
     assert_eq!(events[0]["browser"], "Firefox");
     assert_eq!(events[0]["referrer"], "news.ycombinator.com");
     assert!(events[0]["timestamp"].as_str().unwrap().ends_with('Z'));
+    // The event's own id, so a dashboard can merge pushes into its polled feed without duplicates.
+    let stored = app.events().await;
+    assert_eq!(events[0]["id"], s(&stored[0], "id"));
 
     let custom =
         json!({"s": "demo", "e": "event", "u": "https://example.com/pricing", "p": {"name": "signup", "value": 49}});
@@ -166,7 +169,8 @@ async fn page_views_and_custom_events_arrive_with_their_content() {
     let events = next_events(&mut socket, 1).await;
     assert_eq!(
         events[0],
-        json!({"type": "event", "name": "signup", "value": 49.0, "path": "/pricing", "timestamp": events[0]["timestamp"], "country": "NL"})
+        json!({"type": "event", "id": events[0]["id"], "name": "signup", "value": 49.0, "path": "/pricing",
+            "timestamp": events[0]["timestamp"], "country": "NL", "device": "desktop"})
     );
 }
 
@@ -258,4 +262,53 @@ async fn next_events_any(socket: &mut Socket) -> Vec<Value> {
 
 fn urlencode(raw: &str) -> String {
     url::form_urlencoded::byte_serialize(raw.as_bytes()).collect()
+}
+
+/// What a tracker does: a hit, its retry, then more traffic. Every later event must still be aggregated
+/// and pushed. A failed transaction makes moto swap in a copy of its tables, which once stalled the local
+/// stream poller for good: one is forced here too, and the traffic after it must arrive as well.
+#[tokio::test]
+async fn a_duplicate_and_a_failed_transaction_then_more_traffic_all_arrive() {
+    let app = spawn_app().await;
+    let mut socket = app.dashboard().await;
+    let id = crate::helpers::uuid_v7(chrono::Utc::now());
+    let duplicated = json!({"s": "demo", "e": "pageview", "u": "https://example.com/first", "id": id});
+    for _ in 0..2 {
+        let response = app.post_collect(duplicated.to_string(), "text/plain", FIREFOX).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+    for i in 0..10 {
+        app.send_page(&format!("/after-duplicate-{i}")).await;
+    }
+    fail_a_transaction(&app).await;
+    for i in 0..5 {
+        app.send_page(&format!("/after-failed-transaction-{i}")).await;
+    }
+
+    let pushed = next_events(&mut socket, 16).await;
+    let paths: HashSet<&str> = pushed.iter().map(|e| e["path"].as_str().unwrap()).collect();
+    assert_eq!(paths.len(), 16, "every event pushed once: {pushed:?}");
+    assert_eq!(pushed.iter().filter(|e| e["id"] == id.as_str()).count(), 1);
+    let view = app.realtime_when("?minutes=1", |view| view["pageViews"] == 16).await;
+    assert_eq!(view["pageViews"], 16, "{view}");
+    // Nothing more arrives: the retry was never pushed a second time.
+    assert!(events_within(&mut socket, Duration::from_millis(600)).await.is_empty());
+}
+
+async fn fail_a_transaction(app: &TestApp) {
+    use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
+    let check = ConditionCheck::builder()
+        .table_name(app.store.table())
+        .key("pk", AttributeValue::S("SITES".into()))
+        .key("sk", AttributeValue::S("SITE#demo".into()))
+        .condition_expression("attribute_not_exists(pk)")
+        .build()
+        .unwrap();
+    let result = app
+        .dynamodb
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().condition_check(check).build())
+        .send()
+        .await;
+    assert!(result.is_err(), "the site exists, so the condition fails");
 }

@@ -6,3 +6,4 @@ mod helpers;
 mod live;
 mod realtime;
 mod store;
+mod web;

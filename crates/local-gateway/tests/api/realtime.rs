@@ -1,5 +1,3 @@
-use std::time::{Duration, Instant};
-
 use chrono::Utc;
 use pulse_core::{EventId, EventKind, EventStore, SiteId, StoredEvent};
 use reqwest::StatusCode;
@@ -23,29 +21,6 @@ impl TestApp {
             request = request.header("cloudfront-viewer-country", country);
         }
         assert_eq!(request.send().await.unwrap().status(), StatusCode::NO_CONTENT);
-    }
-
-    async fn realtime(&self, query: &str, token: Option<&str>) -> reqwest::Response {
-        let mut request = self.http.get(format!("{}/sites/demo/realtime{query}", self.address));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.unwrap()
-    }
-
-    /// Polls the realtime view until `ready` holds (the stream poller runs four times a second).
-    async fn realtime_when(&self, query: &str, ready: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let response = self.realtime(query, Some(&self.token)).await;
-            assert_eq!(response.status(), StatusCode::OK);
-            let view: Value = response.json().await.unwrap();
-            if ready(&view) {
-                return view;
-            }
-            assert!(Instant::now() < deadline, "aggregation did not catch up: {view}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
     }
 
     async fn rollup_items(&self) -> Vec<Item> {

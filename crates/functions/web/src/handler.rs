@@ -1,0 +1,498 @@
+use lambda_http::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Error, Request, RequestExt, Response};
+use pulse_http as response;
+use serde::Serialize;
+
+use crate::{Asset, Config, EMBEDDED};
+
+/// For `?v=` equal to the file's hash: that URL's bytes can never change.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// Any other URL: caches (CloudFront, browsers) keep the file but ask again, cheaply, with its ETag.
+const REVALIDATE: &str = "public, max-age=0, must-revalidate";
+const ALLOW: &str = "GET, HEAD";
+/// Answered by the function itself, ahead of any file of that name.
+const CONFIG_PATH: &str = "config.json";
+
+/// The files and the dashboard's settings, built once per cold start.
+pub struct WebApp {
+    assets: Vec<Asset>,
+    websocket_url: String,
+}
+
+/// `GET /config.json`: what the dashboard cannot know from its own URL.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DashboardConfig<'a> {
+    websocket_url: &'a str,
+}
+
+impl WebApp {
+    /// Serves web/public as embedded at build time.
+    pub fn new(config: &Config) -> Self {
+        Self::with_assets(EMBEDDED.to_vec(), config)
+    }
+
+    pub fn with_assets(assets: Vec<Asset>, config: &Config) -> Self {
+        Self {
+            assets,
+            websocket_url: config.websocket_url.clone(),
+        }
+    }
+
+    pub fn assets(&self) -> &[Asset] {
+        &self.assets
+    }
+
+    /// The file served at `/{name}`: the file of that name, else `{name}.html` (`/dashboard`).
+    pub fn find(&self, name: &str) -> Option<&Asset> {
+        let named = |wanted: &str| self.assets.iter().find(|asset| asset.name == wanted);
+        named(name).or_else(|| named(&format!("{name}.html")))
+    }
+}
+
+/// What a path names.
+enum Target<'a> {
+    Config,
+    File(&'a Asset),
+}
+
+/// `GET`/`HEAD /{file}` and `/config.json`.
+pub async fn function_handler(app: &WebApp, request: Request) -> Result<Response<Body>, Error> {
+    let path = request.uri().path();
+    let name = path.strip_prefix('/').unwrap_or(path);
+    let target = if name == CONFIG_PATH {
+        Some(Target::Config)
+    } else {
+        app.find(name).map(Target::File)
+    };
+    let head = request.method() == Method::HEAD;
+    let response = match target {
+        None => response::error(StatusCode::NOT_FOUND, "no such file", None),
+        Some(_) if !head && request.method() != Method::GET => response::method_not_allowed(ALLOW),
+        Some(Target::Config) => config(app),
+        Some(Target::File(asset)) => serve(asset, &request)?,
+    };
+    Ok(if head { without_body(response) } else { response })
+}
+
+fn config(app: &WebApp) -> Response<Body> {
+    let mut response = response::json(&DashboardConfig {
+        websocket_url: &app.websocket_url,
+    });
+    // Cached, but checked on every use: it changes only with a deployment.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn serve(asset: &Asset, request: &Request) -> Result<Response<Body>, lambda_http::http::Error> {
+    let headers = request.headers();
+    let gzip = asset.gzip.as_deref().filter(|_| accepts_gzip(headers));
+    let etag = asset.etag(gzip.is_some());
+    let versioned = request
+        .query_string_parameters_ref()
+        .and_then(|query| query.first("v"))
+        .is_some_and(|v| v == asset.hash);
+    let mut builder = Response::builder()
+        .header(header::ETAG, &etag)
+        .header(header::CACHE_CONTROL, if versioned { IMMUTABLE } else { REVALIDATE })
+        // Lets pages on other sites load the tracker with `integrity` or as a module.
+        .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+    if asset.gzip.is_some() {
+        builder = builder.header(header::VARY, "Accept-Encoding");
+    }
+    if if_none_match(headers, &etag) {
+        return builder.status(StatusCode::NOT_MODIFIED).body(Body::Empty);
+    }
+    builder = builder
+        .header(header::CONTENT_TYPE, asset.content_type)
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    if gzip.is_some() {
+        builder = builder.header(header::CONTENT_ENCODING, "gzip");
+    }
+    // Binary, so lambda_http hands API Gateway base64 and the bytes arrive unchanged, gzip or not.
+    builder.body(Body::Binary(gzip.unwrap_or(&asset.identity).to_vec()))
+}
+
+/// The GET answer's headers, with the length its body would have had.
+fn without_body(response: Response<Body>) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    let length = match &body {
+        Body::Text(text) => text.len(),
+        Body::Binary(bytes) => bytes.len(),
+        _ => 0,
+    };
+    if length > 0 {
+        parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    Response::from_parts(parts, Body::Empty)
+}
+
+/// Whether `Accept-Encoding` allows gzip: `gzip` (or `x-gzip`), else `*`, with a q-value above 0.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    let (mut gzip, mut any) = (None, None);
+    for item in headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+    {
+        let mut parameters = item.split(';');
+        let coding = parameters.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let quality = parameters
+            .filter_map(|p| p.trim().split_once('='))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("q"))
+            .map_or(1.0, |(_, q)| q.trim().parse::<f32>().unwrap_or(0.0));
+        match coding.as_str() {
+            "gzip" | "x-gzip" => gzip = Some(quality),
+            "*" => any = Some(quality),
+            _ => {}
+        }
+    }
+    gzip.or(any).is_some_and(|quality| quality > 0.0)
+}
+
+/// `If-None-Match` names `etag` or is `*` (weak comparison, as RFC 9110 prescribes for it).
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const SCRIPT: &str = "(function () { /* the tracker */ })();\n";
+
+    /// Files of the tests' own, so they hold whatever web/public contains.
+    fn app() -> WebApp {
+        let dashboard = format!("<!doctype html><title>Pulse</title>{}", "<p>realtime</p>".repeat(40));
+        let assets = vec![
+            Asset::new("dashboard.html", dashboard),
+            Asset::new("script.js", SCRIPT.repeat(20)),
+            // Random-looking bytes do not compress: served as they are.
+            Asset::new(
+                "icon.png",
+                (0..200u32)
+                    .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+                    .collect::<Vec<_>>(),
+            ),
+        ];
+        let config =
+            Config::from_lookup(|name| (name == "WEBSOCKET_URL").then(|| "wss://ws.example/live".into())).unwrap();
+        WebApp::with_assets(assets, &config)
+    }
+
+    fn fixture(json: &str) -> Request {
+        lambda_http::request::from_str(json).expect("fixture is an API Gateway v2 event")
+    }
+
+    /// An API Gateway v2 event as API Gateway sends it, through lambda_http's own parser.
+    fn request(method: &str, path: &str, v: Option<&str>, headers: &[(&str, &str)]) -> Request {
+        let headers: serde_json::Map<String, Value> = headers
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), json!(value)))
+            .collect();
+        let event = json!({
+            "version": "2.0",
+            "routeKey": "ANY /{asset}",
+            "rawPath": path,
+            "rawQueryString": v.map(|v| format!("v={v}")).unwrap_or_default(),
+            "headers": headers,
+            "queryStringParameters": v.map(|v| json!({ "v": v })),
+            "requestContext": {
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "198.51.100.23", "userAgent": "test"},
+                "routeKey": "ANY /{asset}", "stage": "$default", "requestId": "r", "timeEpoch": 0,
+                "accountId": "1", "apiId": "a", "domainName": "d", "domainPrefix": "d", "time": "t"
+            },
+            "isBase64Encoded": false
+        });
+        fixture(&event.to_string())
+    }
+
+    async fn get(app: &WebApp, request: Request) -> Response<Body> {
+        function_handler(app, request).await.unwrap()
+    }
+
+    fn header(response: &Response<Body>, name: header::HeaderName) -> Option<&str> {
+        response.headers().get(name).map(|v| v.to_str().unwrap())
+    }
+
+    fn bytes(response: &Response<Body>) -> &[u8] {
+        match response.body() {
+            Body::Binary(bytes) => bytes,
+            Body::Text(text) => text.as_bytes(),
+            _ => &[],
+        }
+    }
+
+    fn gunzip(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).unwrap();
+        out
+    }
+
+    fn json_body(response: &Response<Body>) -> Value {
+        serde_json::from_slice(bytes(response)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn gzip_when_accepted_identity_otherwise() {
+        let app = app();
+        let script = app.find("script.js").unwrap().clone();
+        let zipped = get(
+            &app,
+            request("GET", "/script.js", None, &[("accept-encoding", "gzip, deflate, br")]),
+        )
+        .await;
+        assert_eq!(zipped.status(), StatusCode::OK);
+        assert_eq!(header(&zipped, header::CONTENT_ENCODING), Some("gzip"));
+        assert_eq!(header(&zipped, header::VARY), Some("Accept-Encoding"));
+        assert_eq!(
+            header(&zipped, header::CONTENT_TYPE),
+            Some("text/javascript; charset=utf-8")
+        );
+        assert!(
+            matches!(zipped.body(), Body::Binary(_)),
+            "binary, so API Gateway gets base64"
+        );
+        assert_eq!(gunzip(bytes(&zipped)), script.identity.as_ref());
+        assert!(bytes(&zipped).len() < script.identity.len());
+
+        let plain = get(
+            &app,
+            fixture(include_str!("../../../../events/web/script-identity.json")),
+        )
+        .await;
+        assert_eq!(plain.status(), StatusCode::OK);
+        assert_eq!(header(&plain, header::CONTENT_ENCODING), None);
+        assert_eq!(header(&plain, header::VARY), Some("Accept-Encoding"));
+        assert_eq!(bytes(&plain), script.identity.as_ref());
+        // Two representations, two strong validators.
+        assert_ne!(header(&plain, header::ETAG), header(&zipped, header::ETAG));
+        assert_eq!(
+            header(&plain, header::ETAG),
+            Some(format!("\"{}\"", script.hash).as_str())
+        );
+    }
+
+    #[test]
+    fn accept_encoding_is_read_with_its_q_values() {
+        let accepts = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(value).unwrap());
+            accepts_gzip(&headers)
+        };
+        assert!(accepts("gzip"));
+        assert!(accepts("br;q=1.0, GZIP;q=0.5"));
+        assert!(accepts("x-gzip"));
+        assert!(accepts("*"));
+        assert!(!accepts("gzip;q=0"));
+        assert!(!accepts("gzip; q=0.000, *"));
+        assert!(!accepts("br, identity"));
+        assert!(!accepts("*;q=0"));
+        assert!(!accepts(""));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[tokio::test]
+    async fn incompressible_files_are_always_identity_and_do_not_vary() {
+        let app = app();
+        let icon = app.find("icon.png").unwrap().clone();
+        assert!(icon.gzip.is_none());
+        let response = get(&app, request("GET", "/icon.png", None, &[("accept-encoding", "gzip")])).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header(&response, header::CONTENT_TYPE), Some("image/png"));
+        assert_eq!(header(&response, header::CONTENT_ENCODING), None);
+        assert_eq!(header(&response, header::VARY), None);
+        assert_eq!(bytes(&response), icon.identity.as_ref());
+    }
+
+    #[tokio::test]
+    async fn matching_etag_is_304_without_a_body() {
+        let app = app();
+        let first = get(&app, request("GET", "/script.js", None, &[("accept-encoding", "gzip")])).await;
+        let etag = header(&first, header::ETAG).unwrap().to_owned();
+        let again = get(
+            &app,
+            request(
+                "GET",
+                "/script.js",
+                None,
+                &[("accept-encoding", "gzip"), ("if-none-match", &etag)],
+            ),
+        )
+        .await;
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        assert!(matches!(again.body(), Body::Empty));
+        assert_eq!(header(&again, header::ETAG), Some(etag.as_str()));
+        assert_eq!(header(&again, header::CACHE_CONTROL), Some(REVALIDATE));
+        assert_eq!(header(&again, header::VARY), Some("Accept-Encoding"));
+        assert_eq!(header(&again, header::CONTENT_ENCODING), None);
+
+        // A list, and a weak form of the tag, match too (If-None-Match compares weakly).
+        let listed = format!("\"other\", W/{etag}");
+        let again = get(
+            &app,
+            request(
+                "GET",
+                "/script.js",
+                None,
+                &[("accept-encoding", "gzip"), ("if-none-match", &listed)],
+            ),
+        )
+        .await;
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+        // The gzip tag does not validate the identity body.
+        let other = get(&app, request("GET", "/script.js", None, &[("if-none-match", &etag)])).await;
+        assert_eq!(other.status(), StatusCode::OK);
+        let stale = get(
+            &app,
+            request("GET", "/script.js", None, &[("if-none-match", "\"0000000000000000\"")]),
+        )
+        .await;
+        assert_eq!(stale.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn the_right_version_is_immutable_any_other_revalidates() {
+        let app = app();
+        let hash = app.find("script.js").unwrap().hash.to_string();
+        let versioned = get(&app, request("GET", "/script.js", Some(&hash), &[])).await;
+        assert_eq!(versioned.status(), StatusCode::OK);
+        assert_eq!(
+            header(&versioned, header::CACHE_CONTROL),
+            Some("public, max-age=31536000, immutable")
+        );
+        for wrong in [Some("0123456789abcdef"), Some(""), None] {
+            let response = get(&app, request("GET", "/script.js", wrong, &[])).await;
+            assert_eq!(
+                header(&response, header::CACHE_CONTROL),
+                Some("public, max-age=0, must-revalidate"),
+                "v={wrong:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn html_files_answer_without_their_extension() {
+        let app = app();
+        let response = get(
+            &app,
+            fixture(include_str!("../../../../events/web/dashboard-gzip.json")),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            header(&response, header::CONTENT_TYPE),
+            Some("text/html; charset=utf-8")
+        );
+        assert_eq!(header(&response, header::CONTENT_ENCODING), Some("gzip"));
+        let dashboard = app.find("dashboard.html").unwrap();
+        assert_eq!(gunzip(bytes(&response)), dashboard.identity.as_ref());
+        let full_name = get(
+            &app,
+            request("GET", "/dashboard.html", None, &[("accept-encoding", "gzip")]),
+        )
+        .await;
+        assert_eq!(bytes(&full_name), bytes(&response));
+        assert_eq!(header(&full_name, header::ETAG), header(&response, header::ETAG));
+        // Only .html files get the alias.
+        let response = get(&app, request("GET", "/script", None, &[])).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_are_404_json() {
+        let app = app();
+        for response in [
+            get(&app, fixture(include_str!("../../../../events/web/not-found.json"))).await,
+            get(&app, request("GET", "/", None, &[])).await,
+            get(&app, request("GET", "/../Cargo.toml", None, &[])).await,
+            get(&app, request("POST", "/nope", None, &[])).await,
+        ] {
+            assert_eq!(response.status(), StatusCode::NOT_FOUND);
+            assert_eq!(header(&response, header::CONTENT_TYPE), Some("application/json"));
+            let body = json_body(&response);
+            assert!(body["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+            assert_eq!(body["field"], Value::Null);
+        }
+    }
+
+    #[tokio::test]
+    async fn other_methods_are_405() {
+        let app = app();
+        let response = get(&app, fixture(include_str!("../../../../events/web/wrong-method.json"))).await;
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(header(&response, header::ALLOW), Some("GET, HEAD"));
+        assert_eq!(json_body(&response)["field"], Value::Null);
+        for method in ["PUT", "DELETE", "OPTIONS"] {
+            let response = get(&app, request(method, "/config.json", None, &[])).await;
+            assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        }
+    }
+
+    #[tokio::test]
+    async fn head_has_the_get_headers_and_no_body() {
+        let app = app();
+        let headers = [("accept-encoding", "gzip")];
+        let get_response = get(&app, request("GET", "/dashboard", None, &headers)).await;
+        let head = get(&app, request("HEAD", "/dashboard", None, &headers)).await;
+        assert_eq!(head.status(), StatusCode::OK);
+        assert!(matches!(head.body(), Body::Empty));
+        for name in [
+            header::ETAG,
+            header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
+            header::CACHE_CONTROL,
+        ] {
+            assert_eq!(header(&head, name.clone()), header(&get_response, name));
+        }
+        let length = bytes(&get_response).len().to_string();
+        assert_eq!(header(&head, header::CONTENT_LENGTH), Some(length.as_str()));
+        let missing = get(&app, request("HEAD", "/nope", None, &[])).await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert!(matches!(missing.body(), Body::Empty));
+    }
+
+    #[tokio::test]
+    async fn config_json_names_the_websocket_url() {
+        let app = app();
+        let response = get(&app, fixture(include_str!("../../../../events/web/config.json"))).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header(&response, header::CONTENT_TYPE), Some("application/json"));
+        assert_eq!(header(&response, header::CACHE_CONTROL), Some("no-cache"));
+        assert_eq!(json_body(&response), json!({"websocketUrl": "wss://ws.example/live"}));
+        // Even next to a file of that name.
+        let config = Config::from_lookup(|_| Some("ws://127.0.0.1:3000/ws".into())).unwrap();
+        let app = WebApp::with_assets(vec![Asset::new("config.json", "{}")], &config);
+        let response = get(&app, request("GET", "/config.json", None, &[])).await;
+        assert_eq!(json_body(&response), json!({"websocketUrl": "ws://127.0.0.1:3000/ws"}));
+    }
+
+    #[test]
+    fn websocket_url_is_required() {
+        assert!(Config::from_lookup(|_| None).is_err());
+        assert!(Config::from_lookup(|_| Some(String::new())).is_err());
+    }
+
+    #[test]
+    fn embedded_files_are_described_as_asset_new_describes_them() {
+        for asset in EMBEDDED {
+            let fresh = Asset::new(&asset.name, asset.identity.to_vec());
+            assert_eq!(&fresh, asset, "{}", asset.name);
+            assert!(crate::encode::is_servable_name(&asset.name));
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! The `web` function: serves the browser files (the tracker script, the dashboard and its modules)
+//! from web/public, embedded at build time, and `GET /config.json`, the dashboard's settings. The same
+//! binary answers in AWS and, through the local gateway, locally, so both serve the same bytes.
+
+pub mod assets;
+pub mod encode;
+pub mod handler;
+
+pub use assets::{Asset, EMBEDDED};
+pub use handler::{WebApp, function_handler};
+use pulse_core::config::{ConfigError, Settings};
+
+/// Configuration read once at cold start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The WebSocket API's URL for dashboards, stage included: `wss://{api}.execute-api.{region}.amazonaws.com/{stage}`.
+    pub websocket_url: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(pulse_core::config::env)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let settings = Settings::new(lookup);
+        Ok(Self {
+            websocket_url: settings.required("WEBSOCKET_URL")?,
+        })
+    }
+}

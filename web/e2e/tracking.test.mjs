@@ -1,0 +1,117 @@
+// The tracker in a real browser against the running stack: what it sends, what gets stored, and what
+// it must not send.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SKIP, captureHits, demoUrl, launch, newContext, realtime, sleep, storedCount, waitFor } from './lib.mjs';
+
+const UUID7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+describe('tracker', () => {
+  let browser;
+  before(async () => {
+    if (!SKIP) browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  test('an SPA navigation, an outbound click and a custom event each arrive once', { skip: SKIP, timeout: 90_000 }, async () => {
+    const context = await newContext(browser);
+    try {
+      const page = await context.newPage();
+      const hits = captureHits(page);
+      await page.goto(demoUrl('docs.html'));
+      const load = await waitFor(() => hits.find((h) => h.e === 'pageview'), { message: 'the page view' });
+
+      await page.click('[data-testid=view-install]');
+      const spa = await waitFor(
+        () => hits.find((h) => h.e === 'pageview' && new URL(h.u).pathname === '/demo/docs/install'),
+        { message: 'the SPA page view' },
+      );
+      await page.click('[data-testid=view-install]'); // the same path again: nothing to send
+
+      await page.click('[data-testid=signup]');
+      const event = await waitFor(() => hits.find((h) => h.e === 'event'), { message: 'the custom event' });
+
+      await Promise.all([page.waitForURL(/example\.org/), page.click('[data-testid=outbound]')]);
+      const outbound = await waitFor(() => hits.find((h) => h.e === 'outbound'), { message: 'the outbound click' });
+
+      assert.equal(hits.filter((h) => h.e === 'pageview').length, 2, 'the load and the SPA navigation, nothing more');
+      assert.equal(spa.t, 'Install · Docs · Acme Widgets');
+      assert.deepEqual(event.p, { name: 'signup_click', value: 1 });
+      assert.deepEqual(outbound.p, { url: 'https://example.org/docs' });
+      assert.equal(outbound.via, 'ping', 'outbound clicks leave by sendBeacon');
+      for (const hit of [load, spa, event, outbound]) {
+        assert.match(hit.id, UUID7);
+        assert.equal(await storedCount(hit.id), 1, `${hit.e} ${hit.id} stored once`);
+      }
+
+      // Nothing turns up twice later either, and the feed holds what was sent.
+      await sleep(1500);
+      const view = await realtime();
+      const entry = (id) => view.recentEvents.filter((e) => e.id === id);
+      for (const hit of [load, spa, event, outbound]) assert.equal(entry(hit.id).length, 1, `${hit.e} still once`);
+      assert.equal(entry(spa.id)[0].path, '/demo/docs/install');
+      assert.equal(entry(event.id)[0].name, 'signup_click');
+      assert.equal(entry(event.id)[0].value, 1);
+      assert.equal(entry(outbound.id)[0].url, 'https://example.org/docs');
+    } finally {
+      await context.close();
+    }
+  });
+
+  for (const [label, init] of [
+    ['Do Not Track', () => Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => '1', configurable: true })],
+    ['Global Privacy Control', () => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true, configurable: true })],
+  ]) {
+    test(`with ${label} on, nothing is sent`, { skip: SKIP, timeout: 90_000 }, async () => {
+      const context = await newContext(browser);
+      try {
+        await context.addInitScript(init);
+        const page = await context.newPage();
+        const sent = [];
+        page.on('request', (r) => new URL(r.url()).pathname === '/collect' && sent.push(r.url()));
+        await page.goto(demoUrl('docs.html'));
+        await page.click('[data-testid=view-events]');
+        await page.click('[data-testid=signup]');
+        await Promise.all([page.waitForURL(/example\.org/), page.click('[data-testid=outbound]')]);
+        await sleep(1500);
+        assert.deepEqual(sent, []);
+      } finally {
+        await context.close();
+      }
+    });
+  }
+
+  test('a 503 on the first attempt is retried with the same id and stored once', { skip: SKIP, timeout: 90_000 }, async () => {
+    const context = await newContext(browser);
+    try {
+      let refused = 0;
+      await context.route(
+        (url) => url.pathname === '/collect',
+        async (route) => {
+          if (refused === 0 && route.request().method() === 'POST') {
+            refused++;
+            return route.fulfill({
+              status: 503,
+              headers: { 'access-control-allow-origin': '*', 'retry-after': '5', 'content-type': 'application/json' },
+              body: '{"error":"the store is unavailable","field":null}',
+            });
+          }
+          return route.continue();
+        },
+      );
+      const page = await context.newPage();
+      const hits = captureHits(page);
+      await page.goto(demoUrl('pricing.html'));
+      await waitFor(() => hits.length >= 2, { timeout: 5000, message: 'the retry' });
+      await sleep(2500); // a second retry would have come by now
+      assert.equal(refused, 1);
+      assert.equal(hits.length, 2, 'one attempt and one retry');
+      assert.equal(hits[1].id, hits[0].id, 'the retry carries the same id');
+      assert.equal(await storedCount(hits[0].id), 1);
+    } finally {
+      await context.close();
+    }
+  });
+});

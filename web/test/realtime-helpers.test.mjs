@@ -1,0 +1,210 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  backoffDelay,
+  countryFlag,
+  countryName,
+  decodePath,
+  deriveStatus,
+  describeFeedEntry,
+  feedKey,
+  formatAgo,
+  mergeFeed,
+  realtimeUrl,
+  socketUrl,
+  trimFeedToWindow,
+  windowStart,
+} from '../public/realtime.js';
+
+describe('decodePath', () => {
+  test('decodes percent-encoded UTF-8', () => {
+    assert.equal(decodePath('/blog/%C3%BCn%C3%AFcode'), '/blog/ünïcode');
+    assert.equal(decodePath('/blog/%c3%bcn%c3%afcode'), '/blog/ünïcode', 'lower-case hex too');
+    assert.equal(decodePath('/%E6%97%A5%E6%9C%AC'), '/日本');
+    assert.equal(decodePath('/%F0%9F%98%80'), '/😀');
+    assert.equal(decodePath('/hello%20world'), '/hello world');
+  });
+
+  test('leaves invalid sequences encoded, exactly as they were, and decodes the valid rest', () => {
+    assert.equal(decodePath('/a%E0%A4%A'), '/a%E0%A4%A', 'truncated sequence and a stray %A');
+    assert.equal(decodePath('/a%E0%A4%A/%C3%BC'), '/a%E0%A4%A/ü');
+    assert.equal(decodePath('/x%C3%BC%FF'), '/xü%FF');
+    assert.equal(decodePath('/%80abc'), '/%80abc', 'lone continuation byte');
+    assert.equal(decodePath('/%C3'), '/%C3', 'lead byte at the end');
+    assert.equal(decodePath('/%C3%28'), '/%C3(', 'lead byte followed by a non-continuation');
+    assert.equal(decodePath('/%C0%AF'), '/%C0%AF', 'overlong /');
+    assert.equal(decodePath('/%E0%80%AF'), '/%E0%80%AF', 'overlong, three bytes');
+    assert.equal(decodePath('/%ED%A0%80'), '/%ED%A0%80', 'UTF-16 surrogate');
+    assert.equal(decodePath('/%F4%90%80%80'), '/%F4%90%80%80', 'beyond U+10FFFF');
+    assert.equal(decodePath('/100%'), '/100%');
+    assert.equal(decodePath('/%zz'), '/%zz');
+  });
+
+  test('control characters stay encoded: they would garble the display', () => {
+    assert.equal(decodePath('/a%00b%0A%7F'), '/a%00b%0A%7F');
+  });
+
+  test('passes through paths without escapes and non-strings', () => {
+    assert.equal(decodePath('/pricing'), '/pricing');
+    assert.equal(decodePath(''), '');
+    assert.equal(decodePath(undefined), undefined);
+    assert.equal(decodePath(null), null);
+  });
+});
+
+describe('backoffDelay (full jitter)', () => {
+  test('is uniform in [0, min(cap, base·2^attempt))', () => {
+    const base = 1000, cap = 30000;
+    for (let attempt = 0; attempt < 12; attempt++) {
+      const ceiling = Math.min(cap, base * 2 ** attempt);
+      assert.equal(backoffDelay(attempt, { base, cap, random: () => 0 }), 0);
+      const top = backoffDelay(attempt, { base, cap, random: () => 0.999999 });
+      assert.ok(top < ceiling && top >= ceiling * 0.999, `attempt ${attempt}: ${top} vs ${ceiling}`);
+      assert.equal(backoffDelay(attempt, { base, cap, random: () => 0.5 }), ceiling / 2);
+    }
+  });
+
+  test('never exceeds the cap, with real randomness and absurd attempts', () => {
+    for (let i = 0; i < 2000; i++) {
+      const attempt = i % 40;
+      const d = backoffDelay(attempt, { base: 500, cap: 10000 });
+      assert.ok(d >= 0 && d < Math.min(10000, 500 * 2 ** attempt), `${attempt}: ${d}`);
+    }
+    assert.ok(backoffDelay(10_000, { random: () => 0.999 }) < 30000);
+    assert.ok(Number.isFinite(backoffDelay(10_000)));
+  });
+
+  test('defaults: 1 s base, 30 s cap', () => {
+    assert.equal(backoffDelay(0, { random: () => 0.5 }), 500);
+    assert.equal(backoffDelay(20, { random: () => 0.5 }), 15000);
+  });
+});
+
+describe('deriveStatus', () => {
+  test('live whenever the socket is open, else polling or offline by the last poll', () => {
+    assert.equal(deriveStatus({ socketOpen: true, pollOk: false }), 'live');
+    assert.equal(deriveStatus({ socketOpen: true, pollOk: null }), 'live');
+    assert.equal(deriveStatus({ socketOpen: false, pollOk: true }), 'polling');
+    assert.equal(deriveStatus({ socketOpen: false, pollOk: false }), 'offline');
+    assert.equal(deriveStatus({ socketOpen: false, pollOk: null }), 'connecting');
+  });
+});
+
+const ev = (id, second, extra = {}) => ({
+  type: 'pageview',
+  id,
+  path: `/${id}`,
+  timestamp: `2026-01-15T10:30:${String(second).padStart(2, '0')}.000Z`,
+  device: 'desktop',
+  ...extra,
+});
+
+describe('mergeFeed', () => {
+  test('de-duplicates by id, newest first', () => {
+    const current = [ev('c', 30), ev('b', 20), ev('a', 10)];
+    const pushed = [ev('b', 20), ev('d', 40), ev('e', 50)]; // pushes come oldest first
+    const merged = mergeFeed(current, pushed, 50);
+    assert.deepEqual(merged.map((e) => e.id), ['e', 'd', 'c', 'b', 'a']);
+  });
+
+  test('keeps the object already shown for a known id', () => {
+    const shown = ev('a', 10);
+    const merged = mergeFeed([shown], [{ ...ev('a', 10), country: 'DE' }]);
+    assert.equal(merged[0], shown);
+  });
+
+  test('is capped, dropping the oldest', () => {
+    const many = Array.from({ length: 30 }, (_, i) => ev(`e${String(i).padStart(2, '0')}`, i));
+    const merged = mergeFeed([], many, 10);
+    assert.equal(merged.length, 10);
+    assert.equal(merged[0].id, 'e29');
+    assert.equal(merged[9].id, 'e20');
+    assert.deepEqual(mergeFeed(many, [], 0), []);
+  });
+
+  test('orders equal timestamps by id, so every merge order gives the same list', () => {
+    const a = ev('0190a', 10), b = ev('0190b', 10);
+    assert.deepEqual(mergeFeed([a], [b]).map((e) => e.id), ['0190b', '0190a']);
+    assert.deepEqual(mergeFeed([b], [a]).map((e) => e.id), ['0190b', '0190a']);
+  });
+
+  test('entries without an id are keyed by their content; junk is skipped', () => {
+    const noId = { type: 'event', name: 'x', path: '/', timestamp: '2026-01-15T10:30:00.000Z' };
+    assert.equal(mergeFeed([noId], [{ ...noId }, null, 42, 'x']).length, 1);
+    assert.equal(feedKey({ id: 7 }), '7');
+  });
+});
+
+describe('window', () => {
+  test('windowStart: the current UTC minute and the N-1 before it', () => {
+    assert.equal(windowStart('2026-01-15T10:30:12.345Z', 5), '2026-01-15T10:26:00.000Z');
+    assert.equal(windowStart('2026-01-15T10:30:12.345Z', 1), '2026-01-15T10:30:00.000Z');
+    assert.equal(windowStart('nonsense', 5), null);
+  });
+
+  test('trimFeedToWindow drops what the window no longer holds', () => {
+    const feed = [ev('new', 5), { ...ev('old', 0), timestamp: '2026-01-15T10:29:59.999Z' }];
+    const trimmed = trimFeedToWindow(feed, '2026-01-15T10:30:40.000Z', 1);
+    assert.deepEqual(trimmed.map((e) => e.id), ['new']);
+    assert.equal(trimFeedToWindow(feed, undefined, 1), feed);
+  });
+});
+
+describe('display helpers', () => {
+  test('countryFlag uses regional indicator letters', () => {
+    assert.equal(countryFlag('DE'), '🇩🇪');
+    assert.equal(countryFlag('us'), '🇺🇸');
+    assert.equal(countryFlag('XYZ'), '');
+    assert.equal(countryFlag(''), '');
+    assert.equal(countryFlag(undefined), '');
+  });
+
+  test('countryName uses Intl.DisplayNames', () => {
+    assert.equal(countryName('DE', 'en'), 'Germany');
+    assert.equal(countryName('JP', 'de'), 'Japan');
+    assert.equal(countryName('', 'en'), '');
+  });
+
+  test('formatAgo ticks in seconds, then minutes and hours', () => {
+    const now = Date.parse('2026-01-15T10:30:12.000Z');
+    assert.equal(formatAgo('2026-01-15T10:30:12.000Z', now), 'just now');
+    assert.equal(formatAgo('2026-01-15T10:30:00.000Z', now), '12 s ago');
+    assert.equal(formatAgo('2026-01-15T10:27:00.000Z', now), '3 min ago');
+    assert.equal(formatAgo('2026-01-15T08:00:00.000Z', now), '2 h ago');
+    assert.equal(formatAgo('2026-01-15T10:31:00.000Z', now), 'just now', 'a clock slightly ahead');
+    assert.equal(formatAgo('garbage', now), '');
+  });
+
+  test('describeFeedEntry: the text of each kind of row', () => {
+    assert.equal(describeFeedEntry({ type: 'pageview', path: '/blog/%C3%BCn%C3%AFcode' }).text, '/blog/ünïcode');
+    assert.equal(describeFeedEntry({ type: 'pageview', path: '/', referrer: 'news.ycombinator.com' }).detail, 'from news.ycombinator.com');
+    assert.equal(describeFeedEntry({ type: 'event', name: 'signup_click', value: 1, path: '/pricing' }).text, 'signup_click (1)');
+    assert.equal(describeFeedEntry({ type: 'event', name: 'signup_click', path: '/pricing' }).text, 'signup_click');
+    assert.equal(describeFeedEntry({ type: 'outbound', url: 'https://example.org/x?y', path: '/' }).text, 'example.org');
+    assert.equal(describeFeedEntry({ type: 'goal', goal: 'signup' }).text, 'Goal completed: signup');
+    assert.equal(describeFeedEntry({ type: 'goal', goal: 'signup', value: 49 }).text, 'Goal completed: signup (49)');
+    assert.equal(describeFeedEntry({ type: 'mystery', path: '/x' }).text, '/x');
+  });
+});
+
+describe('URLs', () => {
+  test('realtimeUrl', () => {
+    assert.equal(
+      realtimeUrl({ baseUrl: 'http://127.0.0.1:3000/', siteId: 'demo', minutes: 30, limit: 10, events: 50 }),
+      'http://127.0.0.1:3000/sites/demo/realtime?minutes=30&limit=10&events=50',
+    );
+    assert.equal(realtimeUrl({ baseUrl: '', siteId: 'a b' }), '/sites/a%20b/realtime?minutes=5');
+  });
+
+  test('socketUrl adds siteId and token, keeps existing query and stage, maps http to ws', () => {
+    assert.equal(
+      socketUrl('ws://127.0.0.1:3000/ws', { siteId: 'demo', token: 'pt_x/y+z' }),
+      'ws://127.0.0.1:3000/ws?siteId=demo&token=pt_x%2Fy%2Bz',
+    );
+    assert.equal(
+      socketUrl('wss://abc.execute-api.eu-west-1.amazonaws.com/prod', { siteId: 'demo' }),
+      'wss://abc.execute-api.eu-west-1.amazonaws.com/prod?siteId=demo',
+    );
+    assert.equal(socketUrl('/ws?v=1', { siteId: 's', baseUrl: 'https://pulse.example.net' }), 'wss://pulse.example.net/ws?v=1&siteId=s');
+  });
+});

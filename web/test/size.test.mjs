@@ -1,0 +1,24 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+
+const publicDir = new URL('../public/', import.meta.url);
+const gzipped = (name) => gzipSync(readFileSync(new URL(name, publicDir)), { level: 9 }).length;
+
+test('the tracker stays within 1.5 KB gzipped', (t) => {
+  const size = gzipped('script.js');
+  t.diagnostic(`script.js: ${size} bytes gzipped (zlib level 9; gzip -9c adds the file name)`);
+  assert.ok(size <= 1536, `script.js is ${size} bytes gzipped`);
+});
+
+test('the dashboard transfer size is reported', (t) => {
+  const files = ['dashboard.html', 'components.js', 'realtime.js'];
+  const total = files.reduce((sum, f) => sum + gzipped(f), 0);
+  t.diagnostic(`dashboard (${files.join(' + ')}): ${total} bytes gzipped`);
+  assert.ok(total < 30_000, `dashboard is ${total} bytes gzipped`);
+});
+
+test('public/ holds only what browsers are served', () => {
+  assert.deepEqual(readdirSync(publicDir).sort(), ['components.js', 'dashboard.html', 'realtime.js', 'script.js']);
+});

@@ -1,0 +1,341 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadTracker, settle } from '../test-helpers/tracker-sandbox.mjs';
+
+const UUID7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const QUEUE_SNIPPET = 'window.pulse = window.pulse || function () { (window.pulse.q = window.pulse.q || []).push(arguments) };';
+
+describe('page view on load', () => {
+  test('sends one page view with the wire fields, to the script origin, by fetch keepalive', () => {
+    const page = loadTracker({ url: 'https://www.example.com/pricing?plan=pro', title: 'Pricing' });
+    assert.equal(page.requests.length, 1);
+    const [req] = page.requests;
+    assert.equal(req.via, 'fetch');
+    assert.equal(req.url, 'https://pulse.example.net/collect');
+    assert.equal(req.init.method, 'POST');
+    assert.equal(req.init.keepalive, true);
+    assert.equal(typeof req.init.body, 'string', 'a string body goes as text/plain: no preflight');
+    assert.equal(req.init.headers, undefined);
+    const { id, ...rest } = req.body;
+    assert.deepEqual(rest, {
+      s: 'demo',
+      e: 'pageview',
+      u: 'https://www.example.com/pricing?plan=pro',
+      t: 'Pricing',
+      sw: 1440,
+      sh: 900,
+    });
+    assert.match(id, UUID7);
+  });
+
+  test('carries the referrer when there is one, and leaves it out when empty', () => {
+    assert.equal(loadTracker({ referrer: 'https://news.ycombinator.com/' }).hits[0].r, 'https://news.ycombinator.com/');
+    assert.equal('r' in loadTracker({ referrer: '' }).hits[0], false);
+  });
+
+  test('data-api overrides the endpoint origin (a trailing slash is fine)', () => {
+    const page = loadTracker({ attrs: { site: 'demo', api: 'https://stats.example.org/' } });
+    assert.equal(page.requests[0].url, 'https://stats.example.org/collect');
+  });
+
+  test('titles are cut to the 300 characters collect accepts', () => {
+    assert.equal(loadTracker({ title: 'x'.repeat(400) }).hits[0].t.length, 300);
+  });
+
+  test('without data-site nothing is sent and pulse() is harmless', () => {
+    const page = loadTracker({ attrs: {} });
+    page.run("pulse('event', 'x')");
+    assert.equal(page.requests.length, 0);
+  });
+
+  test('without fetch the hit goes by sendBeacon', () => {
+    const page = loadTracker({ fetch: false });
+    assert.equal(page.requests.length, 1);
+    assert.equal(page.requests[0].via, 'beacon');
+    assert.equal(page.requests[0].url, 'https://pulse.example.net/collect');
+  });
+});
+
+describe('privacy', () => {
+  for (const [label, options] of [
+    ['navigator.doNotTrack = "1"', { navigator: { doNotTrack: '1' } }],
+    ['navigator.doNotTrack = "yes" (old Firefox)', { navigator: { doNotTrack: 'yes' } }],
+    ['window.doNotTrack = "1"', { window: { doNotTrack: '1' } }],
+    ['navigator.msDoNotTrack = "1"', { navigator: { msDoNotTrack: '1' } }],
+    ['navigator.globalPrivacyControl = true', { navigator: { globalPrivacyControl: true } }],
+  ]) {
+    test(`${label}: nothing is sent, not even events or outbound clicks`, () => {
+      const page = loadTracker({ ...options, before: QUEUE_SNIPPET + "pulse('event', 'queued');" });
+      page.run("pulse('event', 'signup_click', { value: 1 })");
+      page.click('https://example.org/');
+      page.history.pushState({}, '', '/other');
+      assert.equal(page.requests.length, 0);
+      assert.equal(page.listenerCount('click'), 0, 'no listeners either');
+    });
+  }
+
+  test('doNotTrack "0" or "unspecified" and GPC false still count', () => {
+    assert.equal(loadTracker({ navigator: { doNotTrack: '0', globalPrivacyControl: false } }).requests.length, 1);
+    assert.equal(loadTracker({ navigator: { doNotTrack: 'unspecified' } }).requests.length, 1);
+  });
+});
+
+describe('localhost', () => {
+  for (const url of ['http://localhost:8080/', 'http://127.0.0.1:3000/demo/index.html', 'http://[::1]:8080/']) {
+    test(`${url} sends nothing by default`, () => {
+      assert.equal(loadTracker({ url }).requests.length, 0);
+    });
+    test(`${url} sends with data-allow-localhost`, () => {
+      assert.equal(loadTracker({ url, attrs: { site: 'demo', 'allow-localhost': true } }).requests.length, 1);
+    });
+  }
+
+  test('hosts that merely look local still count', () => {
+    assert.equal(loadTracker({ url: 'https://localhost.example.com/' }).requests.length, 1);
+    assert.equal(loadTracker({ url: 'http://127.0.0.10/' }).requests.length, 1);
+  });
+});
+
+describe('data-exclude', () => {
+  const attrs = { site: 'demo', exclude: '/admin/*, /drafts ,/a.b,/blog/*/edit' };
+  const sends = (path) => loadTracker({ url: `https://www.example.com${path}`, attrs }).requests.length === 1;
+
+  test('a * matches any run of characters, the rest matches literally and wholly', () => {
+    assert.equal(sends('/admin/users'), false);
+    assert.equal(sends('/admin/users/42'), false);
+    assert.equal(sends('/admin/'), false);
+    assert.equal(sends('/admin'), true);
+    assert.equal(sends('/administrator'), true);
+    assert.equal(sends('/drafts'), false);
+    assert.equal(sends('/drafts/1'), true);
+    assert.equal(sends('/a.b'), false);
+    assert.equal(sends('/axb'), true, 'a dot is not a regex wildcard');
+    assert.equal(sends('/blog/hello/edit'), false);
+    assert.equal(sends('/blog/hello'), true);
+    assert.equal(sends('/'), true);
+  });
+
+  test('an excluded page sends no events or outbound clicks; SPA navigation follows the rules', () => {
+    const page = loadTracker({ url: 'https://www.example.com/', attrs });
+    page.history.pushState({}, '', '/admin/settings');
+    page.run("pulse('event', 'save')");
+    page.click('https://example.org/');
+    assert.equal(page.requests.length, 1);
+    page.history.pushState({}, '', '/pricing');
+    assert.equal(page.requests.length, 2);
+    assert.equal(new URL(page.hits[1].u).pathname, '/pricing');
+  });
+
+  test('an empty or blank attribute excludes nothing', () => {
+    assert.equal(loadTracker({ attrs: { site: 'demo', exclude: '' } }).requests.length, 1);
+    assert.equal(loadTracker({ attrs: { site: 'demo', exclude: ' , ' } }).requests.length, 1);
+  });
+});
+
+describe('SPA navigation', () => {
+  test('pushState to a new path sends a page view; the same path sends nothing', () => {
+    const page = loadTracker({ url: 'https://www.example.com/docs' });
+    page.history.pushState({}, '', '/docs/install');
+    assert.deepEqual(page.hits.map((h) => h.u), ['https://www.example.com/docs', 'https://www.example.com/docs/install']);
+    page.history.pushState({}, '', '/docs/install');
+    page.history.pushState({}, '', '/docs/install?tab=npm');
+    page.history.replaceState({ scroll: 10 }, '');
+    page.history.replaceState({}, '', '/docs/install#usage');
+    assert.equal(page.requests.length, 2);
+    assert.deepEqual(page.history.state, {}, 'the wrapped methods still do their job');
+  });
+
+  test('replaceState to a new path counts', () => {
+    const page = loadTracker({ url: 'https://www.example.com/' });
+    page.history.replaceState({}, '', '/login');
+    assert.equal(page.hits.at(-1).u, 'https://www.example.com/login');
+  });
+
+  test('popstate (back/forward) sends when the path changed', () => {
+    const page = loadTracker({ url: 'https://www.example.com/a' });
+    page.history.pushState({}, '', '/b');
+    page.location.href = 'https://www.example.com/a';
+    page.dispatchWindow('popstate');
+    assert.deepEqual(page.hits.map((h) => new URL(h.u).pathname), ['/a', '/b', '/a']);
+    page.dispatchWindow('popstate');
+    assert.equal(page.requests.length, 3);
+  });
+
+  test('hash routes are ignored without data-hash', () => {
+    const page = loadTracker({ url: 'https://www.example.com/app#/home' });
+    page.location.hash = '#/settings';
+    page.dispatchWindow('hashchange');
+    page.dispatchWindow('popstate');
+    assert.equal(page.requests.length, 1);
+    assert.equal(page.listenerCount('hashchange'), 0);
+  });
+
+  test('with data-hash, a hash change is a navigation', () => {
+    const page = loadTracker({ url: 'https://www.example.com/app#/home', attrs: { site: 'demo', hash: true } });
+    page.location.hash = '#/settings';
+    page.dispatchWindow('hashchange');
+    page.dispatchWindow('popstate'); // browsers fire both for one change: still one page view
+    page.dispatchWindow('hashchange');
+    assert.deepEqual(page.hits.map((h) => h.u), ['https://www.example.com/app#/home', 'https://www.example.com/app#/settings']);
+  });
+});
+
+describe('sending and retrying', () => {
+  test('a 503 is retried once, after a delay, with the same body and id', async () => {
+    const page = loadTracker({ respond: () => 503 });
+    await settle();
+    assert.equal(page.timers.length, 1);
+    assert.ok(page.timers[0] >= 1000 && page.timers[0] <= 2000, `retry delay ${page.timers[0]}`);
+    page.runTimers();
+    await settle();
+    assert.equal(page.requests.length, 2);
+    assert.equal(page.requests[1].raw, page.requests[0].raw);
+    assert.match(page.requests[1].body.id, UUID7);
+    // The retry failing too is the end of it.
+    assert.equal(page.runTimers(), 0);
+    await settle();
+    assert.equal(page.requests.length, 2);
+  });
+
+  test('a network error is retried once with the same id', async () => {
+    const page = loadTracker({ respond: () => 'network' });
+    await settle();
+    page.runTimers();
+    await settle();
+    page.runTimers();
+    await settle();
+    assert.equal(page.requests.length, 2);
+    assert.equal(page.hits[0].id, page.hits[1].id);
+  });
+
+  test('a retry that succeeds stops there', async () => {
+    const page = loadTracker({ respond: (_body, index) => (index === 0 ? 503 : 204) });
+    await settle();
+    page.runTimers();
+    await settle();
+    assert.equal(page.runTimers(), 0);
+    assert.equal(page.requests.length, 2);
+  });
+
+  for (const status of [204, 400, 403, 404, 413, 415]) {
+    test(`a ${status} is not retried`, async () => {
+      const page = loadTracker({ respond: () => status });
+      await settle();
+      assert.equal(page.timers.length, 0);
+      assert.equal(page.requests.length, 1);
+    });
+  }
+});
+
+describe('ids', () => {
+  test('UUIDv7: canonical lower-case form, version 7, variant 10, the clock in the first 48 bits', () => {
+    const now = Date.UTC(2026, 0, 15, 10, 30, 12, 345);
+    const page = loadTracker({ now: () => now });
+    const id = page.hits[0].id;
+    assert.match(id, UUID7);
+    assert.equal(id.length, 36);
+    assert.equal(parseInt(id.replace(/-/g, '').slice(0, 12), 16), now);
+  });
+
+  test('ids are unique and strictly increasing, within one millisecond and when the clock steps back', () => {
+    let clock = Date.UTC(2026, 0, 15, 10, 30, 12, 345);
+    const page = loadTracker({ now: () => clock });
+    for (let i = 0; i < 40; i++) page.run(`pulse('event', 'e${i}')`);
+    clock -= 5000; // NTP correction
+    for (let i = 0; i < 10; i++) page.run(`pulse('event', 'late${i}')`);
+    const ids = page.hits.map((h) => h.id);
+    assert.equal(new Set(ids).size, ids.length);
+    for (let i = 1; i < ids.length; i++) assert.ok(ids[i - 1] < ids[i], `${ids[i - 1]} < ${ids[i]}`);
+    for (const id of ids) assert.match(id, UUID7);
+  });
+
+  test('the time part follows a moving clock', () => {
+    let clock = 1_700_000_000_000;
+    const page = loadTracker({ now: () => clock });
+    clock += 60_000;
+    page.run("pulse('event', 'later')");
+    const ms = (id) => parseInt(id.replace(/-/g, '').slice(0, 12), 16);
+    assert.equal(ms(page.hits[1].id) - ms(page.hits[0].id), 60_000);
+  });
+});
+
+describe('custom events and the queue', () => {
+  test("pulse('event', name, { value, props }) sends name, value and the props in p", () => {
+    const page = loadTracker();
+    page.run("pulse('event', 'signup_click', { value: 1, props: { plan: 'pro', trial: true, seats: 3 } })");
+    const hit = page.hits[1];
+    assert.equal(hit.e, 'event');
+    assert.deepEqual(hit.p, { plan: 'pro', trial: true, seats: 3, name: 'signup_click', value: 1 });
+    assert.match(hit.id, UUID7);
+    assert.notEqual(hit.id, page.hits[0].id);
+  });
+
+  test('name and value win over props of the same name; a value that is not a number is dropped', () => {
+    const page = loadTracker();
+    page.run("pulse('event', 'a', { value: '3', props: { name: 'spoof', value: 9 } })");
+    assert.deepEqual(page.hits[1].p, { name: 'a' });
+  });
+
+  test('unknown commands and events without a name send nothing', () => {
+    const page = loadTracker();
+    page.run("pulse('event'); pulse('event', ''); pulse('identify', 'x'); pulse()");
+    assert.equal(page.requests.length, 1);
+  });
+
+  test('calls queued before the script loaded are sent after the page view, in order', () => {
+    const page = loadTracker({
+      before: QUEUE_SNIPPET + "pulse('event', 'first'); pulse('event', 'second', { value: 2 });",
+    });
+    assert.deepEqual(page.hits.map((h) => h.e), ['pageview', 'event', 'event']);
+    assert.deepEqual(page.hits.slice(1).map((h) => h.p), [{ name: 'first' }, { name: 'second', value: 2 }]);
+    assert.equal(typeof page.window.pulse.q, 'undefined', 'the queue function is replaced');
+  });
+});
+
+describe('outbound links', () => {
+  test('a click on a link to another host sends an outbound hit by sendBeacon', () => {
+    const page = loadTracker({ url: 'https://www.example.com/docs' });
+    page.click('https://github.com/pulse/pulse?tab=readme');
+    const req = page.requests[1];
+    assert.equal(req.via, 'beacon', 'the page is about to leave');
+    assert.equal(req.body.e, 'outbound');
+    assert.deepEqual(req.body.p, { url: 'https://github.com/pulse/pulse?tab=readme' });
+    assert.equal(req.body.u, 'https://www.example.com/docs');
+    assert.match(req.body.id, UUID7);
+  });
+
+  test('same-host links, other schemes and non-links are not outbound', () => {
+    const page = loadTracker({ url: 'https://www.example.com/' });
+    page.click('/pricing');
+    page.click('https://www.example.com/docs');
+    page.click('mailto:hello@example.com');
+    page.click('tel:+4930123456');
+    page.click('javascript:void(0)');
+    page.clickElsewhere();
+    assert.equal(page.requests.length, 1);
+  });
+
+  test('another port or subdomain is another host', () => {
+    const page = loadTracker({ url: 'https://www.example.com/' });
+    page.click('https://blog.example.com/');
+    page.click('https://www.example.com:8443/');
+    assert.equal(page.requests.filter((r) => r.body.e === 'outbound').length, 2);
+  });
+
+  test('a middle click counts; a right click does not', () => {
+    const page = loadTracker();
+    page.click('https://example.org/', { type: 'auxclick', button: 1 });
+    page.click('https://example.org/', { type: 'auxclick', button: 2 });
+    assert.equal(page.requests.filter((r) => r.body.e === 'outbound').length, 1);
+  });
+
+  test('when sendBeacon is missing or refuses, fetch keepalive takes the hit', () => {
+    for (const options of [{ sendBeacon: false }, { beaconResult: false }]) {
+      const page = loadTracker(options);
+      page.click('https://example.org/');
+      const sent = page.requests.filter((r) => r.via === 'fetch' && r.body.e === 'outbound');
+      assert.equal(sent.length, 1, JSON.stringify(options));
+      assert.equal(sent[0].init.keepalive, true);
+    }
+  });
+});
