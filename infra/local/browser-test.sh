@@ -5,8 +5,10 @@
 #
 # Against a stack of its own (what `make test` does): a gateway on a free port and a fresh table, on the
 # moto at MOTO_PORT (started here when none answers there; BROWSER_MOTO_PORT, default 8767, when
-# MOTO_PORT is unset). Against a running `make dev`: set PULSE_BASE_URL and PULSE_TOKEN (both printed
-# by `make dev`; PULSE_SITE defaults to demo), e.g.
+# MOTO_PORT is unset), with every HTTP route under the base path /api/analytics, as ts-analytics
+# deployments have it, so that nothing in the browser code may assume the API sits at the root.
+# Against a running `make dev`: set PULSE_BASE_URL (with its base path, if it has one) and PULSE_TOKEN
+# (both printed by `make dev`; PULSE_SITE defaults to demo), e.g.
 #   PULSE_BASE_URL=http://127.0.0.1:3000 PULSE_TOKEN=… infra/local/browser-test.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -44,28 +46,17 @@ fi
 }
 
 # Node's packages, only when the lockfile changed since the last install.
-if [[ -f web/package.json ]]; then
-  stamp=web/node_modules/.installed-package-lock.json
-  if [[ ! -d web/node_modules || ! -f $stamp ]] || ! cmp -s web/package-lock.json "$stamp"; then
-    npm ci --prefix web --no-audit --no-fund --loglevel=error
-    cp web/package-lock.json "$stamp"
-  fi
-else
-  echo "browser tests: web/package.json does not exist yet: no node packages installed"
+stamp=web/node_modules/.installed-package-lock.json
+if [[ ! -d web/node_modules || ! -f $stamp ]] || ! cmp -s web/package-lock.json "$stamp"; then
+  npm ci --prefix web --no-audit --no-fund --loglevel=error
+  cp web/package-lock.json "$stamp"
 fi
 
 mapfile -t unit_tests < <(test_files test)
-if ((${#unit_tests[@]} == 0)); then
-  echo "browser tests: no web/test/*.test.mjs" >&2
-  exit 1
-fi
 mapfile -t e2e_tests < <(test_files e2e)
-# Until the end-to-end tests exist (said before the unit tests, so that node's summary stays last).
-# TODO: remove once web/e2e has them.
-if ((${#e2e_tests[@]} == 0)); then
-  echo "browser tests: web/e2e/*.test.mjs does not exist yet: end-to-end tests NOT RUN"
-  node --test "${unit_tests[@]}"
-  exit 0
+if ((${#unit_tests[@]} == 0 || ${#e2e_tests[@]} == 0)); then
+  echo "browser tests: no web/test/*.test.mjs or no web/e2e/*.test.mjs" >&2
+  exit 1
 fi
 node --test "${unit_tests[@]}"
 
@@ -91,8 +82,9 @@ if [[ -z ${PULSE_BASE_URL:-} ]]; then
   PULSE_TOKEN=$("$bin/pulse-admin" site create --id demo --domain localhost --domain 127.0.0.1)
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   export GATEWAY_ADDR="127.0.0.1:$port"
+  base_path=/api/analytics
   log=$(mktemp)
-  "$bin/local-gateway" >"$log" 2>&1 &
+  BASE_PATH=$base_path "$bin/local-gateway" >"$log" 2>&1 &
   pids+=("$!")
   for _ in $(seq 1 100); do
     port_open "$port" && break
@@ -100,7 +92,7 @@ if [[ -z ${PULSE_BASE_URL:-} ]]; then
     sleep 0.1
   done
   port_open "$port" || { echo "the local gateway did not start on $GATEWAY_ADDR" >&2; exit 1; }
-  export PULSE_BASE_URL="http://$GATEWAY_ADDR" PULSE_SITE=demo PULSE_TOKEN
+  export PULSE_BASE_URL="http://$GATEWAY_ADDR$base_path" PULSE_SITE=demo PULSE_TOKEN
 else
   : "${PULSE_TOKEN:?set PULSE_TOKEN to the read token make dev printed}"
   export PULSE_BASE_URL PULSE_TOKEN PULSE_SITE="${PULSE_SITE:-demo}"

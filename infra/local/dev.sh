@@ -32,32 +32,50 @@ if token=$("$admin" site create --id demo --domain localhost --domain 127.0.0.1 
   token=$("$admin" site rotate-token --id demo 2>/dev/null)
 fi
 
+# Goals on the demo pages, so the dashboard's goals panel and feed show conversions; a table kept from
+# an earlier run may have them already.
+add_goal() {
+  local name=$1
+  shift
+  "$admin" goal list --site demo | grep -q "^$name " || "$admin" goal add --site demo --name "$name" "$@"
+}
+# The simulated visitors' events and pages, and the demo pages you click yourself.
+add_goal "sign-up" --event signup --value 20
+add_goal "cart" --event add_to_cart
+add_goal "started docs" --page-prefix /docs/
+add_goal "demo sign-up" --event signup_click --value 5
+add_goal "demo pricing" --page "${BASE_PATH:-}/demo/pricing.html"
+
+# BASE_PATH (e.g. /api/analytics) moves every HTTP route under it, as the template's BasePath does.
+api="http://$GATEWAY_ADDR${BASE_PATH:-}"
 "$bin/local-gateway" &
 pids+=("$!")
 sleep 0.5
 if [[ ${DEMO_TRAFFIC:-1} != 0 ]]; then
-  "$bin/demo-traffic" --base "http://$GATEWAY_ADDR" --site demo &
+  "$bin/demo-traffic" --base "$api" --site demo &
   pids+=("$!")
 fi
 
 cat <<EOT
 
   moto (DynamoDB + Streams)  $AWS_ENDPOINT_URL_DYNAMODB   table: $TABLE_NAME
-  local gateway              http://$GATEWAY_ADDR
-  dashboard                  http://$GATEWAY_ADDR/dashboard#site=demo&token=$token
-  demo pages (tracked)       http://$GATEWAY_ADDR/demo/index.html
-  collect                    POST http://$GATEWAY_ADDR/collect
-  realtime                   GET  http://$GATEWAY_ADDR/sites/demo/realtime
+  local gateway              $api
+  dashboard                  $api/dashboard#site=demo&token=$token
+  demo pages (tracked)       $api/demo/index.html
+  collect                    POST $api/collect
+  realtime                   GET  $api/sites/demo/realtime
   demo site                  id: demo   domains: localhost, 127.0.0.1
+  demo goals                 sign-up, cart, started docs (simulated visitors); demo sign-up, demo
+                             pricing (the demo pages' button and pricing page): pulse-admin goal list
   demo read token            $token
 
   Send a page view:
-    curl -i -X POST http://$GATEWAY_ADDR/collect -H 'content-type: text/plain' \\
+    curl -i -X POST $api/collect -H 'content-type: text/plain' \\
       -A 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0' \\
       -d '{"s":"demo","e":"pageview","u":"http://localhost:8080/pricing","r":"https://news.ycombinator.com/"}'
 
   Watch it live (rollups appear within about a second):
-    curl -s -H "Authorization: Bearer $token" 'http://$GATEWAY_ADDR/sites/demo/realtime?minutes=5'
+    curl -s -H "Authorization: Bearer $token" '$api/sites/demo/realtime?minutes=5'
 
   Simulated visitors are on; DEMO_TRAFFIC=0 make dev leaves them out.   Ctrl-C stops everything.
 EOT

@@ -7,7 +7,10 @@ import https from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
+// The API's URL, base path included (http://127.0.0.1:3000, or …/api/analytics): every route is under it.
 export const BASE = process.env.PULSE_BASE_URL?.replace(/\/+$/, '') ?? '';
+/** The base path alone ('' or /api/analytics), for comparing with the paths pages and the store see. */
+export const BASE_PATH = BASE && new URL(BASE).pathname.replace(/\/+$/, '');
 export const SITE = process.env.PULSE_SITE || 'demo';
 export const TOKEN = process.env.PULSE_TOKEN ?? '';
 
@@ -52,15 +55,16 @@ export function dashboardUrl({ minutes } = {}) {
   return `${BASE}/dashboard#${params}`;
 }
 
-/** Records every hit the page sends to /collect (fetch or sendBeacon), body parsed. */
+/** Records every hit the page sends to /collect (fetch or sendBeacon), body parsed, with `to` its URL. */
 export function captureHits(page) {
   const hits = [];
   page.on('request', (request) => {
     if (request.method() !== 'POST' || !new URL(request.url()).pathname.endsWith('/collect')) return;
+    const sent = { via: request.resourceType(), to: request.url() };
     try {
-      hits.push({ ...JSON.parse(request.postData() ?? ''), via: request.resourceType() });
+      hits.push({ ...JSON.parse(request.postData() ?? ''), ...sent });
     } catch {
-      hits.push({ unparsable: request.postData(), via: request.resourceType() });
+      hits.push({ unparsable: request.postData(), ...sent });
     }
   });
   return hits;
@@ -105,9 +109,9 @@ export async function storedCount(id, { timeout = 10_000 } = {}) {
   return view.recentEvents.filter((e) => e.id === id).length;
 }
 
-/** Bytes of a file as served with `Accept-Encoding: gzip` (what a browser transfers, headers aside). */
+/** Bytes of a file (a path under BASE) as served with `Accept-Encoding: gzip` (what a browser transfers, headers aside). */
 export function servedBytes(path) {
-  const url = new URL(path, BASE);
+  const url = new URL(BASE + path);
   const get = url.protocol === 'https:' ? https.get : http.get;
   return new Promise((resolve, reject) => {
     get(url, { headers: { 'accept-encoding': 'gzip' } }, (response) => {

@@ -2,7 +2,7 @@
 // it must not send.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SKIP, captureHits, demoUrl, launch, newContext, realtime, sleep, storedCount, waitFor } from './lib.mjs';
+import { BASE, BASE_PATH, SKIP, captureHits, demoUrl, launch, newContext, realtime, sleep, storedCount, waitFor } from './lib.mjs';
 
 const UUID7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -25,7 +25,7 @@ describe('tracker', () => {
 
       await page.click('[data-testid=view-install]');
       const spa = await waitFor(
-        () => hits.find((h) => h.e === 'pageview' && new URL(h.u).pathname === '/demo/docs/install'),
+        () => hits.find((h) => h.e === 'pageview' && new URL(h.u).pathname === `${BASE_PATH}/demo/docs/install`),
         { message: 'the SPA page view' },
       );
       await page.click('[data-testid=view-install]'); // the same path again: nothing to send
@@ -42,6 +42,7 @@ describe('tracker', () => {
       assert.deepEqual(outbound.p, { url: 'https://example.org/docs' });
       assert.equal(outbound.via, 'ping', 'outbound clicks leave by sendBeacon');
       for (const hit of [load, spa, event, outbound]) {
+        assert.equal(hit.to, `${BASE}/collect`, 'collect beside the script, under the base path');
         assert.match(hit.id, UUID7);
         assert.equal(await storedCount(hit.id), 1, `${hit.e} ${hit.id} stored once`);
       }
@@ -51,7 +52,7 @@ describe('tracker', () => {
       const view = await realtime();
       const entry = (id) => view.recentEvents.filter((e) => e.id === id);
       for (const hit of [load, spa, event, outbound]) assert.equal(entry(hit.id).length, 1, `${hit.e} still once`);
-      assert.equal(entry(spa.id)[0].path, '/demo/docs/install');
+      assert.equal(entry(spa.id)[0].path, `${BASE_PATH}/demo/docs/install`);
       assert.equal(entry(event.id)[0].name, 'signup_click');
       assert.equal(entry(event.id)[0].value, 1);
       assert.equal(entry(outbound.id)[0].url, 'https://example.org/docs');
@@ -70,7 +71,7 @@ describe('tracker', () => {
         await context.addInitScript(init);
         const page = await context.newPage();
         const sent = [];
-        page.on('request', (r) => new URL(r.url()).pathname === '/collect' && sent.push(r.url()));
+        page.on('request', (r) => new URL(r.url()).pathname.endsWith('/collect') && sent.push(r.url()));
         await page.goto(demoUrl('docs.html'));
         await page.click('[data-testid=view-events]');
         await page.click('[data-testid=signup]');
@@ -88,7 +89,7 @@ describe('tracker', () => {
     try {
       let refused = 0;
       await context.route(
-        (url) => url.pathname === '/collect',
+        (url) => url.pathname === `${BASE_PATH}/collect`,
         async (route) => {
           if (refused === 0 && route.request().method() === 'POST') {
             refused++;

@@ -1,6 +1,4 @@
-/* Pulse tracker (web/README.md). Hits go by fetch keepalive as text/plain: no preflight, and the status
- * allows one retry, same UUIDv7 id, on 503 or a network error. sendBeacon for outbound clicks (the page
- * is leaving) and without fetch. */
+/* Pulse tracker: what it sends and why is in web/README.md. */
 ((w, d, n, l, h) => {
   let s = d.currentScript,
     a = k => s && s.getAttribute('data-' + k),
@@ -10,13 +8,14 @@
   if (!site || /1|yes/.test(n.doNotTrack || w.doNotTrack || n.msDoNotTrack) || n.globalPrivacyControl ||
     (a('allow-localhost') == null && /^(localhost|127\.0\.0\.1|\[::1])$/.test(l.hostname))) return;
 
-  let api = (a('api') || new URL(s.src).origin).replace(/\/$/, '') + '/collect',
+  // {base}/script.js → {base}/collect
+  let api = (a('api') || new URL('.', s.src).href).replace(/\/$/, '') + '/collect',
     hash = a('hash') != null,
     ex = RegExp('^(' + (a('exclude') || '').split(',').map(p => p.trim().replace(/\W/g, '\\$&')).join('|').replace(/\\\*/g, '.*') + ')$'),
     last, time = 0,
     post = b => fetch(api, { method: 'POST', body: b, keepalive: true });
 
-  // A burst within one millisecond borrows the next ones, so ids sort in creation order.
+  // A burst within 1 ms borrows the next ms: ids sort in creation order.
   let uuid7 = () => {
     let x = (time = Math.max(Date.now(), time + 1)).toString(16).padStart(12, '0'),
       r = crypto.getRandomValues(new Uint8Array(19)), i = 0;
@@ -24,10 +23,10 @@
       .replace(/[xy]/g, c => (c > 'x' ? r[i++] & 3 | 8 : r[i++] & 15).toString(16));
   };
 
-  let send = (e, p, leaving) => {
+  let send = (e, p, leaving, u) => {
     if (ex.test(l.pathname)) return;
     let b = JSON.stringify({
-        s: site, e, u: l.href, r: d.referrer || void 0, t: d.title.slice(0, 300),
+        s: site, e, u: u || l.href, r: d.referrer || void 0, t: d.title.slice(0, 300),
         sw: screen.width, sh: screen.height, p, id: uuid7()
       }),
       retry = () => setTimeout(() => post(b).catch(() => {}), 1e3 + Math.random() * 1e3);
@@ -49,15 +48,17 @@
   w.addEventListener('popstate', page);
   hash && w.addEventListener('hashchange', page);
 
-  // Capture phase: page handlers that stop propagation must not hide the click.
+  // Capture phase: a page's stopPropagation must not hide the click.
   ['click', 'auxclick'].forEach(k => d.addEventListener(k, e => {
     let t = e.target.closest?.('a[href]');
     if (t && t.host != l.host && /^http/.test(t.protocol) && e.button < 2)
       send('outbound', { url: t.href }, 1);
   }, true));
 
-  w.pulse = (c, name, o = {}) => c == 'event' && name &&
-    send('event', { ...o.props, name, value: typeof o.value == 'number' ? o.value : void 0 });
+  // pulse('pageview', path?): a page view now, of a virtual path if given.
+  w.pulse = (c, name, o = {}) => c == 'pageview'
+    ? send(c, void 0, 0, name && new URL(name, l).href)
+    : c == 'event' && name && send(c, { ...o.props, name, value: typeof o.value == 'number' ? o.value : void 0 });
   page();
   q.forEach(x => w.pulse(...x));
 })(window, document, navigator, location, history);

@@ -1,12 +1,17 @@
 // Runs public/script.js, unchanged, in a node:vm context that plays the browser: window, document,
 // navigator, location, history, screen, fetch, sendBeacon and timers are fakes the tests control and
-// inspect. The tracker's decisions are then visible as the requests it makes.
+// inspect. The tracker's decisions are then visible as the requests it makes. COMPAT_SOURCE is
+// compat/tracker.js as the web function serves it, for the same sandbox.
 
 import { readFileSync } from 'node:fs';
 import { webcrypto } from 'node:crypto';
 import vm from 'node:vm';
 
 const SOURCE = readFileSync(new URL('../public/script.js', import.meta.url), 'utf8');
+
+/** compat/tracker.js with its include line replaced by public/script.js, as the web function does. */
+export const COMPAT_SOURCE = readFileSync(new URL('../compat/tracker.js', import.meta.url), 'utf8')
+  .replace(/^\/\/@include script\.js$/m, () => SOURCE);
 
 function listeners() {
   const map = new Map();
@@ -69,6 +74,7 @@ function fakeAnchor(href, base) {
  *   respond        (body, callIndex) → status number | 'network' (default 204)
  *   sendBeacon     false to leave it out; `beaconResult` is what it returns
  *   before         source run in the page before the tracker (e.g. the queue snippet)
+ *   source         the script to run instead of public/script.js (COMPAT_SOURCE)
  *   now            the page's clock, a function (default: fixed)
  */
 export function loadTracker({
@@ -84,6 +90,7 @@ export function loadTracker({
   sendBeacon: withBeacon = true,
   beaconResult = true,
   before = '',
+  source = SOURCE,
   now,
 } = {}) {
   const requests = [];
@@ -98,6 +105,9 @@ export function loadTracker({
   const script = {
     src,
     getAttribute: (name) => (name in attributes && attributes[name] !== null ? attributes[name] : null),
+    setAttribute: (name, value) => {
+      attributes[name] = String(value);
+    },
   };
   const document = {
     currentScript: script,
@@ -159,7 +169,7 @@ export function loadTracker({
   vm.createContext(context);
   if (now) vm.runInContext('Date', context).now = now;
   if (before) vm.runInContext(before, context);
-  vm.runInContext(SOURCE, context, { filename: 'script.js' });
+  vm.runInContext(source, context, { filename: source === SOURCE ? 'script.js' : 'tracker.js' });
 
   const page = {
     window: context,

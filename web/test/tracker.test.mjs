@@ -33,6 +33,11 @@ describe('page view on load', () => {
     assert.equal('r' in loadTracker({ referrer: '' }).hits[0], false);
   });
 
+  test('by default collect is beside the script, under its base path', () => {
+    const page = loadTracker({ src: 'https://stats.example.com/api/analytics/script.js?v=1f2e' });
+    assert.equal(page.requests[0].url, 'https://stats.example.com/api/analytics/collect');
+  });
+
   test('data-api overrides the endpoint origin (a trailing slash is fine)', () => {
     const page = loadTracker({ attrs: { site: 'demo', api: 'https://stats.example.org/' } });
     assert.equal(page.requests[0].url, 'https://stats.example.org/collect');
@@ -289,6 +294,41 @@ describe('custom events and the queue', () => {
     assert.deepEqual(page.hits.map((h) => h.e), ['pageview', 'event', 'event']);
     assert.deepEqual(page.hits.slice(1).map((h) => h.p), [{ name: 'first' }, { name: 'second', value: 2 }]);
     assert.equal(typeof page.window.pulse.q, 'undefined', 'the queue function is replaced');
+  });
+});
+
+describe('manual page views', () => {
+  test("pulse('pageview') sends a page view of the page now, even of the path just counted", () => {
+    const page = loadTracker({ url: 'https://www.example.com/pricing?plan=pro', title: 'Pricing' });
+    page.run("pulse('pageview')");
+    assert.equal(page.requests.length, 2);
+    const { id, ...rest } = page.hits[1];
+    assert.deepEqual(rest, { s: 'demo', e: 'pageview', u: 'https://www.example.com/pricing?plan=pro', t: 'Pricing', sw: 1440, sh: 900 });
+    assert.match(id, UUID7);
+    assert.notEqual(id, page.hits[0].id);
+  });
+
+  test("pulse('pageview', path) counts a virtual path of this origin", () => {
+    const page = loadTracker({ url: 'https://www.example.com/signup?step=1#form', referrer: 'https://news.ycombinator.com/' });
+    page.run("pulse('pageview', '/virtual/step-2')");
+    assert.equal(page.hits[1].e, 'pageview');
+    assert.equal(page.hits[1].u, 'https://www.example.com/virtual/step-2');
+    assert.equal(page.hits[1].r, 'https://news.ycombinator.com/');
+  });
+
+  test('SPA navigation still compares with the last automatic page view', () => {
+    const page = loadTracker({ url: 'https://www.example.com/docs' });
+    page.run("pulse('pageview', '/docs/install')");
+    page.history.pushState({}, '', '/docs');
+    page.history.pushState({}, '', '/docs/install');
+    assert.deepEqual(page.hits.map((h) => new URL(h.u).pathname), ['/docs', '/docs/install', '/docs/install']);
+  });
+
+  test('queued calls work, and nothing goes from an excluded page or under Do Not Track', () => {
+    const before = QUEUE_SNIPPET + "pulse('pageview', '/step-1');";
+    assert.deepEqual(loadTracker({ before }).hits.map((h) => h.u), ['https://www.example.com/', 'https://www.example.com/step-1']);
+    assert.equal(loadTracker({ before, url: 'https://www.example.com/admin', attrs: { site: 'demo', exclude: '/admin' } }).requests.length, 0);
+    assert.equal(loadTracker({ before, navigator: { doNotTrack: '1' } }).requests.length, 0);
   });
 });
 

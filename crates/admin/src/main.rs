@@ -3,8 +3,9 @@
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
+use pulse_core::goal::{Goal, GoalName, GoalRule, MAX_GOALS_PER_SITE};
 use pulse_core::site::parse_domain;
-use pulse_core::{ReadToken, Site, SiteId};
+use pulse_core::{ReadToken, Site, SiteDirectory, SiteId};
 use pulse_dynamodb::DynamoStore;
 use pulse_dynamodb::schema::{self, Created};
 
@@ -23,9 +24,51 @@ enum Command {
     /// Manage registered sites.
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Manage a site's goals (conversions counted live).
+    #[command(subcommand)]
+    Goal(GoalCommand),
     /// Manage the table itself.
     #[command(subcommand)]
     Table(TableCommand),
+}
+
+#[derive(Subcommand)]
+enum GoalCommand {
+    /// Define a goal: exactly one of --page, --page-prefix or --event.
+    Add {
+        #[arg(long)]
+        site: String,
+        /// 1 to 64 characters of A-Z a-z 0-9 space _ . -
+        #[arg(long)]
+        name: String,
+        /// A page view of exactly this path.
+        #[arg(long, group = "rule")]
+        page: Option<String>,
+        /// A page view of any path starting with this.
+        #[arg(long, group = "rule")]
+        page_prefix: Option<String>,
+        /// A custom event of this name.
+        #[arg(long, group = "rule")]
+        event: Option<String>,
+        /// With --event: only when the event has this property value (key=value).
+        #[arg(long, requires = "event")]
+        event_prop: Option<String>,
+        /// A fixed value per conversion; an event's own value wins over it.
+        #[arg(long)]
+        value: Option<f64>,
+    },
+    /// List a site's goals.
+    List {
+        #[arg(long)]
+        site: String,
+    },
+    /// Remove a goal by name.
+    Remove {
+        #[arg(long)]
+        site: String,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -85,6 +128,7 @@ async fn main() -> anyhow::Result<()> {
                 domains,
                 public,
                 token_hash: token.hash(),
+                goals: Vec::new(),
             };
             store.create_site(&site).await?;
             eprintln!(
@@ -108,6 +152,7 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("new read token for {id} follows (shown once); the old one no longer works:");
             println!("{}", token.expose());
         }
+        Command::Goal(command) => goal_command(&store, command).await?,
         Command::Site(SiteCommand::Delete { id }) => {
             let id = SiteId::parse(&id)?;
             store.delete_site(&id).await?;
@@ -115,4 +160,113 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// How long a warm function trusts what it read of a site, goals included (`SITE_CACHE_SECONDS`).
+const SITE_CACHE_NOTE: &str =
+    "collect and the realtime API see the change within their site cache's lifetime (60 s by default)";
+
+async fn goal_command(store: &DynamoStore, command: GoalCommand) -> anyhow::Result<()> {
+    let site_of = |raw: &str| -> anyhow::Result<SiteId> { Ok(SiteId::parse(raw)?) };
+    match command {
+        GoalCommand::Add {
+            site,
+            name,
+            page,
+            page_prefix,
+            event,
+            event_prop,
+            value,
+        } => {
+            let site = site_of(&site)?;
+            let name = GoalName::parse(&name)?;
+            let rule = match (page, page_prefix, event) {
+                (Some(path), None, None) => GoalRule::Page {
+                    path: page_path("--page", path)?,
+                },
+                (None, Some(prefix), None) => GoalRule::PagePrefix {
+                    prefix: page_path("--page-prefix", prefix)?,
+                },
+                (None, None, Some(event)) => {
+                    if event.trim().is_empty() || event.chars().count() > 100 {
+                        bail!("--event must be 1 to 100 characters");
+                    }
+                    let property = event_prop
+                        .map(|pair| match pair.split_once('=') {
+                            Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+                            _ => Err(anyhow::anyhow!("--event-prop must be key=value")),
+                        })
+                        .transpose()?;
+                    GoalRule::Event { name: event, property }
+                }
+                _ => bail!("give exactly one of --page, --page-prefix or --event"),
+            };
+            if value.is_some_and(|v| !v.is_finite()) {
+                bail!("--value must be a finite number");
+            }
+            let mut goals = find(store, &site).await?.goals;
+            if goals.iter().any(|goal| goal.name == name) {
+                bail!("site {site} already has a goal named '{name}'");
+            }
+            if goals.len() >= MAX_GOALS_PER_SITE {
+                bail!("site {site} has {MAX_GOALS_PER_SITE} goals, the most allowed");
+            }
+            goals.push(Goal {
+                name: name.clone(),
+                rule,
+                value,
+            });
+            store.set_goals(&site, &goals).await?;
+            eprintln!("goal '{name}' added to {site}; {SITE_CACHE_NOTE}");
+        }
+        GoalCommand::List { site } => {
+            let site = find(store, &site_of(&site)?).await?;
+            println!("{:<32} {:<12} {:<40} VALUE", "NAME", "RULE", "MATCH");
+            for goal in site.goals {
+                let (kind, target) = match &goal.rule {
+                    GoalRule::Page { path } => ("page", path.clone()),
+                    GoalRule::PagePrefix { prefix } => ("page-prefix", format!("{prefix}*")),
+                    GoalRule::Event { name, property: None } => ("event", name.clone()),
+                    GoalRule::Event {
+                        name,
+                        property: Some((key, value)),
+                    } => ("event", format!("{name} {key}={value}")),
+                };
+                let value = goal.value.map(|v| v.to_string()).unwrap_or_default();
+                println!("{:<32} {kind:<12} {target:<40} {value}", goal.name);
+            }
+        }
+        GoalCommand::Remove { site, name } => {
+            let site = site_of(&site)?;
+            let name = GoalName::parse(&name)?;
+            let mut goals = find(store, &site).await?.goals;
+            let before = goals.len();
+            goals.retain(|goal| goal.name != name);
+            if goals.len() == before {
+                bail!("site {site} has no goal named '{name}'");
+            }
+            store.set_goals(&site, &goals).await?;
+            eprintln!("goal '{name}' removed from {site}; {SITE_CACHE_NOTE}");
+        }
+    }
+    Ok(())
+}
+
+async fn find(store: &DynamoStore, id: &SiteId) -> anyhow::Result<Site> {
+    store
+        .find_site(id)
+        .await
+        .context("reading the site")?
+        .with_context(|| format!("site '{id}' does not exist"))
+}
+
+/// A path as collect stores it (percent-encoded as browsers send it, so `/blog/ü` matches the page
+/// the browser reports as `/blog/%C3%BC`): absolute, without query or fragment.
+fn page_path(flag: &str, path: String) -> anyhow::Result<String> {
+    if !path.starts_with('/') || path.contains(['?', '#']) || path.len() > 2048 {
+        bail!("{flag} must be a path starting with '/', without '?' or '#'");
+    }
+    let url =
+        url::Url::parse(&format!("http://example.com{path}")).with_context(|| format!("{flag} is not a valid path"))?;
+    Ok(url.path().to_owned())
 }

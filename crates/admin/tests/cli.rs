@@ -108,3 +108,85 @@ async fn manages_sites_end_to_end() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("does not exist"));
 }
+
+#[tokio::test]
+async fn manages_goals() {
+    let table = format!("admin-{}", pulse_core::EventId::random());
+    stdout(&admin(&table, &["table", "create"]));
+    stdout(&admin(
+        &table,
+        &["site", "create", "--id", "shop", "--domain", "shop.example.com"],
+    ));
+    let add = |args: &[&str]| {
+        let mut all = vec!["goal", "add", "--site", "shop"];
+        all.extend_from_slice(args);
+        admin(&table, &all)
+    };
+    stdout(&add(&["--name", "signup", "--page", "/signup/done"]));
+    stdout(&add(&["--name", "docs", "--page-prefix", "/docs/"]));
+    stdout(&add(&[
+        "--name",
+        "pro plan",
+        "--event",
+        "button_click",
+        "--event-prop",
+        "plan=pro",
+        "--value",
+        "10",
+    ]));
+    stdout(&add(&["--name", "unicode", "--page", "/blog/ü"]));
+    // Refusals: a second goal of a name, no rule, two rules, a bad name, a relative path, an unknown site.
+    for args in [
+        &["--name", "signup", "--page", "/x"][..],
+        &["--name", "none"],
+        &["--name", "two", "--page", "/a", "--event", "b"],
+        &["--name", "a#b", "--page", "/a"],
+        &["--name", "rel", "--page", "a"],
+    ] {
+        assert!(!add(args).status.success(), "{args:?}");
+    }
+    assert!(
+        !admin(
+            &table,
+            &["goal", "add", "--site", "ghost", "--name", "x", "--page", "/"]
+        )
+        .status
+        .success()
+    );
+
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&pulse_dynamodb::sdk_config().await),
+        &table,
+    );
+    let site = store.find_site(&SiteId::parse("shop").unwrap()).await.unwrap().unwrap();
+    let names: Vec<&str> = site.goals.iter().map(|goal| goal.name.as_str()).collect();
+    assert_eq!(names, ["signup", "docs", "pro plan", "unicode"]);
+    assert_eq!(site.goals[2].value, Some(10.0));
+    assert_eq!(
+        site.goals[3].rule,
+        pulse_core::goal::GoalRule::Page {
+            path: "/blog/%C3%BC".into()
+        }
+    );
+    let list = stdout(&admin(&table, &["goal", "list", "--site", "shop"]));
+    assert!(
+        list.lines()
+            .any(|line| line.starts_with("pro plan") && line.contains("button_click plan=pro")),
+        "{list}"
+    );
+
+    stdout(&admin(&table, &["goal", "remove", "--site", "shop", "--name", "docs"]));
+    assert!(
+        !admin(&table, &["goal", "remove", "--site", "shop", "--name", "docs"])
+            .status
+            .success()
+    );
+    let site = store.find_site(&SiteId::parse("shop").unwrap()).await.unwrap().unwrap();
+    assert_eq!(site.goals.len(), 3);
+
+    // At most 50.
+    for i in 0..47 {
+        stdout(&add(&["--name", &format!("g{i}"), "--page", &format!("/{i}")]));
+    }
+    assert!(!add(&["--name", "one too many", "--page", "/x"]).status.success());
+}

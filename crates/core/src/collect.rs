@@ -117,7 +117,9 @@ impl<S: SiteDirectory + SaltStore + EventStore> Collector<S> {
             return Err(CollectError::HostNotAllowed);
         }
         let salt = self.salt(request.received_at.date_naive()).await?;
-        let event = enrich_hit(hit, &site, &request, user_agent, &salt);
+        let mut event = enrich_hit(hit, &site, &request, user_agent, &salt);
+        // Matched here, once, so the fold and the feed never need the goal definitions.
+        event.goals = crate::goal::conversions(&site.goals, &event);
         let expires_at = request.received_at + self.config.raw_event_ttl;
         match self.store.put_event(&event, expires_at).await? {
             PutOutcome::Stored => Ok(Collected::Stored(event.id)),
@@ -180,5 +182,6 @@ pub fn enrich_hit(
         value: hit.event_value,
         url: hit.outbound_url.map(String::from),
         props: hit.props,
+        goals: Vec::new(),
     }
 }

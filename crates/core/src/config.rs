@@ -15,6 +15,8 @@ pub enum ConfigError {
         max: u64,
         value: String,
     },
+    #[error("{name} must be empty or a path such as /api/analytics (segments of A-Z a-z 0-9 . _ ~ -), got '{value}'")]
+    NotABasePath { name: &'static str, value: String },
 }
 
 /// The process environment, as a lookup.
@@ -54,6 +56,28 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
                 max: *range.end(),
                 value,
             })
+    }
+
+    /// A path prefix for every HTTP route, such as `/api/analytics` (no trailing slash); empty when unset.
+    pub fn base_path(&self, name: &'static str) -> Result<String, ConfigError> {
+        let Some(value) = self.optional(name) else {
+            return Ok(String::new());
+        };
+        let valid = value.strip_prefix('/').is_some_and(|rest| {
+            rest.split('/').all(|segment| {
+                !segment.is_empty()
+                    && segment != "."
+                    && segment != ".."
+                    && segment
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'))
+            })
+        });
+        if valid {
+            Ok(value)
+        } else {
+            Err(ConfigError::NotABasePath { name, value })
+        }
     }
 
     pub fn seconds(
@@ -117,5 +141,18 @@ mod tests {
             settings.seconds("SET", 0..=60, Duration::ZERO),
             Ok(Duration::from_secs(42))
         );
+    }
+
+    #[test]
+    fn base_paths_are_checked() {
+        let base = |value: &str| {
+            let value = value.to_owned();
+            Settings::new(move |_: &str| Some(value.clone())).base_path("BASE_PATH")
+        };
+        assert_eq!(base(""), Ok(String::new()));
+        assert_eq!(base("/api/analytics"), Ok("/api/analytics".into()));
+        for bad in ["api", "/api/", "//x", "/a/../b", "/a b", "/a?b", "/a#b", "/%2e"] {
+            assert!(matches!(base(bad), Err(ConfigError::NotABasePath { .. })), "{bad}");
+        }
     }
 }

@@ -179,6 +179,9 @@ pub struct StoredEvent {
     /// Whether the client supplied `id`, which makes retries idempotent.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub client_id: bool,
+    /// The site's goals this event completed, matched when it was collected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub goals: Vec<crate::goal::GoalHit>,
 }
 
 /// How far a time-ordered client id's own time may lie before the receive time and still place the event:

@@ -9,6 +9,7 @@ pub mod collect;
 pub mod config;
 pub mod enrich;
 pub mod event;
+pub mod goal;
 pub mod hit;
 pub mod live;
 pub mod ports;

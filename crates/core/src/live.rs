@@ -153,7 +153,10 @@ pub async fn broadcast<S: ConnectionStore, C: ConnectionSender>(
 ) -> BroadcastReport {
     let mut by_site: BTreeMap<&SiteId, Vec<FeedEvent>> = BTreeMap::new();
     for event in events {
-        by_site.entry(&event.site).or_default().push(FeedEvent::from(event));
+        by_site
+            .entry(&event.site)
+            .or_default()
+            .extend(FeedEvent::entries_of(event));
     }
     let mut deliveries = Vec::new();
     for (site, feed) in &by_site {

@@ -242,5 +242,6 @@ pub fn sample_event(kind: crate::EventKind, id: &str, ts: DateTime<Utc>) -> Stor
         url: (kind == EventKind::Outbound).then(|| "https://github.com/".into()),
         props: Default::default(),
         client_id: false,
+        goals: Vec::new(),
     }
 }

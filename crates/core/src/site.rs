@@ -49,7 +49,7 @@ impl<'de> Deserialize<'de> for SiteId {
 }
 
 /// A registered site.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Site {
     pub id: SiteId,
     /// Lower-case hostnames; each allows itself and its subdomains.
@@ -57,6 +57,9 @@ pub struct Site {
     /// A public site's numbers can be read without a token.
     pub public: bool,
     pub token_hash: TokenHash,
+    /// What counts as a conversion (at most [`crate::goal::MAX_GOALS_PER_SITE`]).
+    #[serde(default)]
+    pub goals: Vec<crate::goal::Goal>,
 }
 
 impl Site {
@@ -174,6 +177,7 @@ mod tests {
             domains: domains.iter().map(|d| d.to_string()).collect(),
             public: false,
             token_hash: TokenHash::of("t"),
+            goals: Vec::new(),
         }
     }
 

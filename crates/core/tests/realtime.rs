@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::collection::vec;
 use proptest::prelude::*;
+use pulse_core::goal::{Goal, GoalName, GoalRule};
 use pulse_core::memory::MemoryStore;
 use pulse_core::realtime::aggregate::{AggregateConfig, RollupKey, RollupStore, SaveOutcome, StreamEvent, fold_batch};
 use pulse_core::realtime::view::{FeedEvent, RealtimeParams, Window, build_view};
@@ -58,7 +59,34 @@ fn visitor_id(index: usize) -> String {
     format!("{:02x}{:030x}", (index * 97) % 256, index)
 }
 
+/// Goals of every rule kind; the events that match them carry their conversions, as collect records them.
+fn goals() -> Vec<Goal> {
+    let goal = |name: &str, rule: GoalRule, value: Option<f64>| Goal {
+        name: GoalName::parse(name).unwrap(),
+        rule,
+        value,
+    };
+    vec![
+        goal(
+            "signed up",
+            GoalRule::Event {
+                name: "signup".into(),
+                property: None,
+            },
+            Some(10.0),
+        ),
+        goal("signup page", GoalRule::Page { path: "/signup".into() }, None),
+        goal("docs", GoalRule::PagePrefix { prefix: "/d".into() }, Some(1.5)),
+    ]
+}
+
 fn build_event(index: usize, spec: &Spec) -> StoredEvent {
+    let mut event = build_raw_event(index, spec);
+    event.goals = pulse_core::goal::conversions(&goals(), &event);
+    event
+}
+
+fn build_raw_event(index: usize, spec: &Spec) -> StoredEvent {
     let kind = match spec.kind {
         0..=6 => EventKind::Pageview,
         7 | 8 => EventKind::Event,
@@ -90,6 +118,7 @@ fn build_event(index: usize, spec: &Spec) -> StoredEvent {
         url: (kind == EventKind::Outbound).then(|| "https://github.com/".into()),
         props: Default::default(),
         client_id: false,
+        goals: Vec::new(),
     }
 }
 
@@ -171,7 +200,34 @@ fn oracle(events: &[StoredEvent], params: &RealtimeParams) -> Value {
         .collect();
     let mut recent = in_window.clone();
     recent.sort_by(|a, b| (b.ts, b.id.as_str()).cmp(&(a.ts, a.id.as_str())));
-    recent.truncate(params.events);
+    let feed: Vec<Value> = recent
+        .iter()
+        .flat_map(|e| FeedEvent::entries_of(e).into_iter().rev())
+        .take(params.events)
+        .map(|entry| serde_json::to_value(entry).unwrap())
+        .collect();
+    // Per goal: conversions, their value, distinct converting visitors; rate over current visitors.
+    let mut per_goal: BTreeMap<String, (u64, f64, HashSet<&str>)> = BTreeMap::new();
+    for event in &in_window {
+        for hit in &event.goals {
+            let entry = per_goal.entry(hit.goal.to_string()).or_default();
+            entry.0 += 1;
+            entry.1 += hit.value.unwrap_or_default();
+            entry.2.insert(&event.visitor);
+        }
+    }
+    let mut goal_list: Vec<(String, u64, f64, usize)> = per_goal
+        .into_iter()
+        .map(|(goal, (conversions, value, converting))| (goal, conversions, value, converting.len()))
+        .collect();
+    goal_list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let goals_json: Vec<Value> = goal_list
+        .into_iter()
+        .map(|(goal, conversions, value, converting)| {
+            let rate = if visitors.is_empty() { 0.0 } else { converting as f64 / visitors.len() as f64 };
+            json!({"goal": goal, "conversions": conversions, "visitors": converting, "value": value, "conversionRate": rate})
+        })
+        .collect();
     json!({
         "siteId": "demo",
         "minutes": params.minutes,
@@ -182,7 +238,8 @@ fn oracle(events: &[StoredEvent], params: &RealtimeParams) -> Value {
         "countries": latest("country", &|e| e.country.clone()),
         "referrers": latest("referrer", &|e| e.referrer.clone()),
         "timeline": timeline,
-        "recentEvents": recent.iter().map(|e| serde_json::to_value(FeedEvent::from(*e)).unwrap()).collect::<Vec<_>>(),
+        "goals": goals_json,
+        "recentEvents": feed,
     })
 }
 

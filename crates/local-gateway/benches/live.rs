@@ -127,6 +127,7 @@ async fn start_stack(endpoint: &str) -> (String, Arc<Gateway>, String) {
         domains: vec!["bench.example".into()],
         public: false,
         token_hash: token.hash(),
+        goals: Vec::new(),
     };
     stack.store.create_site(&site).await.expect("site created");
     (stack.address, stack.gateway, token.expose().to_owned())

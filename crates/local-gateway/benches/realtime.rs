@@ -665,6 +665,7 @@ async fn create_site(store: &DynamoStore, id: &str) -> (SiteId, String) {
         domains: vec!["example.com".into()],
         public: false,
         token_hash: token.hash(),
+        goals: Vec::new(),
     };
     store.create_site(&site).await.expect("creating the bench site");
     (site.id, token.expose().to_owned())
@@ -862,6 +863,7 @@ impl Traffic {
             url: (kind == EventKind::Outbound).then(|| "https://github.com/example/pulse".into()),
             props: BTreeMap::new(),
             client_id: false,
+            goals: Vec::new(),
         }
     }
 

@@ -36,6 +36,11 @@ pub async fn to_lambda_request(
     path_parameters: HashMap<String, String>,
 ) -> Result<lambda_http::Request, Response> {
     let (parts, body) = request.into_parts();
+    // Under a base path the router is nested, which strips the prefix; API Gateway passes the whole path.
+    let uri = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| parts.uri.clone(), |original| original.0.clone());
     let body = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES)
         .await
         .map_err(|_| gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"))?;
@@ -60,7 +65,7 @@ pub async fn to_lambda_request(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let raw_query = parts.uri.query().unwrap_or_default();
+    let raw_query = uri.query().unwrap_or_default();
     let mut query = Map::new();
     for (key, value) in url_pairs(raw_query) {
         match query.get_mut(&key) {
@@ -82,7 +87,7 @@ pub async fn to_lambda_request(
     let event = json!({
         "version": "2.0",
         "routeKey": route_key,
-        "rawPath": parts.uri.path(),
+        "rawPath": uri.path(),
         "rawQueryString": raw_query,
         "cookies": cookies,
         "headers": headers,
@@ -95,7 +100,7 @@ pub async fn to_lambda_request(
             "domainPrefix": "local",
             "http": {
                 "method": parts.method.as_str(),
-                "path": parts.uri.path(),
+                "path": uri.path(),
                 "protocol": format!("{:?}", parts.version),
                 "sourceIp": peer.ip().to_string(),
                 "userAgent": user_agent,

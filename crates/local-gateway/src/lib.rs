@@ -99,15 +99,25 @@ impl Gateway {
     }
 }
 
+/// The HTTP API's routes sit under `BASE_PATH` (empty by default), as the template's `BasePath` puts
+/// them; the WebSocket API and the management API, separate APIs in AWS, stay at the root.
 pub fn router(gateway: Arc<Gateway>) -> Router {
-    Router::new()
+    let http_api = Router::new()
         .route("/collect", any(collect_route))
         .route("/sites/{site_id}/realtime", any(realtime_route))
-        .route("/ws", get(ws::connect_route))
+        .route("/sites/{site_id}/tracker.js", any(site_tracker_route))
         // Static paths above win over this one, as more specific routes do in API Gateway.
         .route("/{asset}", any(web_route))
-        .route("/demo/", get(|| async { Redirect::temporary("/demo/index.html") }))
-        .route("/demo/{file}", get(demo_route))
+        .route("/demo/", get(|| async { Redirect::temporary("index.html") }))
+        .route("/demo/{file}", get(demo_route));
+    let base_path = gateway.functions.web.base_path().to_owned();
+    let router = if base_path.is_empty() {
+        http_api
+    } else {
+        Router::new().nest(&base_path, http_api)
+    };
+    router
+        .route("/ws", get(ws::connect_route))
         .route(
             "/@connections/{connection_id}",
             post(ws::post_to_connection)
@@ -208,7 +218,28 @@ async fn web_route(
     request: Request,
 ) -> Response {
     let parameters = HashMap::from([("asset".to_owned(), asset)]);
-    let event = match apigw::to_lambda_request(request, peer, "ANY /{asset}", parameters).await {
+    invoke_web(&gateway, peer, request, "ANY /{asset}", parameters).await
+}
+
+/// `GET /sites/{siteId}/tracker.js`: the web function (the tracker as ts-analytics' snippet loads it).
+async fn site_tracker_route(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(site_id): Path<String>,
+    request: Request,
+) -> Response {
+    let parameters = HashMap::from([("siteId".to_owned(), site_id)]);
+    invoke_web(&gateway, peer, request, "GET /sites/{siteId}/tracker.js", parameters).await
+}
+
+async fn invoke_web(
+    gateway: &Gateway,
+    peer: SocketAddr,
+    request: Request,
+    route_key: &str,
+    parameters: HashMap<String, String>,
+) -> Response {
+    let event = match apigw::to_lambda_request(request, peer, route_key, parameters).await {
         Ok(event) => event,
         Err(response) => return response,
     };
@@ -238,6 +269,15 @@ async fn demo_route(Path(file): Path<String>) -> Response {
     }
 }
 
+/// How a [`LocalStack`] differs from the default one.
+#[derive(Default)]
+pub struct StackOptions {
+    /// Files for the web function instead of web/public, for tests that must not depend on them.
+    pub web_assets: Option<Vec<web::Asset>>,
+    /// The HTTP API's path prefix (`BASE_PATH`); empty: none.
+    pub base_path: String,
+}
+
 /// A whole local stack on a fresh table, for tests and benchmarks: the table created on the DynamoDB at
 /// `endpoint`, the gateway on a free loopback port (its own management API as `WEBSOCKET_ENDPOINT`) and
 /// the stream consumers running.
@@ -251,12 +291,11 @@ pub struct LocalStack {
 
 impl LocalStack {
     pub async fn start(endpoint: &str, table: &str) -> anyhow::Result<Self> {
-        Self::start_with_web_assets(endpoint, table, web::EMBEDDED.to_vec()).await
+        Self::start_with(endpoint, table, StackOptions::default()).await
     }
 
-    /// Like [`Self::start`], with the web function serving `assets` instead of web/public, for tests
-    /// that must not depend on which files web/public holds.
-    pub async fn start_with_web_assets(endpoint: &str, table: &str, assets: Vec<web::Asset>) -> anyhow::Result<Self> {
+    /// Like [`Self::start`], with the options' web files and base path.
+    pub async fn start_with(endpoint: &str, table: &str, options: StackOptions) -> anyhow::Result<Self> {
         let sdk_config = pulse_dynamodb::sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&sdk_config)
@@ -277,10 +316,13 @@ impl LocalStack {
             "TABLE_NAME" => Some(table.to_owned()),
             "WEBSOCKET_ENDPOINT" => Some(address.clone()),
             "WEBSOCKET_URL" => Some(format!("ws://{socket}/ws")),
+            "BASE_PATH" => Some(options.base_path.clone()),
             _ => None,
         };
         let mut functions = Functions::new(store.clone(), &sdk_config, lookup)?;
-        functions.web = WebApp::with_assets(assets, &web::Config::from_lookup(lookup)?);
+        if let Some(assets) = options.web_assets {
+            functions.web = WebApp::with_assets(assets, web::SITE_TRACKER.clone(), &web::Config::from_lookup(lookup)?);
+        }
         let gateway = Arc::new(Gateway::new(functions));
         tokio::spawn(serve(listener, gateway.clone()));
         let poller = Arc::new(StreamPoller {

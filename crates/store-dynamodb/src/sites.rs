@@ -1,5 +1,6 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
+use pulse_core::goal::Goal;
 use pulse_core::{Site, SiteDirectory, SiteId, StoreError, TokenHash};
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,8 @@ struct SiteItem {
     public: bool,
     token_hash: TokenHash,
     created_at: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    goals: Vec<Goal>,
 }
 
 impl From<SiteItem> for Site {
@@ -24,6 +27,7 @@ impl From<SiteItem> for Site {
             domains: item.domains,
             public: item.public,
             token_hash: item.token_hash,
+            goals: item.goals,
         }
     }
 }
@@ -72,6 +76,7 @@ impl DynamoStore {
             public: site.public,
             token_hash: site.token_hash.clone(),
             created_at: pulse_core::time::iso_millis(Utc::now()),
+            goals: site.goals.clone(),
         };
         let item = serde_dynamo::to_item(item).map_err(|e| StoreError::Malformed(e.to_string()))?;
         let result = self
@@ -124,6 +129,33 @@ impl DynamoStore {
             .update_expression("SET token_hash = :hash")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":hash", AttributeValue::S(token_hash.as_str().into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(SiteAdminError::NotFound(id.clone()))
+            }
+            Err(err) => Err(unavailable(err).into()),
+        }
+    }
+
+    /// Replaces the site's goals. Warm functions see them within their site cache's lifetime.
+    pub async fn set_goals(&self, id: &SiteId, goals: &[Goal]) -> Result<(), SiteAdminError> {
+        let goals = serde_dynamo::to_attribute_value(goals).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(keys::SITES_PK.into()))
+            .key("sk", AttributeValue::S(keys::registry_sk(id)))
+            .update_expression("SET goals = :goals")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":goals", goals)
             .send()
             .await;
         match result {

@@ -11,8 +11,8 @@
 //! records of a minute come from one shard lineage. Every write is conditional on the version it read:
 //! a concurrent writer makes the fold read and fold again.
 //!
-//! A part takes new visitors until its encoding could pass [`codec::PART_LIMIT_BYTES`] (DynamoDB's
-//! item limit with room to spare); then the minute grows another part. Nothing to configure, and no write is ever refused for its size.
+//! A part whose encoding passes [`codec::PART_LIMIT_BYTES`] (DynamoDB's item limit with room to spare)
+//! is split in two. Nothing to configure, and no write is ever refused for its size.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::codec::{self, PartBudget};
+use super::codec;
 use super::{Minute, MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, VisitorKey, VisitorPart};
 use crate::event::StoredEvent;
 use crate::ports::StoreError;
@@ -78,7 +78,7 @@ pub struct AggregateConfig {
     pub rollup_ttl: Duration,
     /// Conditional-write attempts per minute before its records are reported as failed.
     pub max_attempts: u32,
-    /// A visitor part takes new visitors while its encoding stays within this.
+    /// A visitor part whose encoding passes this is split in two.
     pub part_limit_bytes: usize,
 }
 
@@ -156,7 +156,9 @@ async fn fold_minute<S: RollupStore>(
         }
         let read_versions: Vec<u64> = parts.iter().map(|part| part.version).collect();
         let touched = observe_visitors(&mut parts, key.minute, config.part_limit_bytes, &fresh);
-        for &index in &touched {
+        // Highest index first: a split writes the visitors' new part before removing them from the old
+        // one, so a failure in between leaves them in both (harmless: parts merge), never in neither.
+        for &index in touched.iter().rev() {
             let part = &mut parts[index];
             part.version += 1;
             let expected = read_versions.get(index).copied().filter(|&v| v > 0);
@@ -180,8 +182,9 @@ async fn fold_minute<S: RollupStore>(
     ))
 }
 
-/// Observes each event in the part that already holds its visitor, or else in the last part while it has
-/// room, or else in a new part. Returns the indexes of the parts that changed.
+/// Observes each event in the part that already holds its visitor, or else in the last part; then splits
+/// every changed part whose encoding passes `part_limit_bytes`, moving half its visitors to a new part.
+/// Returns the indexes of the parts that changed.
 fn observe_visitors(
     parts: &mut Vec<VisitorPart>,
     minute: Minute,
@@ -189,7 +192,6 @@ fn observe_visitors(
     events: &[&StoredEvent],
 ) -> BTreeSet<usize> {
     let mut touched = BTreeSet::new();
-    let mut budget: Option<PartBudget> = None;
     for event in events {
         let key = VisitorKey::of(&event.visitor);
         let index = match parts.iter().position(|part| part.visitors.contains_key(&key)) {
@@ -198,24 +200,31 @@ fn observe_visitors(
                 if parts.is_empty() {
                     parts.push(VisitorPart::default());
                 }
-                let last = parts.len() - 1;
-                let budget = budget.get_or_insert_with(|| PartBudget::of(&parts[last], minute, part_limit_bytes));
-                let values = [
-                    Some(event.path.as_str()),
-                    event.country.as_deref(),
-                    event.referrer.as_deref(),
-                ];
-                let values: Vec<&str> = values.into_iter().flatten().collect();
-                if !budget.admit(&values) {
-                    parts.push(VisitorPart::default());
-                    *budget = PartBudget::of(&parts[last + 1], minute, part_limit_bytes);
-                    budget.admit(&values);
-                }
                 parts.len() - 1
             }
         };
         parts[index].visitors.entry(key).or_default().observe(event);
         touched.insert(index);
+    }
+    let mut pending: Vec<usize> = touched.iter().copied().collect();
+    while let Some(index) = pending.pop() {
+        let part = &mut parts[index];
+        if part.visitors.len() < 2 || codec::encode(part, minute).len() <= part_limit_bytes {
+            continue;
+        }
+        let middle = *part
+            .visitors
+            .keys()
+            .nth(part.visitors.len() / 2)
+            .expect("two or more visitors");
+        let moved = part.visitors.split_off(&middle);
+        parts.push(VisitorPart {
+            visitors: moved,
+            version: 0,
+        });
+        let new_index = parts.len() - 1;
+        touched.insert(new_index);
+        pending.extend([index, new_index]);
     }
     touched
 }

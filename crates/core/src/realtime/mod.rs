@@ -16,5 +16,6 @@ pub mod view;
 
 pub use minute::{Minute, MinuteParseError};
 pub use rollup::{
-    MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, Stamp, Stamped, VisitorKey, VisitorPart, VisitorState,
+    GoalTotals, MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, Stamp, Stamped, VisitorKey, VisitorPart,
+    VisitorState,
 };

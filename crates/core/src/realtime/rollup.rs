@@ -1,5 +1,5 @@
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -101,6 +101,8 @@ pub struct VisitorState {
     pub country: Option<Stamped>,
     /// Latest known referrer host.
     pub referrer: Option<Stamped>,
+    /// The goals the visitor completed.
+    pub goals: BTreeSet<String>,
 }
 
 impl VisitorState {
@@ -120,6 +122,8 @@ impl VisitorState {
         if let Some(referrer) = &event.referrer {
             keep_latest(&mut self.referrer, &stamped(referrer));
         }
+        self.goals
+            .extend(event.goals.iter().map(|hit| hit.goal.as_str().to_owned()));
     }
 
     /// Merges another state of the same visitor: idempotent, commutative and associative.
@@ -133,6 +137,7 @@ impl VisitorState {
                 keep_latest(slot, candidate);
             }
         }
+        self.goals.extend(other.goals.iter().cloned());
     }
 }
 
@@ -171,6 +176,19 @@ pub struct MinuteCounts {
     /// Incremented on every write; writes are conditional on it. 0: never written.
     #[serde(rename = "ver", default)]
     pub version: u64,
+    /// Conversions and their value, per goal.
+    #[serde(rename = "g", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub goals: BTreeMap<String, GoalTotals>,
+}
+
+/// One goal's conversions in a minute.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GoalTotals {
+    #[serde(rename = "c")]
+    pub conversions: u64,
+    /// Sum of the conversions' values.
+    #[serde(rename = "v", default)]
+    pub value: f64,
 }
 
 impl MinuteCounts {
@@ -183,6 +201,11 @@ impl MinuteCounts {
         match event.kind {
             EventKind::Pageview => self.pageviews += 1,
             EventKind::Event | EventKind::Outbound => self.events += 1,
+        }
+        for hit in &event.goals {
+            let totals = self.goals.entry(hit.goal.as_str().to_owned()).or_default();
+            totals.conversions += 1;
+            totals.value += hit.value.unwrap_or_default();
         }
     }
 

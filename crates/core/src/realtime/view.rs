@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Minute, MinuteRollup, VisitorKey, VisitorState};
+use super::{GoalTotals, Minute, MinuteRollup, VisitorKey, VisitorState};
 use crate::event::{EventKind, StoredEvent};
 use crate::site::SiteId;
 use crate::time::iso_millis;
@@ -104,7 +104,20 @@ pub struct RealtimeView {
     pub countries: Vec<CountryCount>,
     pub referrers: Vec<ReferrerCount>,
     pub timeline: Vec<TimelinePoint>,
+    pub goals: Vec<GoalCount>,
     pub recent_events: Vec<FeedEvent>,
+}
+
+/// One goal over the window: conversions, distinct converting visitors, the conversions' summed value,
+/// and converting visitors / current visitors.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GoalCount {
+    pub goal: String,
+    pub conversions: u64,
+    pub visitors: usize,
+    pub value: f64,
+    pub conversion_rate: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -170,6 +183,41 @@ pub enum FeedEvent {
         country: Option<String>,
         device: String,
     },
+    /// A goal the event with the same timestamp completed: `path` for a page goal, `name` for an event
+    /// goal. Its `id` is the event's, a `:` and the goal's name.
+    Goal {
+        id: String,
+        goal: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        value: Option<f64>,
+        timestamp: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        country: Option<String>,
+        device: String,
+    },
+}
+
+impl FeedEvent {
+    /// The feed entries of one event, in the order they happened: the event, then each goal it
+    /// completed.
+    pub fn entries_of(event: &StoredEvent) -> Vec<FeedEvent> {
+        let mut entries = vec![FeedEvent::from(event)];
+        entries.extend(event.goals.iter().map(|hit| FeedEvent::Goal {
+            id: format!("{}:{}", event.id, hit.goal),
+            goal: hit.goal.to_string(),
+            path: (event.kind == EventKind::Pageview).then(|| event.path.clone()),
+            name: event.name.clone().filter(|_| event.kind != EventKind::Pageview),
+            value: hit.value,
+            timestamp: iso_millis(event.ts),
+            country: event.country.clone(),
+            device: event.device.clone(),
+        }));
+        entries
+    }
 }
 
 impl From<&StoredEvent> for FeedEvent {
@@ -227,11 +275,13 @@ pub fn build_view(
         .map(|minute| (minute, Default::default()))
         .collect();
     let mut visitors: HashMap<VisitorKey, VisitorState> = HashMap::new();
+    let mut goal_totals: Vec<BTreeMap<String, GoalTotals>> = Vec::new();
     for (minute, rollup) in rollups {
         let Some((minute_visitors, minute_pageviews)) = minutes.get_mut(&minute) else {
             continue;
         };
         *minute_pageviews += rollup.counts.pageviews;
+        goal_totals.push(rollup.counts.goals);
         for part in &rollup.parts {
             for (visitor, state) in &part.visitors {
                 visitors.entry(*visitor).or_default().merge(state);
@@ -257,7 +307,40 @@ pub fn build_view(
         .filter(|e| e.ts >= window.starts_at() && e.ts <= now)
         .collect();
     recent.sort_by(|a, b| (b.ts, b.id.as_str()).cmp(&(a.ts, a.id.as_str())));
-    recent.truncate(params.events);
+    // Newest first: each event's goal entries come just above it.
+    let mut feed: Vec<FeedEvent> = recent
+        .into_iter()
+        .flat_map(|event| FeedEvent::entries_of(event).into_iter().rev())
+        .collect();
+    feed.truncate(params.events);
+
+    let mut goals: BTreeMap<&str, GoalCount> = BTreeMap::new();
+    for (goal, totals) in goal_totals.iter().flat_map(|totals| totals.iter()) {
+        let count = goals.entry(goal.as_str()).or_insert_with(|| GoalCount {
+            goal: goal.clone(),
+            conversions: 0,
+            visitors: 0,
+            value: 0.0,
+            conversion_rate: 0.0,
+        });
+        count.conversions += totals.conversions;
+        count.value += totals.value;
+    }
+    for state in visitors.values() {
+        for goal in &state.goals {
+            if let Some(count) = goals.get_mut(goal.as_str()) {
+                count.visitors += 1;
+            }
+        }
+    }
+    let mut goals: Vec<GoalCount> = goals.into_values().collect();
+    for goal in &mut goals {
+        goal.conversion_rate = match visitors.len() {
+            0 => 0.0,
+            current => goal.visitors as f64 / current as f64,
+        };
+    }
+    goals.sort_by(|a, b| b.conversions.cmp(&a.conversions).then_with(|| a.goal.cmp(&b.goal)));
 
     RealtimeView {
         site_id: site.clone(),
@@ -285,7 +368,8 @@ pub fn build_view(
                 page_views,
             })
             .collect(),
-        recent_events: recent.into_iter().map(FeedEvent::from).collect(),
+        goals,
+        recent_events: feed,
     }
 }
 

@@ -49,6 +49,7 @@ fn main() {
         domains: vec!["localhost".into()],
         public: false,
         token_hash: TokenHash::of("bench"),
+        goals: Vec::new(),
     };
     let config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "bench".into())).unwrap();
     let app = CollectApp::new(ItemSink(MemoryStore::with_site(site)), &config);

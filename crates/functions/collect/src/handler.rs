@@ -145,6 +145,7 @@ fn parse_viewer_address(value: &str) -> Option<IpAddr> {
 mod tests {
     use std::sync::atomic::Ordering;
 
+    use pulse_core::goal::{Goal, GoalName, GoalRule};
     use pulse_core::memory::MemoryStore;
     use pulse_core::{EventKind, PropValue, Site, SiteId, TokenHash};
 
@@ -160,6 +161,23 @@ mod tests {
             domains: vec!["localhost".into(), "example.com".into()],
             public: false,
             token_hash: TokenHash::of("token"),
+            goals: vec![
+                Goal {
+                    name: GoalName::parse("signup").unwrap(),
+                    rule: GoalRule::Page {
+                        path: "/signup/done".into(),
+                    },
+                    value: Some(10.0),
+                },
+                Goal {
+                    name: GoalName::parse("pro plan").unwrap(),
+                    rule: GoalRule::Event {
+                        name: "button_click".into(),
+                        property: Some(("plan".into(), "pro".into())),
+                    },
+                    value: Some(10.0),
+                },
+            ],
         };
         let config = Config::from_lookup(|name| match name {
             "TABLE_NAME" => Some("t".into()),
@@ -291,6 +309,47 @@ mod tests {
         .await;
         let click = stored(&app).pop().unwrap();
         assert_eq!(click.url.as_deref(), Some("https://github.com/example/repo"));
+    }
+
+    /// Goals are matched when the hit is collected and recorded on the stored event; an event's own value
+    /// wins over the goal's fixed one; a retry of the same id is not stored, so it never converts twice.
+    #[tokio::test]
+    async fn goals_are_matched_at_ingest() {
+        let app = app(None);
+        let pageview = include_str!("../../../../events/collect/goal-pageview.json");
+        for _ in 0..2 {
+            assert_eq!(run(&app, fixture(pageview)).await.0, StatusCode::NO_CONTENT);
+        }
+        assert_eq!(
+            run(
+                &app,
+                fixture(include_str!("../../../../events/collect/goal-event.json"))
+            )
+            .await
+            .0,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            run(&app, fixture(include_str!("../../../../events/collect/event.json")))
+                .await
+                .0,
+            StatusCode::NO_CONTENT
+        );
+        let events = stored(&app);
+        assert_eq!(events.len(), 3, "the retried page view is stored once");
+        let goals = |event: &pulse_core::StoredEvent| -> Vec<(String, Option<f64>)> {
+            event
+                .goals
+                .iter()
+                .map(|hit| (hit.goal.to_string(), hit.value))
+                .collect()
+        };
+        assert_eq!(goals(&events[0]), [("signup".to_owned(), Some(10.0))]);
+        assert_eq!(goals(&events[1]), [("pro plan".to_owned(), Some(49.0))]);
+        assert!(
+            goals(&events[2]).is_empty(),
+            "signup event with plan=pro is not a button_click"
+        );
     }
 
     #[tokio::test]

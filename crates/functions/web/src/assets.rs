@@ -21,6 +21,10 @@ pub struct Asset {
 /// web/public, embedded by build.rs.
 pub static EMBEDDED: &[Asset] = include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
+/// `/sites/{siteId}/tracker.js`: web/compat/tracker.js with web/public/script.js inlined at its
+/// `//@include script.js` line, embedded by build.rs (`None` if the file is missing).
+pub static SITE_TRACKER: Option<Asset> = include!(concat!(env!("OUT_DIR"), "/site_tracker.rs"));
+
 impl Asset {
     /// An asset described exactly as build.rs describes an embedded file.
     pub fn new(name: &str, bytes: impl Into<Vec<u8>>) -> Self {

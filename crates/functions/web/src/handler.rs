@@ -3,7 +3,9 @@ use lambda_http::{Body, Error, Request, RequestExt, Response};
 use pulse_http as response;
 use serde::Serialize;
 
-use crate::{Asset, Config, EMBEDDED};
+use pulse_core::SiteId;
+
+use crate::{Asset, Config, EMBEDDED, SITE_TRACKER};
 
 /// For `?v=` equal to the file's hash: that URL's bytes can never change.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -16,7 +18,9 @@ const CONFIG_PATH: &str = "config.json";
 /// The files and the dashboard's settings, built once per cold start.
 pub struct WebApp {
     assets: Vec<Asset>,
+    site_tracker: Option<Asset>,
     websocket_url: String,
+    base_path: String,
 }
 
 /// `GET /config.json`: what the dashboard cannot know from its own URL.
@@ -29,18 +33,25 @@ struct DashboardConfig<'a> {
 impl WebApp {
     /// Serves web/public as embedded at build time.
     pub fn new(config: &Config) -> Self {
-        Self::with_assets(EMBEDDED.to_vec(), config)
+        Self::with_assets(EMBEDDED.to_vec(), SITE_TRACKER.clone(), config)
     }
 
-    pub fn with_assets(assets: Vec<Asset>, config: &Config) -> Self {
+    pub fn with_assets(assets: Vec<Asset>, site_tracker: Option<Asset>, config: &Config) -> Self {
         Self {
             assets,
+            site_tracker,
             websocket_url: config.websocket_url.clone(),
+            base_path: config.base_path.clone(),
         }
     }
 
     pub fn assets(&self) -> &[Asset] {
         &self.assets
+    }
+
+    /// The HTTP API's path prefix (`BASE_PATH`), empty when there is none.
+    pub fn base_path(&self) -> &str {
+        &self.base_path
     }
 
     /// The file served at `/{name}`: the file of that name, else `{name}.html` (`/dashboard`).
@@ -56,12 +67,18 @@ enum Target<'a> {
     File(&'a Asset),
 }
 
-/// `GET`/`HEAD /{file}` and `/config.json`.
+/// `GET`/`HEAD {base}/{file}`, `{base}/sites/{siteId}/tracker.js` and `{base}/config.json`.
 pub async fn function_handler(app: &WebApp, request: Request) -> Result<Response<Body>, Error> {
-    let path = request.uri().path();
-    let name = path.strip_prefix('/').unwrap_or(path);
+    let name = request
+        .uri()
+        .path()
+        .strip_prefix(app.base_path.as_str())
+        .and_then(|path| path.strip_prefix('/'))
+        .unwrap_or_default();
     let target = if name == CONFIG_PATH {
         Some(Target::Config)
+    } else if is_site_tracker_path(name) {
+        app.site_tracker.as_ref().map(Target::File)
     } else {
         app.find(name).map(Target::File)
     };
@@ -73,6 +90,14 @@ pub async fn function_handler(app: &WebApp, request: Request) -> Result<Response
         Some(Target::File(asset)) => serve(asset, &request)?,
     };
     Ok(if head { without_body(response) } else { response })
+}
+
+/// `sites/{siteId}/tracker.js` with a valid site id: the script reads the id from its own URL, so every
+/// site gets the same bytes (and the same cache entry per site URL).
+fn is_site_tracker_path(name: &str) -> bool {
+    name.strip_prefix("sites/")
+        .and_then(|rest| rest.strip_suffix("/tracker.js"))
+        .is_some_and(|site| SiteId::parse(site).is_ok())
 }
 
 fn config(app: &WebApp) -> Response<Body> {
@@ -176,6 +201,11 @@ mod tests {
 
     /// Files of the tests' own, so they hold whatever web/public contains.
     fn app() -> WebApp {
+        app_under("")
+    }
+
+    /// The test files, with the site tracker, under a base path.
+    fn app_under(base_path: &str) -> WebApp {
         let dashboard = format!("<!doctype html><title>Pulse</title>{}", "<p>realtime</p>".repeat(40));
         let assets = vec![
             Asset::new("dashboard.html", dashboard),
@@ -188,9 +218,14 @@ mod tests {
                     .collect::<Vec<_>>(),
             ),
         ];
-        let config =
-            Config::from_lookup(|name| (name == "WEBSOCKET_URL").then(|| "wss://ws.example/live".into())).unwrap();
-        WebApp::with_assets(assets, &config)
+        let site_tracker = Asset::new("site-tracker.js", format!("/* sa */{}", SCRIPT.repeat(20)));
+        let config = Config::from_lookup(|name| match name {
+            "WEBSOCKET_URL" => Some("wss://ws.example/live".into()),
+            "BASE_PATH" => Some(base_path.to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        WebApp::with_assets(assets, Some(site_tracker), &config)
     }
 
     fn fixture(json: &str) -> Request {
@@ -475,10 +510,67 @@ mod tests {
         assert_eq!(header(&response, header::CACHE_CONTROL), Some("no-cache"));
         assert_eq!(json_body(&response), json!({"websocketUrl": "wss://ws.example/live"}));
         // Even next to a file of that name.
-        let config = Config::from_lookup(|_| Some("ws://127.0.0.1:3000/ws".into())).unwrap();
-        let app = WebApp::with_assets(vec![Asset::new("config.json", "{}")], &config);
+        let config =
+            Config::from_lookup(|name| (name == "WEBSOCKET_URL").then(|| "ws://127.0.0.1:3000/ws".into())).unwrap();
+        let app = WebApp::with_assets(vec![Asset::new("config.json", "{}")], None, &config);
         let response = get(&app, request("GET", "/config.json", None, &[])).await;
         assert_eq!(json_body(&response), json!({"websocketUrl": "ws://127.0.0.1:3000/ws"}));
+    }
+
+    /// ts-analytics' snippet loads `{apiEndpoint}/sites/{siteId}/tracker.js`: the same bytes for every
+    /// valid site id, and nothing for a path that only looks like it.
+    #[tokio::test]
+    async fn the_site_tracker_answers_for_any_valid_site_id() {
+        let app = app();
+        for site in ["demo", "my-site.example_1"] {
+            let response = get(&app, request("GET", &format!("/sites/{site}/tracker.js"), None, &[])).await;
+            assert_eq!(response.status(), StatusCode::OK, "{site}");
+            assert_eq!(
+                header(&response, header::CONTENT_TYPE),
+                Some("text/javascript; charset=utf-8")
+            );
+            assert!(bytes(&response).starts_with(b"/* sa */"));
+        }
+        for path in [
+            "/sites/a%23b/tracker.js",
+            "/sites//tracker.js",
+            "/sites/demo/other.js",
+            "/sites/demo/realtime",
+        ] {
+            let response = get(&app, request("GET", path, None, &[])).await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        }
+        let without = WebApp::with_assets(
+            Vec::new(),
+            None,
+            &Config::from_lookup(|name| (name == "WEBSOCKET_URL").then(|| "ws://x".into())).unwrap(),
+        );
+        let response = get(&without, request("GET", "/sites/demo/tracker.js", None, &[])).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+
+    /// Under a base path every route moves below it, and nothing answers outside it.
+    #[tokio::test]
+    async fn a_base_path_prefixes_every_route() {
+        let app = app_under("/api/analytics");
+        for path in [
+            "/api/analytics/script.js",
+            "/api/analytics/dashboard",
+            "/api/analytics/config.json",
+            "/api/analytics/sites/demo/tracker.js",
+        ] {
+            let response = get(&app, request("GET", path, None, &[])).await;
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+        }
+        for path in [
+            "/script.js",
+            "/api/script.js",
+            "/api/analyticsscript.js",
+            "/api/analytics",
+        ] {
+            let response = get(&app, request("GET", path, None, &[])).await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        }
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! The `web` function: serves the browser files (the tracker script, the dashboard and its modules)
-//! from web/public, embedded at build time, and `GET /config.json`, the dashboard's settings. The same
-//! binary answers in AWS and, through the local gateway, locally, so both serve the same bytes.
+//! from web/public, embedded at build time, `GET /sites/{siteId}/tracker.js` (the tracker for sites that
+//! load it the way ts-analytics' snippet does) and `GET /config.json`, the dashboard's settings. The
+//! same binary answers in AWS and, through the local gateway, locally, so both serve the same bytes.
 
 pub mod assets;
 pub mod encode;
 pub mod handler;
 
-pub use assets::{Asset, EMBEDDED};
+pub use assets::{Asset, EMBEDDED, SITE_TRACKER};
 pub use handler::{WebApp, function_handler};
 use pulse_core::config::{ConfigError, Settings};
 
@@ -15,6 +16,9 @@ use pulse_core::config::{ConfigError, Settings};
 pub struct Config {
     /// The WebSocket API's URL for dashboards, stage included: `wss://{api}.execute-api.{region}.amazonaws.com/{stage}`.
     pub websocket_url: String,
+    /// The HTTP API's path prefix (`BASE_PATH`, e.g. `/api/analytics`; empty by default): requests arrive
+    /// with it, and the function strips it.
+    pub base_path: String,
 }
 
 impl Config {
@@ -26,6 +30,7 @@ impl Config {
         let settings = Settings::new(lookup);
         Ok(Self {
             websocket_url: settings.required("WEBSOCKET_URL")?,
+            base_path: settings.base_path("BASE_PATH")?,
         })
     }
 }

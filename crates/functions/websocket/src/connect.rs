@@ -90,6 +90,7 @@ mod tests {
             domains: vec!["localhost".into()],
             public,
             token_hash: TokenHash::of("pt_demo-token"),
+            goals: Vec::new(),
         };
         let config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "t".into())).unwrap();
         ConnectApp::new(MemoryStore::with_site(site), &config)

@@ -56,6 +56,7 @@ async fn spawn_app_on(endpoint: String, moto: Option<MotoServer>) -> TestApp {
             domains: vec!["localhost".into(), "example.com".into()],
             public: false,
             token_hash: token.hash(),
+            goals: Vec::new(),
         })
         .await
         .expect("demo site created");

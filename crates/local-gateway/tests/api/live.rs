@@ -12,14 +12,14 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::helpers::{FIREFOX, TestApp, s, spawn_app};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 impl TestApp {
     fn ws_url(&self, query: &str) -> String {
         format!("{}/ws?{query}", self.address.replace("http://", "ws://"))
     }
 
-    async fn dashboard(&self) -> Socket {
+    pub(crate) async fn dashboard(&self) -> Socket {
         self.dashboard_for("demo", Some(&self.token.clone())).await
     }
 
@@ -78,7 +78,7 @@ async fn events_within(socket: &mut Socket, wait: Duration) -> Vec<Value> {
 }
 
 /// Reads until `count` events have arrived (or fails after 15 s).
-async fn next_events(socket: &mut Socket, count: usize) -> Vec<Value> {
+pub(crate) async fn next_events(socket: &mut Socket, count: usize) -> Vec<Value> {
     let mut events = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     while events.len() < count {
@@ -184,6 +184,7 @@ async fn a_hundred_dashboards_each_get_every_event_once_and_other_sites_nothing(
             domains: vec!["other.example".into()],
             public: false,
             token_hash: other_token.hash(),
+            goals: Vec::new(),
         })
         .await
         .unwrap();

@@ -2,6 +2,7 @@
 //! `make test` starts moto and points AWS_ENDPOINT_URL_DYNAMODB at it; every test gets its own table.
 
 mod collect;
+mod goals;
 mod helpers;
 mod live;
 mod realtime;

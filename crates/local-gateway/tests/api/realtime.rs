@@ -156,6 +156,7 @@ async fn an_event_six_minutes_ago_is_outside_a_five_minute_window() {
         url: None,
         props: Default::default(),
         client_id: false,
+        goals: Vec::new(),
     };
     app.store
         .put_event(&old, Utc::now() + chrono::Duration::days(1))

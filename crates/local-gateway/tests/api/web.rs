@@ -4,7 +4,7 @@
 use std::io::Read as _;
 
 use ::web::{Asset, EMBEDDED};
-use local_gateway::LocalStack;
+use local_gateway::{LocalStack, StackOptions};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -26,11 +26,13 @@ async fn start(assets: Option<Vec<Asset>>) -> LocalStack {
     let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
         .expect("AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with `make test`, which starts moto");
     let table = format!("test-{}", pulse_core::EventId::random());
-    match assets {
-        Some(assets) => LocalStack::start_with_web_assets(&endpoint, &table, assets).await,
-        None => LocalStack::start(&endpoint, &table).await,
-    }
-    .expect("local stack starts on moto")
+    let options = StackOptions {
+        web_assets: assets,
+        ..StackOptions::default()
+    };
+    LocalStack::start_with(&endpoint, &table, options)
+        .await
+        .expect("local stack starts on moto")
 }
 
 async fn get(url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
@@ -203,4 +205,75 @@ async fn demo_site_serves_its_folder_and_nothing_else() {
         let response = get(&format!("{base}{path}"), &[]).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }
+}
+
+/// A deployment under a base path, as sites moving from ts-analytics use one: every HTTP route moves
+/// below it (collect, realtime, the files, the site tracker, the demo pages), nothing answers at the
+/// root, and the WebSocket stays where it was.
+#[tokio::test]
+async fn under_a_base_path_every_http_route_moves_below_it() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("run with `make test`");
+    let table = format!("test-{}", pulse_core::EventId::random());
+    let options = StackOptions {
+        base_path: "/api/analytics".into(),
+        ..StackOptions::default()
+    };
+    let stack = LocalStack::start_with(&endpoint, &table, options)
+        .await
+        .expect("stack starts");
+    let token = pulse_core::ReadToken::generate();
+    stack
+        .store
+        .create_site(&pulse_core::Site {
+            id: pulse_core::SiteId::parse("demo").unwrap(),
+            domains: vec!["example.com".into()],
+            public: false,
+            token_hash: token.hash(),
+            goals: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let api = format!("{}/api/analytics", stack.address);
+    let client = Client::new();
+    let hit = json!({"s": "demo", "e": "pageview", "u": "https://example.com/moved"});
+    let collect = |base: String| {
+        client
+            .post(format!("{base}/collect"))
+            .header("content-type", "text/plain")
+            .header(
+                "user-agent",
+                "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            )
+            .body(hit.to_string())
+            .send()
+    };
+    assert_eq!(collect(api.clone()).await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        collect(stack.address.clone()).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let realtime = client
+        .get(format!("{api}/sites/demo/realtime"))
+        .bearer_auth(token.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(realtime.status(), StatusCode::OK);
+    for path in ["/script.js", "/dashboard", "/sites/demo/tracker.js", "/demo/index.html"] {
+        assert_eq!(
+            get(&format!("{api}{path}"), &[]).await.status(),
+            StatusCode::OK,
+            "{path}"
+        );
+        assert_eq!(
+            get(&format!("{}{path}", stack.address), &[]).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path} at the root"
+        );
+    }
+    let config: Value = get(&format!("{api}/config.json"), &[]).await.json().await.unwrap();
+    assert_eq!(
+        config["websocketUrl"],
+        format!("{}/ws", stack.address.replace("http://", "ws://"))
+    );
 }
