@@ -6,9 +6,10 @@
 # Against a stack of its own (what `make test` does): a gateway on a free port and a fresh table, on the
 # moto at MOTO_PORT (started here when none answers there; BROWSER_MOTO_PORT, default 8767, when
 # MOTO_PORT is unset), with every HTTP route under the base path /api/analytics, as ts-analytics
-# deployments have it, so that nothing in the browser code may assume the API sits at the root.
-# Against a running `make dev`: set PULSE_BASE_URL (with its base path, if it has one) and PULSE_TOKEN
-# (both printed by `make dev`; PULSE_SITE defaults to demo), e.g.
+# deployments have it, so that nothing in the browser code may assume the API sits at the root; the
+# demo site gets the two goals the goals test completes.
+# Against a running `make dev` (which defines the same goals): set PULSE_BASE_URL (with its base path,
+# if it has one) and PULSE_TOKEN (both printed by `make dev`; PULSE_SITE defaults to demo), e.g.
 #   PULSE_BASE_URL=http://127.0.0.1:3000 PULSE_TOKEN=… infra/local/browser-test.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -80,9 +81,18 @@ if [[ -z ${PULSE_BASE_URL:-} ]]; then
   export TABLE_NAME="browser-test-$(date +%s)-$$"
   "$bin/pulse-admin" table create >/dev/null
   PULSE_TOKEN=$("$bin/pulse-admin" site create --id demo --domain localhost --domain 127.0.0.1)
+  base_path=/api/analytics
+  # The goals web/e2e/goals.test.mjs completes, as make dev defines them: a page goal on the path the
+  # browser reports for the demo's pricing page (under the base path), an event goal on its sign-up
+  # button. Defined before the gateway starts, so no cached site lacks them.
+  add_goal() {
+    local out
+    out=$("$bin/pulse-admin" goal add --site demo "$@" 2>&1) || { echo "$out" >&2; exit 1; }
+  }
+  add_goal --name "pricing viewed" --page "$base_path/demo/pricing.html"
+  add_goal --name "signed up" --event signup_click --value 5
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   export GATEWAY_ADDR="127.0.0.1:$port"
-  base_path=/api/analytics
   log=$(mktemp)
   BASE_PATH=$base_path "$bin/local-gateway" >"$log" 2>&1 &
   pids+=("$!")

@@ -7,35 +7,22 @@ import {
   SITE,
   TOKEN,
   artifactPath,
-  captureHits,
   dashboardStatus,
   dashboardUrl,
-  demoUrl,
+  feedRow,
   launch,
   newContext,
   realtime,
   servedBytes,
   sleep,
   storedCount,
+  visitDemo,
   waitFor,
+  waitForStatus,
 } from './lib.mjs';
-
-const waitForStatus = (page, status, timeout) =>
-  page.waitForFunction((s) => document.querySelector('[data-testid=status]')?.getAttribute('status') === s, status, { timeout });
 
 const waitForVisitors = (page, timeout) =>
   page.waitForFunction(() => Number(document.querySelector('[data-testid=visitors]')?.dataset.value) >= 1, null, { timeout });
-
-const feedRow = (page, id) => page.locator(`[data-testid=feed] li[data-id="${id}"]`);
-
-/** Loads a demo page and returns its page view hit (as the tracker sent it). */
-async function visitDemo(context, file = 'index.html') {
-  const page = await context.newPage();
-  const hits = captureHits(page);
-  await page.goto(demoUrl(file));
-  const hit = await waitFor(() => hits.find((h) => h.e === 'pageview'), { message: `the page view of ${file}` });
-  return { page, hits, hit };
-}
 
 describe('dashboard', () => {
   let browser;

@@ -128,3 +128,18 @@ export function servedBytes(path) {
 
 /** The dashboard's status attribute (live, polling, offline, connecting). */
 export const dashboardStatus = (page) => page.locator('[data-testid=status]').getAttribute('status');
+
+export const waitForStatus = (page, status, timeout) =>
+  page.waitForFunction((s) => document.querySelector('[data-testid=status]')?.getAttribute('status') === s, status, { timeout });
+
+/** The dashboard feed's row for a feed entry id (the locator reaches into the shadow root). */
+export const feedRow = (page, id) => page.locator(`[data-testid=feed] li[data-id="${id}"]`);
+
+/** Loads a demo page and returns its page view hit (as the tracker sent it). */
+export async function visitDemo(context, file = 'index.html') {
+  const page = await context.newPage();
+  const hits = captureHits(page);
+  await page.goto(demoUrl(file));
+  const hit = await waitFor(() => hits.find((h) => h.e === 'pageview'), { message: `the page view of ${file}` });
+  return { page, hits, hit };
+}

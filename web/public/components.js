@@ -1,8 +1,8 @@
-// Pulse Web Components: <pulse-counter>, <pulse-feed>, <pulse-top-list>, <pulse-sparkline>,
-// <pulse-status>. Standard custom elements with open shadow roots, so they work in plain HTML and in
-// any framework. Feed each one either a `.source` (connectRealtime() or createRealtimePoller()) or
-// `.data` (the realtime view, or just the part it shows). Themable through CSS custom properties
-// (--pulse-*, see web/README.md) and ::part().
+// Pulse Web Components: <pulse-counter>, <pulse-feed>, <pulse-top-list>, <pulse-goals>,
+// <pulse-sparkline>, <pulse-status>. Standard custom elements with open shadow roots, so they work in
+// plain HTML and in any framework. Feed each one either a `.source` (connectRealtime() or
+// createRealtimePoller()) or `.data` (the realtime view, or just the part it shows). Themable through
+// CSS custom properties (--pulse-*, see web/README.md) and ::part().
 
 import {
   countryFlag,
@@ -11,6 +11,7 @@ import {
   describeFeedEntry,
   formatAgo,
   formatNumber,
+  goalRows,
 } from './realtime.js';
 
 // Importable outside browsers (tests, server rendering) without defining anything.
@@ -418,6 +419,142 @@ function formatLabel(key, value) {
   return String(value ?? '');
 }
 
+// --- <pulse-goals> -----------------------------------------------------------------------------------
+
+const GOAL_COLUMNS = [
+  ['conversions', 'Conversions'],
+  ['visitors', 'Visitors'],
+  ['value', 'Value'],
+  ['rate', 'Rate'],
+];
+
+/**
+ * Goals over the window: conversions, converting visitors, value (a column only when some goal has
+ * one) and conversion rate, with a bar for the rate. Attributes: heading, empty-text; slot `hint`
+ * replaces the empty state's hint. `.data`: the view's `goals` or a realtime view. Rows are keyed by
+ * goal name; a row whose conversions grow flashes once. Narrower than 26rem (the element's width, not
+ * the screen's), each goal is a compact block: name and rate, bar, then the labelled figures.
+ */
+export class PulseGoals extends PulseElement {
+  static observedAttributes = ['heading', 'empty-text'];
+  static css = `
+    :host { --_goal: var(--pulse-goal, #16a34a); }
+    [hidden] { display: none !important; }
+    h2 { font-size: var(--pulse-heading-size, 1rem); margin: 0 0 .5em; font-weight: 600; }
+    h2:empty { display: none; }
+    /* The wrapper, not the host, is the size container: the host may be sized by its content. */
+    .wrap { container-type: inline-size; }
+    table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
+    th, td { padding: .4em 0 .4em .9em; text-align: right; vertical-align: top; white-space: nowrap; }
+    th:first-child { padding-left: 0; text-align: left; white-space: normal; width: 100%; }
+    thead th { font-size: .75em; font-weight: 600; padding-top: 0; }
+    tbody tr { border-top: 1px solid var(--pulse-border, color-mix(in srgb, currentColor 14%, transparent)); }
+    tbody th, td.conversions { font-weight: 600; }
+    .name { overflow-wrap: anywhere; }
+    .bar { display: block; height: .25em; margin-top: .3em; border-radius: 999px;
+      background: color-mix(in srgb, var(--_goal) 16%, transparent); overflow: hidden; }
+    .bar::before { content: ''; display: block; height: 100%; width: calc(var(--share, 0) * 100%);
+      background: var(--_goal); border-radius: inherit; transition: width 400ms ease-out; }
+    table.no-value .value { display: none; }
+    tr.bump td.conversions { animation: bump 900ms ease-out; }
+    @keyframes bump { 25% { color: var(--_goal); text-shadow: 0 0 .6em color-mix(in srgb, var(--_goal) 45%, transparent); } }
+    @media (prefers-reduced-motion: reduce) { .bar::before { transition: none; } tr.bump td.conversions { animation: none; } }
+    .empty { margin: .35em 0; }
+    .empty p { margin: 0 0 .25em; }
+    .hint { display: block; font-size: .85em; }
+    /* Compact, when the columns would squeeze the names: the name with the rate beside it, the bar,
+       then the other figures on one line, each with its label. */
+    @container (max-width: 26rem) {
+      thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
+      table, tbody { display: block; }
+      tbody tr { display: flex; flex-wrap: wrap; align-items: baseline; gap: .3em .9em; padding: .55em 0; }
+      /* The bar across the whole row, which also breaks the line. */
+      tbody tr::after { content: ''; flex-basis: 100%; order: 2; height: .25em; border-radius: 999px;
+        background: linear-gradient(to right, var(--_goal) calc(var(--share, 0) * 100%), color-mix(in srgb, var(--_goal) 16%, transparent) 0); }
+      .bar { display: none; }
+      th, td { display: block; padding: 0; text-align: left; }
+      tbody th { flex: 1 1 0; min-width: 0; order: 0; width: auto; }
+      td { order: 3; font-size: .875em; }
+      td.rate { order: 1; font-size: 1em; font-weight: 600; }
+      td::before { content: attr(data-label) ' '; font-size: .8em; font-weight: 400;
+        color: var(--pulse-muted, color-mix(in srgb, currentColor 62%, transparent)); }
+    }
+  `;
+  static html = `
+    <h2 part="heading" id="heading"></h2>
+    <div class="wrap">
+      <table part="table" role="table" aria-labelledby="heading" hidden>
+        <thead role="rowgroup"><tr role="row"><th scope="col" role="columnheader" class="muted">Goal</th>${GOAL_COLUMNS.map(
+          ([key, label]) => `<th scope="col" role="columnheader" class="muted ${key}">${label}</th>`,
+        ).join('')}</tr></thead>
+        <tbody role="rowgroup"></tbody>
+      </table>
+    </div>
+    <div class="empty" part="empty">
+      <p class="muted"></p>
+      <slot name="hint" class="hint muted">Goals are defined with <code>pulse-admin goal add</code>.</slot>
+    </div>
+  `;
+
+  #rows = new Map(); // goal name → <tr>
+  #rendered = false;
+
+  update() {
+    this.$('h2').textContent = this.getAttribute('heading') ?? '';
+    const d = this.data;
+    const { rows, showValue } = goalRows(d);
+    const table = this.$('table');
+    table.classList.toggle('no-value', !showValue);
+    const body = this.$('tbody');
+    const keep = new Map();
+    let previous = null;
+    for (const row of rows) {
+      if (keep.has(row.goal)) continue;
+      let tr = this.#rows.get(row.goal);
+      const before = tr ? Number(tr.dataset.conversions) : 0;
+      if (!tr) tr = goalRow(row.goal);
+      for (const [key] of GOAL_COLUMNS) {
+        const cell = tr.querySelector(`td.${key}`);
+        if (cell.textContent !== row[key]) cell.textContent = row[key];
+      }
+      tr.style.setProperty('--share', String(row.share));
+      const { conversions, visitors, value, conversionRate } = row.source;
+      for (const [key, raw] of Object.entries({ conversions, visitors, value, rate: conversionRate })) tr.dataset[key] = String(raw ?? '');
+      // A conversion while the panel is on screen, not the figures it opened with.
+      if (this.#rendered && Number(conversions) > before && !reducedMotion()) {
+        tr.classList.remove('bump');
+        void tr.offsetWidth; // restart the animation
+        tr.classList.add('bump');
+      }
+      keep.set(row.goal, tr);
+      const expected = previous ? previous.nextSibling : body.firstChild;
+      if (expected !== tr) body.insertBefore(tr, expected);
+      previous = tr;
+    }
+    for (const [goal, tr] of this.#rows) if (!keep.has(goal)) tr.remove();
+    this.#rows = keep;
+    this.#rendered = this.#rendered || d != null;
+    table.hidden = keep.size === 0;
+    this.$('.empty').hidden = keep.size > 0;
+    this.$('.empty p').textContent =
+      this.getAttribute('empty-text') ?? (d == null ? 'Waiting for data…' : 'No goals completed in this window.');
+    this.$('.empty slot').hidden = d == null; // nothing to hint at before the first answer
+    this.setAttribute('data-count', String(keep.size));
+  }
+}
+
+function goalRow(goal) {
+  const tr = document.createElement('tr');
+  tr.setAttribute('part', 'row');
+  tr.setAttribute('role', 'row');
+  tr.dataset.goal = goal;
+  tr.innerHTML = `<th scope="row" role="rowheader"><span class="name">${escapeHtml(goal)}</span><span class="bar" aria-hidden="true"></span></th>${GOAL_COLUMNS.map(
+    ([key, label]) => `<td role="cell" class="${key}" data-label="${label}"></td>`,
+  ).join('')}`;
+  tr.addEventListener('animationend', () => tr.classList.remove('bump'));
+  return tr;
+}
+
 // --- <pulse-sparkline> -------------------------------------------------------------------------------
 
 /**
@@ -525,6 +662,7 @@ export function defineAll(registry = globalThis.customElements) {
     ['pulse-counter', PulseCounter],
     ['pulse-feed', PulseFeed],
     ['pulse-top-list', PulseTopList],
+    ['pulse-goals', PulseGoals],
     ['pulse-sparkline', PulseSparkline],
     ['pulse-status', PulseStatus],
   ]) {

@@ -189,6 +189,53 @@ export function hostOf(url) {
 const numberFormat = new Intl.NumberFormat();
 export const formatNumber = (n) => (Number.isFinite(n) ? numberFormat.format(n) : '–');
 
+const formats = new Map();
+// Intl.NumberFormat is costly to build: one per locale and style.
+function numberFormatFor(locale, options) {
+  const key = `${locale ?? ''}|${JSON.stringify(options)}`;
+  if (!formats.has(key)) formats.set(key, new Intl.NumberFormat(locale, options));
+  return formats.get(key);
+}
+
+/** A conversion rate as a percentage: 0.07 → '7%', 0.0667 → '6.7%'; a rate too small to show as
+ *  0.1% is '<0.1%' rather than a misleading '0%'; '–' when not a number. */
+export function formatRate(rate, locale) {
+  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0) return '–';
+  const percent = numberFormatFor(locale, { style: 'percent', maximumFractionDigits: 1 });
+  if (rate > 0 && rate < 0.0005) return `<${percent.format(0.001)}`;
+  return percent.format(rate);
+}
+
+/** A goal's summed value, to two decimals at most (sums of prices like 19.99 carry float noise);
+ *  '–' for 0, which is what the API reports for a goal without values. */
+export function formatGoalValue(value, locale) {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value === 0) return '–';
+  return numberFormatFor(locale, { maximumFractionDigits: 2 }).format(value);
+}
+
+/** The goals panel: the view's `goals` (or the array itself) as display rows, in the API's order,
+ *  and whether any goal has a value (the value column is shown only then). */
+export function goalRows(goals, locale) {
+  const list = (Array.isArray(goals) ? goals : Array.isArray(goals?.goals) ? goals.goals : []).filter(
+    (g) => g && typeof g === 'object' && g.goal != null,
+  );
+  const count = (n) => (Number.isFinite(n) ? numberFormatFor(locale, {}).format(n) : '–');
+  const rows = list.map((g) => {
+    const rate = Number.isFinite(g.conversionRate) ? g.conversionRate : null;
+    return {
+      goal: String(g.goal),
+      conversions: count(g.conversions),
+      visitors: count(g.visitors),
+      value: formatGoalValue(g.value, locale),
+      rate: formatRate(rate, locale),
+      share: rate == null ? 0 : Math.min(1, Math.max(0, rate)), // for the rate bar
+      source: g,
+    };
+  });
+  const showValue = list.some((g) => typeof g.value === 'number' && Number.isFinite(g.value) && g.value !== 0);
+  return { rows, showValue };
+}
+
 /** What a feed row shows: an icon, the main text and a secondary line. */
 export function describeFeedEntry(entry) {
   const path = entry?.path != null ? decodePath(entry.path) : '';
@@ -201,11 +248,12 @@ export function describeFeedEntry(entry) {
     case 'outbound':
       return { icon: '↗', kind: 'Outbound link', text: hostOf(entry.url), detail: path ? `from ${path}` : '' };
     case 'goal':
+      // Page goals carry the page's path, event goals the event's name.
       return {
         icon: '🎯',
         kind: 'Goal',
         text: withValue(`Goal completed: ${entry.goal ?? entry.name ?? ''}`),
-        detail: path ? `on ${path}` : '',
+        detail: path ? `on ${path}` : entry.goal != null && entry.name ? `event ${entry.name}` : '',
       };
     default:
       return { icon: '•', kind: String(entry?.type ?? 'Event'), text: path || String(entry?.name ?? ''), detail: '' };
@@ -292,7 +340,7 @@ export async function fetchRealtime(config, { signal } = {}) {
   return response.json();
 }
 
-/** The dashboard's data in one call; more sections (history, goals) will join `realtime`. */
+/** The dashboard's data in one call; more sections (history) will join `realtime`. */
 export async function fetchDashboardData(config, { realtime = true } = {}) {
   const out = {};
   if (realtime) out.realtime = await fetchRealtime(config);

@@ -398,6 +398,35 @@ describe('connectRealtime', () => {
     rt.stop();
   });
 
+  test('goal entries: pushed after their event, polled above it, shown once each; the refresh brings the goals', async () => {
+    const timers = fakeTimers();
+    const click = { type: 'event', id: 'e1', name: 'signup_click', value: 1, path: '/pricing', timestamp: '2026-01-15T10:30:05.000Z', device: 'desktop' };
+    const goal = { type: 'goal', id: 'e1:signed up', goal: 'signed up', name: 'signup_click', value: 1, timestamp: click.timestamp, device: 'desktop' };
+    let converted = false;
+    const b = backend({
+      realtime: () =>
+        response(200, converted
+          ? view({ recentEvents: [goal, click], goals: [{ goal: 'signed up', conversions: 1, visitors: 1, value: 1, conversionRate: 1 }] })
+          : view({ goals: [] })),
+    });
+    const rt = connect(b, timers, { refreshDelay: 1500, minRefreshGap: 3000 });
+    await settle();
+    b.sockets[0].open();
+    await timers.advance(5000);
+    assert.deepEqual(rt.data.goals, []);
+
+    converted = true;
+    b.sockets[0].message({ type: 'events', siteId: 'demo', events: [click, goal] });
+    assert.deepEqual(rt.feed.map((e) => e.id), ['e1:signed up', 'e1']);
+    const shown = rt.feed[0];
+    b.sockets[0].message({ type: 'events', siteId: 'demo', events: [click, goal] }); // redelivered
+    await timers.advance(1500); // the refresh after the push: the polled feed holds both again
+    assert.deepEqual(rt.feed.map((e) => e.id), ['e1:signed up', 'e1']);
+    assert.equal(rt.feed[0], shown, 'the pushed entry stays: its row is not rebuilt');
+    assert.deepEqual(rt.data.goals.map((g) => [g.goal, g.conversions]), [['signed up', 1]]);
+    rt.stop();
+  });
+
   test('pushes refresh the counters with one rate-limited fetch', async () => {
     const timers = fakeTimers();
     let visitors = 1;

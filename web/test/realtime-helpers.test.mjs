@@ -9,6 +9,9 @@ import {
   describeFeedEntry,
   feedKey,
   formatAgo,
+  formatGoalValue,
+  formatRate,
+  goalRows,
   mergeFeed,
   realtimeUrl,
   socketUrl,
@@ -132,6 +135,105 @@ describe('mergeFeed', () => {
     const noId = { type: 'event', name: 'x', path: '/', timestamp: '2026-01-15T10:30:00.000Z' };
     assert.equal(mergeFeed([noId], [{ ...noId }, null, 42, 'x']).length, 1);
     assert.equal(feedKey({ id: 7 }), '7');
+  });
+});
+
+describe('goal entries in the feed', () => {
+  // As the API sends them: an event's goal entries share its timestamp, and their id is the event's
+  // id, ':' and the goal's name.
+  const EVENT_1 = '0194a3b2-0000-7000-8000-000000000001';
+  const EVENT_2 = '0194a3b2-0000-7000-8000-000000000002';
+  const pageview = ev(EVENT_1, 10, { path: '/signup/done' });
+  const pageGoal = { type: 'goal', id: `${EVENT_1}:signup`, goal: 'signup', path: '/signup/done', value: 10, timestamp: pageview.timestamp, device: 'desktop' };
+  const click = { type: 'event', id: EVENT_2, name: 'button_click', value: 3, path: '/pricing', timestamp: pageview.timestamp, device: 'mobile' };
+  const eventGoal = { type: 'goal', id: `${EVENT_2}:pro plan`, goal: 'pro plan', name: 'button_click', timestamp: click.timestamp, device: 'mobile' };
+  // The polled feed: newest first, each goal just above its event. Pushes: each event, then its goals.
+  const polled = [eventGoal, click, pageGoal, pageview];
+  const pushed = [pageview, pageGoal, click, eventGoal];
+
+  test('merging pushes into the polled feed (and back) keeps one entry per id, each goal just above its event', () => {
+    const ids = polled.map((e) => e.id);
+    assert.deepEqual(mergeFeed(polled, pushed).map((e) => e.id), ids);
+    assert.deepEqual(mergeFeed(pushed, polled).map((e) => e.id), ids);
+    assert.deepEqual(mergeFeed([], pushed).map((e) => e.id), ids, 'pushes alone sort the same way');
+    assert.deepEqual(mergeFeed(mergeFeed([], [pageview, pageGoal]), polled).map((e) => e.id), ids);
+  });
+
+  test('a goal entry is keyed by its own id, never confused with its event', () => {
+    assert.equal(feedKey(pageGoal), `${EVENT_1}:signup`);
+    assert.notEqual(feedKey(pageGoal), feedKey(pageview));
+    const twoGoals = [pageview, pageGoal, { ...pageGoal, id: `${EVENT_1}:any page`, goal: 'any page', value: undefined }];
+    assert.equal(mergeFeed(twoGoals, twoGoals).length, 3);
+  });
+
+  test('describeFeedEntry: page goals name the page, event goals the event; the value is shown', () => {
+    assert.deepEqual(describeFeedEntry(pageGoal), {
+      icon: '🎯',
+      kind: 'Goal',
+      text: 'Goal completed: signup (10)',
+      detail: 'on /signup/done',
+    });
+    assert.deepEqual(describeFeedEntry(eventGoal), {
+      icon: '🎯',
+      kind: 'Goal',
+      text: 'Goal completed: pro plan',
+      detail: 'event button_click',
+    });
+    assert.equal(describeFeedEntry({ ...eventGoal, value: 3 }).text, 'Goal completed: pro plan (3)');
+    assert.equal(describeFeedEntry({ ...pageGoal, path: '/blog/%C3%BC' }).detail, 'on /blog/ü');
+  });
+});
+
+describe('goals panel formatting', () => {
+  test('formatRate: a percentage to one decimal, never a misleading 0%', () => {
+    assert.equal(formatRate(0.07, 'en'), '7%');
+    assert.equal(formatRate(1 / 15, 'en'), '6.7%');
+    assert.equal(formatRate(1 / 3, 'en'), '33.3%');
+    assert.equal(formatRate(1, 'en'), '100%');
+    assert.equal(formatRate(0, 'en'), '0%');
+    assert.equal(formatRate(0.0004, 'en'), '<0.1%');
+    assert.equal(formatRate(0.0005, 'en'), '0.1%');
+    assert.match(formatRate(0.25, 'de'), /^25\s%$/, 'in the reader’s language (German puts a no-break space)');
+    for (const junk of [undefined, null, NaN, Infinity, -0.1, '0.5']) assert.equal(formatRate(junk, 'en'), '–');
+  });
+
+  test('formatGoalValue: up to two decimals; 0 (no value) is a dash', () => {
+    assert.equal(formatGoalValue(30, 'en'), '30');
+    assert.equal(formatGoalValue(19.99 * 3, 'en'), '59.97', 'float noise from summed prices is not shown');
+    assert.equal(formatGoalValue(0.1 + 0.2, 'en'), '0.3');
+    assert.equal(formatGoalValue(12500, 'en'), '12,500');
+    assert.equal(formatGoalValue(-5, 'en'), '-5');
+    assert.equal(formatGoalValue(0, 'en'), '–');
+    assert.equal(formatGoalValue(undefined, 'en'), '–');
+  });
+
+  test('goalRows: the API order, formatted figures, and the value column only when a goal has a value', () => {
+    const view = {
+      goals: [
+        { goal: 'signup', conversions: 1234, visitors: 3, value: 30, conversionRate: 0.07 },
+        { goal: 'docs', conversions: 2, visitors: 2, value: 0, conversionRate: 1 / 21 },
+      ],
+    };
+    const { rows, showValue } = goalRows(view, 'en');
+    assert.equal(showValue, true);
+    assert.deepEqual(
+      rows.map(({ source, ...row }) => row),
+      [
+        { goal: 'signup', conversions: '1,234', visitors: '3', value: '30', rate: '7%', share: 0.07 },
+        { goal: 'docs', conversions: '2', visitors: '2', value: '–', rate: '4.8%', share: 1 / 21 },
+      ],
+    );
+    assert.equal(rows[0].source, view.goals[0]);
+    assert.equal(goalRows(view.goals.slice(1), 'en').showValue, false, 'no goal with a value: no column');
+  });
+
+  test('goalRows: empty, missing (an older server) or junk goals give no rows', () => {
+    for (const input of [null, undefined, {}, { goals: [] }, { goals: 'x' }, [null, 1, { conversions: 1 }]]) {
+      assert.deepEqual(goalRows(input, 'en'), { rows: [], showValue: false });
+    }
+    const [row] = goalRows([{ goal: 'odd', conversions: 1, visitors: 1, conversionRate: 1.5 }], 'en').rows;
+    assert.equal(row.share, 1, 'the bar never overflows');
+    assert.equal(row.rate, '150%');
   });
 });
 

@@ -100,7 +100,8 @@ enum SiteCommand {
 
 #[derive(Subcommand)]
 enum TableCommand {
-    /// Create the table as template.yaml defines it (for local use; `sam deploy` creates it in AWS).
+    /// Create the tables as template.yaml defines them: TABLE_NAME and the rollup table (ROLLUP_TABLE_NAME,
+    /// default `{TABLE_NAME}-rollups`). For local use; `sam deploy` creates them in AWS.
     Create,
 }
 
@@ -115,10 +116,16 @@ async fn main() -> anyhow::Result<()> {
     let store = DynamoStore::new(client.clone(), &cli.table);
 
     match cli.command {
-        Command::Table(TableCommand::Create) => match schema::create_table(&client, &cli.table).await? {
-            Created::Created => eprintln!("table {} created", cli.table),
-            Created::AlreadyExisted => eprintln!("table {} already exists", cli.table),
-        },
+        Command::Table(TableCommand::Create) => {
+            let rollups = std::env::var("ROLLUP_TABLE_NAME")
+                .ok()
+                .filter(|name| !name.is_empty())
+                .unwrap_or_else(|| pulse_core::config::default_rollup_table(&cli.table));
+            match schema::create_tables(&client, &cli.table, &rollups).await? {
+                Created::Created => eprintln!("tables {} and {rollups} created", cli.table),
+                Created::AlreadyExisted => eprintln!("tables {} and {rollups} already exist", cli.table),
+            }
+        }
         Command::Site(SiteCommand::Create { id, domains, public }) => {
             let id = SiteId::parse(&id)?;
             let domains = domains.iter().map(|d| parse_domain(d)).collect::<Result<Vec<_>, _>>()?;

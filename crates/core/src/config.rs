@@ -90,12 +90,27 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
     }
 }
 
+/// The rollup table's name when `ROLLUP_TABLE_NAME` is not set: the events table's, suffixed (the local
+/// stack's convention; the template names both tables explicitly).
+pub fn default_rollup_table(table: &str) -> String {
+    format!("{table}-rollups")
+}
+
+/// `ROLLUP_TABLE_NAME`, else [`default_rollup_table`] of `table`.
+pub fn rollup_table_name<F: Fn(&str) -> Option<String>>(settings: &Settings<F>, table: &str) -> String {
+    settings
+        .optional("ROLLUP_TABLE_NAME")
+        .unwrap_or_else(|| default_rollup_table(table))
+}
+
 /// Configuration of the functions that read a site's numbers for a reader (the realtime API, the
 /// WebSocket `$connect`): the table, and how long a warm function trusts a site's token hash and
 /// `public` flag.
 #[derive(Debug, Clone)]
 pub struct ReaderConfig {
     pub table_name: String,
+    /// The realtime rollups' table (`ROLLUP_TABLE_NAME`).
+    pub rollup_table_name: String,
     pub site_cache_ttl: Duration,
 }
 
@@ -106,8 +121,10 @@ impl ReaderConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let settings = Settings::new(lookup);
+        let table_name = settings.required("TABLE_NAME")?;
         Ok(Self {
-            table_name: settings.required("TABLE_NAME")?,
+            rollup_table_name: rollup_table_name(&settings, &table_name),
+            table_name,
             site_cache_ttl: settings.seconds("SITE_CACHE_SECONDS", 0..=3_600, Duration::from_secs(60))?,
         })
     }

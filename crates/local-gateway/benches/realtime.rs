@@ -280,13 +280,15 @@ async fn bench_queries(endpoint: &str) -> Vec<QueryResult> {
                 rollup_bytes: in_window.iter().sum(),
             });
         }
-        // Frees moto's memory: the largest level holds ~40 MB of rollups and their stream records.
-        client
-            .delete_table()
-            .table_name(&table)
-            .send()
-            .await
-            .expect("deleting the bench table");
+        // Frees moto's memory.
+        for name in [table.clone(), pulse_core::config::default_rollup_table(&table)] {
+            client
+                .delete_table()
+                .table_name(name)
+                .send()
+                .await
+                .expect("deleting the bench tables");
+        }
     }
     results
 }
@@ -651,7 +653,7 @@ impl Stack {
 /// A table of its own per measurement, so nothing left from another run is read.
 async fn fresh_table(client: &Client) -> String {
     let table = format!("bench-{}", EventId::random());
-    schema::create_table(client, &table)
+    schema::create_tables(client, &table, &pulse_core::config::default_rollup_table(&table))
         .await
         .expect("creating a table on moto (is moto running at AWS_ENDPOINT_URL_DYNAMODB?)");
     table

@@ -307,8 +307,8 @@ impl LocalStack {
                 .endpoint_url(endpoint)
                 .build(),
         );
-        pulse_dynamodb::schema::create_table(&dynamodb, table).await?;
         let store = DynamoStore::new(dynamodb.clone(), table);
+        pulse_dynamodb::schema::create_tables(&dynamodb, table, store.rollup_table()).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let socket = listener.local_addr()?;
         let address = format!("http://{socket}");

@@ -27,7 +27,12 @@ async fn main() -> anyhow::Result<()> {
     let table = std::env::var("TABLE_NAME").context("TABLE_NAME is not set")?;
     let sdk_config = pulse_dynamodb::sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config);
-    let store = DynamoStore::new(dynamodb.clone(), &table);
+    let mut store = DynamoStore::new(dynamodb.clone(), &table);
+    if let Ok(rollups) = std::env::var("ROLLUP_TABLE_NAME")
+        && !rollups.is_empty()
+    {
+        store = store.with_rollup_table(rollups);
+    }
     // The broadcast's management API client, and the dashboards' WebSocket, reach this gateway unless
     // told otherwise.
     let own_endpoint = format!("http://{}", args.addr);

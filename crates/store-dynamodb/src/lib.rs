@@ -27,14 +27,28 @@ pub use sites::SiteAdminError;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// The realtime rollups live in a table of their own, without a stream.
+    rollup_table: String,
 }
 
 impl DynamoStore {
+    /// The store on `table`, with the rollups in [`pulse_core::config::default_rollup_table`] of it.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
+        let table = table.into();
         Self {
             client,
-            table: table.into(),
+            rollup_table: pulse_core::config::default_rollup_table(&table),
+            table,
         }
+    }
+
+    pub fn with_rollup_table(mut self, rollup_table: impl Into<String>) -> Self {
+        self.rollup_table = rollup_table.into();
+        self
+    }
+
+    pub fn rollup_table(&self) -> &str {
+        &self.rollup_table
     }
 
     pub fn client(&self) -> &Client {

@@ -71,7 +71,11 @@ impl RollupStore for DynamoStore {
 impl DynamoStore {
     /// A PutItem conditional on the stored item's `ver` (or on there being none).
     async fn put_versioned(&self, item: Item, expected: Option<u64>) -> Result<SaveOutcome, StoreError> {
-        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.rollup_table)
+            .set_item(Some(item));
         let request = match expected {
             None => request.condition_expression("attribute_not_exists(pk)"),
             Some(version) => request
@@ -103,7 +107,7 @@ impl DynamoStore {
         let mut pages = self
             .client
             .query()
-            .table_name(&self.table)
+            .table_name(&self.rollup_table)
             .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
             .expression_attribute_values(":pk", AttributeValue::S(keys::site_pk(site)))
             .expression_attribute_values(":first", AttributeValue::S(keys::rollup_sk_from(first)))

@@ -1,5 +1,5 @@
-//! The table definition, read from the `Table` resource of `template.yaml`: one definition serves both
-//! `sam deploy` and local creation, so the two cannot drift apart.
+//! The table definitions, read from the `Table` and `RollupTable` resources of `template.yaml`: one
+//! definition serves both `sam deploy` and local creation, so the two cannot drift apart.
 
 use std::time::Duration;
 
@@ -19,7 +19,8 @@ pub struct TableDefinition {
     pub billing_mode: String,
     pub attribute_definitions: Vec<AttributeSpec>,
     pub key_schema: Vec<KeySpec>,
-    pub stream_specification: StreamSpec,
+    /// `None` for the rollup table: its rewrites must not reach the stream consumers.
+    pub stream_specification: Option<StreamSpec>,
     pub time_to_live_specification: TtlSpec,
 }
 
@@ -52,7 +53,7 @@ pub struct TtlSpec {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
-    #[error("template.yaml has no usable Resources.Table.Properties")]
+    #[error("template.yaml has no usable table definition")]
     Template(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("could not create table '{table}'")]
     Create {
@@ -62,17 +63,46 @@ pub enum SchemaError {
     },
 }
 
-/// The `Table` resource's properties as written in template.yaml.
-pub fn table_definition() -> Result<TableDefinition, SchemaError> {
+/// Which of the two tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableKind {
+    /// Sites, salts, raw events and connections; its stream feeds the consumers.
+    Events,
+    /// The realtime rollups: rewritten every batch, read by every query, kept out of the stream.
+    Rollups,
+}
+
+impl TableKind {
+    fn resource(self) -> &'static str {
+        match self {
+            TableKind::Events => "Table",
+            TableKind::Rollups => "RollupTable",
+        }
+    }
+}
+
+/// A table resource's properties as written in template.yaml.
+pub fn table_definition(kind: TableKind) -> Result<TableDefinition, SchemaError> {
     let template: serde_norway::Value =
         serde_norway::from_str(TEMPLATE).map_err(|e| SchemaError::Template(Box::new(e)))?;
     let properties = template
         .get("Resources")
-        .and_then(|r| r.get("Table"))
+        .and_then(|r| r.get(kind.resource()))
         .and_then(|t| t.get("Properties"))
         .cloned()
-        .ok_or_else(|| SchemaError::Template("Resources.Table.Properties is missing".into()))?;
+        .ok_or_else(|| SchemaError::Template(format!("Resources.{}.Properties is missing", kind.resource()).into()))?;
     serde_norway::from_value(properties).map_err(|e| SchemaError::Template(Box::new(e)))
+}
+
+/// Creates the events table `table` and the rollup table `rollup_table`, as template.yaml defines them.
+pub async fn create_tables(client: &Client, table: &str, rollup_table: &str) -> Result<Created, SchemaError> {
+    let events = create_table(client, TableKind::Events, table).await?;
+    let rollups = create_table(client, TableKind::Rollups, rollup_table).await?;
+    Ok(if events == Created::Created || rollups == Created::Created {
+        Created::Created
+    } else {
+        Created::AlreadyExisted
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,9 +111,9 @@ pub enum Created {
     AlreadyExisted,
 }
 
-/// Creates the table as template.yaml defines it, waits until it is active and turns on TTL.
-pub async fn create_table(client: &Client, table: &str) -> Result<Created, SchemaError> {
-    let definition = table_definition()?;
+/// Creates one table as template.yaml defines it, waits until it is active and turns on TTL.
+pub async fn create_table(client: &Client, kind: TableKind, table: &str) -> Result<Created, SchemaError> {
+    let definition = table_definition(kind)?;
     let create_error = |source: Box<dyn std::error::Error + Send + Sync>| SchemaError::Create {
         table: table.to_owned(),
         source,
@@ -91,16 +121,16 @@ pub async fn create_table(client: &Client, table: &str) -> Result<Created, Schem
     let mut request = client
         .create_table()
         .table_name(table)
-        .billing_mode(BillingMode::from(definition.billing_mode.as_str()))
-        .stream_specification(
+        .billing_mode(BillingMode::from(definition.billing_mode.as_str()));
+    if let Some(stream) = &definition.stream_specification {
+        request = request.stream_specification(
             StreamSpecification::builder()
                 .stream_enabled(true)
-                .stream_view_type(StreamViewType::from(
-                    definition.stream_specification.stream_view_type.as_str(),
-                ))
+                .stream_view_type(StreamViewType::from(stream.stream_view_type.as_str()))
                 .build()
                 .map_err(|e| create_error(Box::new(e)))?,
         );
+    }
     for attribute in &definition.attribute_definitions {
         request = request.attribute_definitions(
             AttributeDefinition::builder()
@@ -153,8 +183,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn template_defines_the_documented_table() {
-        let table = table_definition().expect("template.yaml parses");
+    fn template_defines_the_documented_tables() {
+        let rollups = table_definition(TableKind::Rollups).expect("template.yaml parses");
+        assert_eq!(
+            rollups.stream_specification, None,
+            "rollup rewrites stay out of the stream"
+        );
+        assert_eq!(rollups.time_to_live_specification.attribute_name, "ttl");
+        let table = table_definition(TableKind::Events).expect("template.yaml parses");
+        assert_eq!(table.key_schema, rollups.key_schema);
         assert_eq!(table.billing_mode, "PAY_PER_REQUEST");
         let keys: Vec<(&str, &str)> = table
             .key_schema
@@ -163,7 +200,7 @@ mod tests {
             .collect();
         assert_eq!(keys, [("pk", "HASH"), ("sk", "RANGE")]);
         assert!(table.attribute_definitions.iter().all(|a| a.attribute_type == "S"));
-        assert_eq!(table.stream_specification.stream_view_type, "NEW_IMAGE");
+        assert_eq!(table.stream_specification.unwrap().stream_view_type, "NEW_IMAGE");
         assert_eq!(
             table.time_to_live_specification,
             TtlSpec {

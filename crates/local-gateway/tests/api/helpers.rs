@@ -94,8 +94,13 @@ impl TestApp {
         self.post_collect(hit.to_string(), "application/json", FIREFOX).await
     }
 
-    /// Every item in the test's table.
+    /// Every item in the test's events table.
     pub async fn items(&self) -> Vec<Item> {
+        self.scan(self.store.table()).await
+    }
+
+    /// Every item in one of the test's tables.
+    pub async fn scan(&self, table: &str) -> Vec<Item> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -103,7 +108,7 @@ impl TestApp {
                 .store
                 .client()
                 .scan()
-                .table_name(self.store.table())
+                .table_name(table)
                 .set_exclusive_start_key(start)
                 .send()
                 .await

@@ -1,0 +1,290 @@
+//! Each Lambda binary as Lambda runs it, measured without moto: a minimal Lambda Runtime API (next
+//! invocation, response, error) and a DynamoDB stub, both started here on loopback, and the release
+//! binary started as a fresh process with `AWS_LAMBDA_RUNTIME_API` pointing at them.
+//!
+//! Per function: binary size (the arm64 release build of `make release` when present, else the host
+//! build measured here), cold start (process start → first response posted to the Runtime API), warm
+//! CPU per invocation (the process's user + system time over the warm invocations, from /proc) and
+//! peak RSS (VmHWM). The stub answers in microseconds, so the figures are the function's own.
+//!
+//! `cargo bench -p local-gateway --bench functions` after `cargo build --release` of the function
+//! crates (`make bench` does both); Linux only (/proc).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+/// Warm invocations after the first, per function.
+const WARM_INVOCATIONS: usize = 500;
+
+/// (binary, the fixture it is invoked with)
+const FUNCTIONS: &[(&str, &str)] = &[
+    ("collect", "events/collect/pageview.json"),
+    ("realtime", "events/realtime/valid.json"),
+    ("aggregate", "events/aggregate/stream-batch.json"),
+    ("broadcast", "events/broadcast/stream-batch.json"),
+    ("ws-connect", "events/websocket/connect-good-token.json"),
+    ("ws-disconnect", "events/websocket/disconnect.json"),
+    ("ws-default", "events/websocket/default-ping.json"),
+    ("web", "events/web/script-identity.json"),
+];
+
+struct Invocations {
+    pending: VecDeque<Value>,
+    /// When each response (or error) was posted.
+    answered: Vec<Instant>,
+    errors: usize,
+}
+
+type Shared = Arc<Mutex<Invocations>>;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), PathBuf::from);
+    let dynamodb = serve(dynamodb_stub()).await;
+    println!(
+        "Lambda binaries against a local Runtime API and a DynamoDB stub (loopback), {WARM_INVOCATIONS} warm \
+         invocations each\n"
+    );
+    println!(
+        "{:<14} {:>14} {:>12} {:>18} {:>10}",
+        "function", "size (MB)", "cold (ms)", "warm CPU (µs/inv)", "peak RSS"
+    );
+    for (binary, fixture) in FUNCTIONS {
+        let host_binary = target.join("release").join(binary);
+        if !host_binary.exists() {
+            println!("{binary:<14} not built: run `cargo build --release -p <crate>` (make bench does)");
+            continue;
+        }
+        let arm64 = target.join("lambda").join(binary).join("bootstrap");
+        let (size, which) = match std::fs::metadata(&arm64) {
+            Ok(meta) => (meta.len(), "arm64"),
+            Err(_) => (std::fs::metadata(&host_binary).unwrap().len(), "host"),
+        };
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(root.join(fixture)).unwrap()).unwrap();
+        let figures = measure(&host_binary, event, dynamodb).await;
+        println!(
+            "{binary:<14} {:>8.2} {which:<5} {:>12.1} {:>18.0} {:>7.1} MB{}",
+            size as f64 / 1_048_576.0,
+            figures.cold.as_secs_f64() * 1e3,
+            figures.warm_cpu.as_secs_f64() * 1e6,
+            figures.peak_rss_kb as f64 / 1024.0,
+            if figures.errors > 0 {
+                format!("  ({} errors)", figures.errors)
+            } else {
+                String::new()
+            },
+        );
+    }
+    println!(
+        "\ncold: process start → first response posted (init + the first invocation). warm CPU: user + \
+         system time of the process per warm invocation, runtime loop included. Host build ({}), not \
+         arm64: the arm64 binaries cannot run here.",
+        std::env::consts::ARCH
+    );
+}
+
+struct Figures {
+    cold: Duration,
+    warm_cpu: Duration,
+    peak_rss_kb: u64,
+    errors: usize,
+}
+
+async fn measure(binary: &PathBuf, event: Value, dynamodb: SocketAddr) -> Figures {
+    let shared: Shared = Arc::new(Mutex::new(Invocations {
+        pending: std::iter::repeat_n(event, WARM_INVOCATIONS + 1).collect(),
+        answered: Vec::new(),
+        errors: 0,
+    }));
+    let runtime_api = serve(runtime_api(shared.clone())).await;
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "bench")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", format!("http://{dynamodb}"))
+        .env("TABLE_NAME", "bench")
+        .env("WEBSOCKET_ENDPOINT", format!("http://{dynamodb}"))
+        .env("WEBSOCKET_URL", "wss://ws.example/live")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the function binary starts");
+    let cold = wait_for_answers(&shared, 1, &mut child).map(|_| started.elapsed());
+    let cpu_after_first = cpu_time(child.id());
+    let done = wait_for_answers(&shared, WARM_INVOCATIONS + 1, &mut child);
+    let warm_cpu = (cpu_time(child.id()) - cpu_after_first) / WARM_INVOCATIONS as u32;
+    let peak_rss_kb = peak_rss_kb(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    let errors = shared.lock().unwrap().errors;
+    if cold.is_none() || done.is_none() {
+        eprintln!("{}: did not answer every invocation in time", binary.display());
+    }
+    Figures {
+        cold: cold.unwrap_or_default(),
+        warm_cpu,
+        peak_rss_kb,
+        errors,
+    }
+}
+
+/// Blocks (polling) until `count` invocations are answered, the process exits, or 30 s pass.
+fn wait_for_answers(shared: &Shared, count: usize, child: &mut Child) -> Option<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if shared.lock().unwrap().answered.len() >= count {
+            return Some(());
+        }
+        if child.try_wait().ok().flatten().is_some() {
+            return None;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    None
+}
+
+/// utime + stime of a process, from /proc/{pid}/stat (clock ticks of 10 ms on Linux: hence many
+/// invocations).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // After the name: state is field 0, utime 11, stime 12.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+fn peak_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    address
+}
+
+/// The three Runtime API routes a function uses.
+fn runtime_api(shared: Shared) -> Router {
+    Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
+        .route("/2018-06-01/runtime/invocation/{id}/response", post(answered))
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(failed))
+        .route("/2018-06-01/runtime/init/error", post(failed_init))
+        .with_state(shared)
+}
+
+async fn next_invocation(State(shared): State<Shared>) -> Response {
+    loop {
+        let next = shared.lock().unwrap().pending.pop_front();
+        if let Some(event) = next {
+            let id = format!("req-{}", shared.lock().unwrap().answered.len());
+            let deadline = (std::time::SystemTime::now() + Duration::from_secs(30))
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis();
+            return (
+                [
+                    ("lambda-runtime-aws-request-id", id),
+                    ("lambda-runtime-deadline-ms", deadline.to_string()),
+                    (
+                        "lambda-runtime-invoked-function-arn",
+                        "arn:aws:lambda:us-east-1:000000000000:function:bench".to_owned(),
+                    ),
+                    (
+                        "lambda-runtime-trace-id",
+                        "Root=1-00000000-000000000000000000000000".to_owned(),
+                    ),
+                ],
+                event.to_string(),
+            )
+                .into_response();
+        }
+        // Nothing left: hold the request, as Lambda would until the next event.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn answered(State(shared): State<Shared>, Path(_id): Path<String>) -> StatusCode {
+    shared.lock().unwrap().answered.push(Instant::now());
+    StatusCode::ACCEPTED
+}
+
+async fn failed(State(shared): State<Shared>, Path(_id): Path<String>) -> StatusCode {
+    let mut shared = shared.lock().unwrap();
+    shared.errors += 1;
+    shared.answered.push(Instant::now());
+    StatusCode::ACCEPTED
+}
+
+async fn failed_init(State(shared): State<Shared>) -> StatusCode {
+    shared.lock().unwrap().errors += 1;
+    StatusCode::ACCEPTED
+}
+
+/// Answers DynamoDB's JSON protocol with fixed items: the site `demo` (public, token `pt_demo-token`,
+/// domains localhost and 127.0.0.1) and a salt; every write succeeds; Queries are empty. Also accepts
+/// `@connections` posts, for the broadcast.
+fn dynamodb_stub() -> Router {
+    Router::new()
+        .route("/", post(dynamodb))
+        .route("/@connections/{id}", post(|| async { StatusCode::OK }))
+}
+
+async fn dynamodb(headers: HeaderMap, body: Bytes) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("DynamoDB_20120810."))
+        .unwrap_or_default();
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let answer = match target {
+        "GetItem" => {
+            let sk = request["Key"]["sk"]["S"].as_str().unwrap_or_default();
+            if sk.starts_with("SITE#") {
+                json!({"Item": {
+                    "pk": {"S": "SITES"}, "sk": {"S": sk}, "site_id": {"S": "demo"},
+                    "domains": {"L": [{"S": "localhost"}, {"S": "127.0.0.1"}]}, "public": {"BOOL": true},
+                    "token_hash": {"S": pulse_core::TokenHash::of("pt_demo-token").as_str()},
+                    "created_at": {"S": "2026-01-01T00:00:00.000Z"}
+                }})
+            } else if sk.starts_with("DAY#") {
+                json!({"Item": {"pk": {"S": "SALT"}, "sk": {"S": sk}, "salt": {"S": "00112233445566778899aabbccddeeff"}}})
+            } else if sk == "CONN" {
+                json!({"Item": {"pk": request["Key"]["pk"], "sk": {"S": "CONN"}, "site": {"S": "demo"},
+                    "connected_at": {"S": "2026-01-01T00:00:00.000Z"}}})
+            } else {
+                json!({})
+            }
+        }
+        "Query" => json!({"Items": [], "Count": 0, "ScannedCount": 0}),
+        _ => json!({}),
+    };
+    ([("content-type", "application/x-amz-json-1.0")], answer.to_string()).into_response()
+}
