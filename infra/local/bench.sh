@@ -15,3 +15,4 @@ cargo bench -p local-gateway --bench functions
 start_moto
 trap 'stop_processes "$MOTO_PID"' EXIT
 cargo bench -p local-gateway --bench realtime
+cargo bench -p local-gateway --bench live

@@ -1,3 +1,4 @@
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use pulse_core::goal::Goal;
@@ -120,55 +121,31 @@ impl DynamoStore {
     }
 
     pub async fn set_token_hash(&self, id: &SiteId, token_hash: &TokenHash) -> Result<(), SiteAdminError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(keys::SITES_PK.into()))
-            .key("sk", AttributeValue::S(keys::registry_sk(id)))
-            .update_expression("SET token_hash = :hash")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":hash", AttributeValue::S(token_hash.as_str().into()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(SiteAdminError::NotFound(id.clone()))
-            }
-            Err(err) => Err(unavailable(err).into()),
-        }
+        self.set_site_attribute(id, "token_hash", AttributeValue::S(token_hash.as_str().into()))
+            .await
     }
 
     /// Replaces the site's goals. Warm functions see them within their site cache's lifetime.
     pub async fn set_goals(&self, id: &SiteId, goals: &[Goal]) -> Result<(), SiteAdminError> {
         let goals = serde_dynamo::to_attribute_value(goals).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        self.set_site_attribute(id, "goals", goals).await
+    }
+
+    /// `SET {name} = value` on an existing site item.
+    async fn set_site_attribute(&self, id: &SiteId, name: &str, value: AttributeValue) -> Result<(), SiteAdminError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(keys::SITES_PK.into()))
             .key("sk", AttributeValue::S(keys::registry_sk(id)))
-            .update_expression("SET goals = :goals")
+            .update_expression("SET #name = :value")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":goals", goals)
+            .expression_attribute_names("#name", name)
+            .expression_attribute_values(":value", value)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(SiteAdminError::NotFound(id.clone()))
-            }
-            Err(err) => Err(unavailable(err).into()),
-        }
+        result.map(drop).map_err(|err| not_found_or_unavailable(err, id))
     }
 
     /// Removes the site from the registry: collection stops at once (after warm caches expire); its raw
@@ -183,16 +160,19 @@ impl DynamoStore {
             .condition_expression("attribute_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(SiteAdminError::NotFound(id.clone()))
-            }
-            Err(err) => Err(unavailable(err).into()),
-        }
+        result.map(drop).map_err(|err| not_found_or_unavailable(err, id))
+    }
+}
+
+/// A failed `attribute_exists(pk)` condition means the site is not registered.
+fn not_found_or_unavailable<E, R>(err: SdkError<E, R>, id: &SiteId) -> SiteAdminError
+where
+    E: ProvideErrorMetadata,
+    SdkError<E, R>: std::error::Error + Send + Sync + 'static,
+{
+    if err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") {
+        SiteAdminError::NotFound(id.clone())
+    } else {
+        unavailable(err).into()
     }
 }
