@@ -156,7 +156,7 @@ pub fn enrich_hit(
     StoredEvent {
         visitor: enrich::visitor_id(salt, site.id.as_str(), request.client_ip, request.user_agent),
         site: hit.site,
-        kind: hit.kind,
+        detail: hit.detail,
         client_id: id.is_some(),
         id: id.unwrap_or_else(EventId::random),
         ts: request.received_at,
@@ -178,9 +178,6 @@ pub fn enrich_hit(
         country: enrich::country(request.country),
         sw: hit.screen_width,
         sh: hit.screen_height,
-        name: hit.event_name,
-        value: hit.event_value,
-        url: hit.outbound_url.map(String::from),
         props: hit.props,
         goals: Vec::new(),
     }

@@ -131,7 +131,9 @@ pub enum PropValue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredEvent {
     pub site: SiteId,
-    pub kind: EventKind,
+    /// What the event is, with what its kind carries: stored as `kind`, `name`, `value` and `url`.
+    #[serde(flatten)]
+    pub detail: EventDetail,
     pub id: EventId,
     /// Server receive time.
     #[serde(with = "millis_timestamp")]
@@ -165,15 +167,6 @@ pub struct StoredEvent {
     pub sw: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sh: Option<u32>,
-    /// Custom event name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Custom event value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<f64>,
-    /// Outbound link target.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub props: BTreeMap<String, PropValue>,
     /// Whether the client supplied `id`, which makes retries idempotent.
@@ -182,6 +175,55 @@ pub struct StoredEvent {
     /// The site's goals this event completed, matched when it was collected.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub goals: Vec<crate::goal::GoalHit>,
+}
+
+/// What each kind of event carries besides what every event has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum EventDetail {
+    Pageview,
+    /// A custom event.
+    Event {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<f64>,
+    },
+    /// A click on a link to another site.
+    Outbound {
+        url: String,
+    },
+}
+
+impl EventDetail {
+    pub fn kind(&self) -> EventKind {
+        match self {
+            EventDetail::Pageview => EventKind::Pageview,
+            EventDetail::Event { .. } => EventKind::Event,
+            EventDetail::Outbound { .. } => EventKind::Outbound,
+        }
+    }
+}
+
+impl StoredEvent {
+    pub fn kind(&self) -> EventKind {
+        self.detail.kind()
+    }
+
+    /// A custom event's name.
+    pub fn name(&self) -> Option<&str> {
+        match &self.detail {
+            EventDetail::Event { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// A custom event's value.
+    pub fn value(&self) -> Option<f64> {
+        match &self.detail {
+            EventDetail::Event { value, .. } => *value,
+            _ => None,
+        }
+    }
 }
 
 /// How far a time-ordered client id's own time may lie before the receive time and still place the event:

@@ -74,11 +74,11 @@ pub struct Goal {
 
 impl Goal {
     pub fn matches(&self, event: &StoredEvent) -> bool {
-        match (&self.rule, event.kind) {
+        match (&self.rule, event.kind()) {
             (GoalRule::Page { path }, EventKind::Pageview) => event.path == *path,
             (GoalRule::PagePrefix { prefix }, EventKind::Pageview) => event.path.starts_with(prefix.as_str()),
             (GoalRule::Event { name, property }, EventKind::Event) => {
-                event.name.as_deref() == Some(name.as_str())
+                event.name() == Some(name.as_str())
                     && property.as_ref().is_none_or(|(key, wanted)| {
                         event.props.get(key).is_some_and(|value| prop_text(value) == *wanted)
                     })
@@ -91,7 +91,7 @@ impl Goal {
     pub fn convert(&self, event: &StoredEvent) -> Option<GoalHit> {
         self.matches(event).then(|| GoalHit {
             goal: self.name.clone(),
-            value: event.value.or(self.value),
+            value: event.value().or(self.value),
         })
     }
 }
@@ -125,6 +125,7 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
+    use crate::event::EventDetail;
     use crate::memory::sample_event;
 
     fn goal(rule: GoalRule, value: Option<f64>) -> Goal {
@@ -150,7 +151,10 @@ mod tests {
         let mut docs = page.clone();
         docs.path = "/docs/install".into();
         let mut event = sample_event(EventKind::Event, "e", Utc::now());
-        event.name = Some("button_click".into());
+        event.detail = EventDetail::Event {
+            name: "button_click".into(),
+            value: None,
+        };
         event.props.insert("plan".into(), PropValue::Text("pro".into()));
         event.props.insert("seats".into(), PropValue::Number(3.0));
         let outbound = sample_event(EventKind::Outbound, "o", Utc::now());
@@ -184,8 +188,8 @@ mod tests {
         assert!(!named(Some(("plan", "free"))).matches(&event));
         assert!(!named(Some(("missing", "x"))).matches(&event));
         assert!(!named(None).matches(&page) && !named(None).matches(&outbound));
-        // A page view whose path equals an event goal's name is no event.
-        page.name = Some("button_click".into());
+        // A page view at a path named like an event goal is no event.
+        page.path = "button_click".into();
         assert!(!named(None).matches(&page));
     }
 
@@ -199,9 +203,15 @@ mod tests {
             Some(10.0),
         );
         let mut event = sample_event(EventKind::Event, "e", Utc::now());
-        event.name = Some("buy".into());
+        event.detail = EventDetail::Event {
+            name: "buy".into(),
+            value: None,
+        };
         assert_eq!(fixed.convert(&event).unwrap().value, Some(10.0));
-        event.value = Some(49.5);
+        event.detail = EventDetail::Event {
+            name: "buy".into(),
+            value: Some(49.5),
+        };
         assert_eq!(fixed.convert(&event).unwrap().value, Some(49.5));
     }
 }

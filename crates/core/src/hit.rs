@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::event::{EventKind, PropValue};
+use crate::event::{EventDetail, EventKind, PropValue};
 use crate::site::SiteId;
 
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
@@ -68,7 +68,8 @@ const OUTBOUND_EVENT_NAME: &str = "outbound_click";
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidHit {
     pub site: SiteId,
-    pub kind: EventKind,
+    /// The kind, with a custom event's name and value or an outbound click's target.
+    pub detail: EventDetail,
     /// The page: `u`, or for a hit without `u` the request's Referer or Origin.
     pub url: Url,
     /// False when the page came from an Origin or an origin-only Referer: the path is unknown.
@@ -78,12 +79,6 @@ pub struct ValidHit {
     pub session_id: Option<String>,
     pub screen_width: Option<u32>,
     pub screen_height: Option<u32>,
-    /// `en`, else `p.name`, of a custom event.
-    pub event_name: Option<String>,
-    /// `ev`, else `p.value`, of a custom event.
-    pub event_value: Option<f64>,
-    /// `p.url` of an outbound click.
-    pub outbound_url: Option<Url>,
     /// The remaining properties.
     pub props: BTreeMap<String, PropValue>,
     /// Client event id (`id`): `[A-Za-z0-9_-]{1,64}`; a retry carrying it is stored once.
@@ -149,8 +144,7 @@ impl ValidHit {
             Some(Value::Object(props)) => props,
             Some(_) => return Err(HitError::field("p", "p must be an object")),
         };
-        let (mut event_name, mut event_value, mut outbound_url) = (None, None, None);
-        match kind {
+        let detail = match kind {
             EventKind::Pageview => {
                 // ts-analytics' full tracker sends the page's path and title in `p` too; its
                 // `trackPageView(path)` names a virtual page there, which then is the page's path.
@@ -162,6 +156,7 @@ impl ValidHit {
                     url.set_path(path);
                 }
                 props.remove("title");
+                EventDetail::Pageview
             }
             EventKind::Event => {
                 // `en` names the event when present; `p.name` is then an ordinary property.
@@ -178,8 +173,7 @@ impl ValidHit {
                 if name.chars().count() > MAX_EVENT_NAME_CHARS {
                     return Err(HitError::field("p.name", "p.name is longer than 100 characters"));
                 }
-                event_name = Some(name);
-                event_value = match ts_value {
+                let value = match ts_value {
                     Some(value) => Some(value),
                     None => match props.remove("value") {
                         None | Some(Value::Null) => None,
@@ -190,24 +184,26 @@ impl ValidHit {
                 if let Some(category) = ts_category {
                     props.entry("category").or_insert(Value::String(category));
                 }
+                EventDetail::Event { name, value }
             }
             EventKind::Outbound => {
-                match props.remove("url") {
-                    Some(Value::String(link)) => outbound_url = Some(web_url("p.url", &link)?),
+                let url = match props.remove("url") {
+                    Some(Value::String(link)) => web_url("p.url", &link)?,
                     None | Some(Value::Null) => {
                         return Err(HitError::field("p.url", "p.url is required for an outbound click"));
                     }
                     Some(_) => return Err(HitError::field("p.url", "p.url must be a string")),
-                }
+                };
                 // ts-analytics sends the target's host besides its URL: derivable, not a property.
                 props.remove("hostname");
+                EventDetail::Outbound { url: url.into() }
             }
-        }
+        };
         let props = extra_props(props)?;
 
         Ok(ParsedHit::Track(Self {
             site,
-            kind,
+            detail,
             url,
             path_known,
             referrer,
@@ -215,9 +211,6 @@ impl ValidHit {
             session_id,
             screen_width,
             screen_height,
-            event_name,
-            event_value,
-            outbound_url,
             props,
             client_id,
         }))
@@ -355,7 +348,7 @@ mod tests {
     fn minimal_pageview() {
         let hit = parse(r#"{"s":"demo","e":"pageview","u":"https://example.com/a?b=1#c"}"#).unwrap();
         assert_eq!(hit.site.as_str(), "demo");
-        assert_eq!(hit.kind, EventKind::Pageview);
+        assert_eq!(hit.detail, EventDetail::Pageview);
         assert_eq!(hit.url.path(), "/a");
         assert!(hit.props.is_empty());
     }
@@ -366,8 +359,13 @@ mod tests {
             r#"{"s":"demo","e":"event","u":"https://example.com/","p":{"name":"signup","value":9.5,"plan":"pro","seats":3,"trial":true}}"#,
         )
         .unwrap();
-        assert_eq!(hit.event_name.as_deref(), Some("signup"));
-        assert_eq!(hit.event_value, Some(9.5));
+        assert_eq!(
+            hit.detail,
+            EventDetail::Event {
+                name: "signup".into(),
+                value: Some(9.5)
+            }
+        );
         assert_eq!(hit.props.len(), 3);
         assert_eq!(hit.props["plan"], PropValue::Text("pro".into()));
         assert_eq!(hit.props["seats"], PropValue::Number(3.0));
@@ -488,7 +486,10 @@ mod tests {
             r#"{"s":"demo","sid":"x1","e":"pageview","u":"https://example.com/a","r":"","t":"A","sw":1440,"sh":900}"#,
         )
         .unwrap();
-        assert_eq!((minimal.kind, minimal.referrer.is_none()), (EventKind::Pageview, true));
+        assert_eq!(
+            (&minimal.detail, minimal.referrer.is_none()),
+            (&EventDetail::Pageview, true)
+        );
         let full = parse(r#"{"s":"demo","sid":"x1","e":"pageview","u":"https://example.com/a","r":null,"t":"A","sw":1,"sh":1,"ts":1760000000000,"p":{"path":"/a","title":"A"}}"#).unwrap();
         assert!(full.props.is_empty(), "path and title are not properties");
         let virtual_page = parse(r#"{"s":"demo","e":"pageview","u":"https://example.com/app?x=1","p":{"path":"/app/step-2?y=2","title":"Step 2"}}"#).unwrap();
@@ -496,9 +497,13 @@ mod tests {
         assert_eq!(virtual_page.url.host_str(), Some("example.com"));
 
         let event = parse(r#"{"s":"demo","sid":"x1","e":"event","u":"https://example.com/a","en":"signup","ec":"forms","ev":10,"p":{"plan":"pro","name":"Bob"}}"#).unwrap();
-        assert_eq!(event.kind, EventKind::Event);
-        assert_eq!(event.event_name.as_deref(), Some("signup"));
-        assert_eq!(event.event_value, Some(10.0));
+        assert_eq!(
+            event.detail,
+            EventDetail::Event {
+                name: "signup".into(),
+                value: Some(10.0)
+            }
+        );
         assert_eq!(event.props["category"], PropValue::Text("forms".into()));
         assert_eq!(
             event.props["name"],
@@ -507,14 +512,21 @@ mod tests {
         );
 
         let outbound = parse(r#"{"s":"demo","e":"event","u":"https://example.com/a","en":"outbound_click","ec":"outbound","p":{"url":"https://github.com/x","text":"GitHub","hostname":"github.com"}}"#).unwrap();
-        assert_eq!(outbound.kind, EventKind::Outbound);
-        assert_eq!(outbound.outbound_url.unwrap().as_str(), "https://github.com/x");
+        assert_eq!(
+            outbound.detail,
+            EventDetail::Outbound {
+                url: "https://github.com/x".into()
+            }
+        );
         assert_eq!(outbound.props.keys().collect::<Vec<_>>(), ["text"]);
 
         let engagement = parse(r#"{"s":"demo","e":"event","u":"https://example.com/a","en":"scroll_depth","ec":"engagement","ev":75,"p":{"depth":75}}"#).unwrap();
         assert_eq!(
-            (engagement.kind, engagement.event_value),
-            (EventKind::Event, Some(75.0))
+            engagement.detail,
+            EventDetail::Event {
+                name: "scroll_depth".into(),
+                value: Some(75.0)
+            }
         );
 
         for heatmap in ["hm_click", "hm_move", "hm_scroll"] {

@@ -22,7 +22,7 @@ pub mod time;
 pub mod memory;
 
 pub use collect::{CollectConfig, CollectError, CollectRequest, Collected, Collector};
-pub use event::{EventId, EventKind, EventSlot, PropValue, StoredEvent};
+pub use event::{EventDetail, EventId, EventKind, EventSlot, PropValue, StoredEvent};
 pub use hit::{HitError, ParsedHit, ValidHit};
 pub use ports::{EventStore, PutOutcome, RealtimeStore, RollupStore, SaltStore, SiteDirectory, StoreError};
 pub use site::{ReadToken, Site, SiteId, SiteIdError, TokenHash};

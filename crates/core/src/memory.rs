@@ -172,7 +172,7 @@ impl RealtimeStore for MemoryStore {
         events.sort_by(|a, b| (b.ts, b.id.as_str()).cmp(&(a.ts, a.id.as_str())));
         let (pageviews, others): (Vec<_>, Vec<_>) = events
             .into_iter()
-            .partition(|e| e.kind == crate::event::EventKind::Pageview);
+            .partition(|e| e.kind() == crate::event::EventKind::Pageview);
         Ok(pageviews
             .into_iter()
             .take(limit)
@@ -219,7 +219,16 @@ pub fn sample_event(kind: crate::EventKind, id: &str, ts: DateTime<Utc>) -> Stor
     use crate::EventKind;
     StoredEvent {
         site: SiteId::parse("demo").expect("valid site id"),
-        kind,
+        detail: match kind {
+            EventKind::Pageview => crate::EventDetail::Pageview,
+            EventKind::Event => crate::EventDetail::Event {
+                name: "signup".into(),
+                value: None,
+            },
+            EventKind::Outbound => crate::EventDetail::Outbound {
+                url: "https://github.com/".into(),
+            },
+        },
         id: crate::EventId::parse(id).expect("valid event id"),
         ts,
         visitor: "0".repeat(32),
@@ -237,9 +246,6 @@ pub fn sample_event(kind: crate::EventKind, id: &str, ts: DateTime<Utc>) -> Stor
         country: None,
         sw: None,
         sh: None,
-        name: (kind == EventKind::Event).then(|| "signup".into()),
-        value: None,
-        url: (kind == EventKind::Outbound).then(|| "https://github.com/".into()),
         props: Default::default(),
         client_id: false,
         goals: Vec::new(),

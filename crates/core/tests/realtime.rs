@@ -14,7 +14,7 @@ use pulse_core::memory::MemoryStore;
 use pulse_core::realtime::aggregate::{AggregateConfig, RollupKey, RollupStore, SaveOutcome, StreamEvent, fold_batch};
 use pulse_core::realtime::view::{FeedEvent, RealtimeParams, Window, build_view};
 use pulse_core::realtime::{Minute, MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, Stamp, VisitorPart};
-use pulse_core::{EventId, EventKind, RealtimeStore, SiteId, StoreError, StoredEvent};
+use pulse_core::{EventKind, RealtimeStore, SiteId, StoreError, StoredEvent};
 use serde_json::{Value, json};
 
 const PATHS: [&str; 5] = ["/", "/pricing", "/docs", "/blog/post", "/signup"];
@@ -92,34 +92,14 @@ fn build_raw_event(index: usize, spec: &Spec) -> StoredEvent {
         7 | 8 => EventKind::Event,
         _ => EventKind::Outbound,
     };
-    StoredEvent {
-        site: SiteId::parse("demo").unwrap(),
-        kind,
-        id: EventId::parse(&format!("e{index:05}")).unwrap(),
-        // Several events may share a millisecond: ties are broken by id.
-        ts: now() - Duration::seconds(spec.seconds_ago),
-        visitor: visitor_id(spec.visitor),
-        sid: None,
-        host: "example.com".into(),
-        path: PATHS[spec.path].into(),
-        title: None,
-        referrer: REFERRERS[spec.referrer].map(str::to_owned),
-        utm_source: None,
-        utm_medium: None,
-        utm_campaign: None,
-        device: "desktop".into(),
-        browser: None,
-        os: None,
-        country: COUNTRIES[spec.country].map(str::to_owned),
-        sw: None,
-        sh: None,
-        name: (kind == EventKind::Event).then(|| "signup".into()),
-        value: None,
-        url: (kind == EventKind::Outbound).then(|| "https://github.com/".into()),
-        props: Default::default(),
-        client_id: false,
-        goals: Vec::new(),
-    }
+    // Several events may share a millisecond: ties are broken by id.
+    let ts = now() - Duration::seconds(spec.seconds_ago);
+    let mut event = pulse_core::memory::sample_event(kind, &format!("e{index:05}"), ts);
+    event.visitor = visitor_id(spec.visitor);
+    event.path = PATHS[spec.path].into();
+    event.referrer = REFERRERS[spec.referrer].map(str::to_owned);
+    event.country = COUNTRIES[spec.country].map(str::to_owned);
+    event
 }
 
 /// The events in stream order, each with its sequence number.
@@ -194,7 +174,7 @@ fn oracle(events: &[StoredEvent], params: &RealtimeParams) -> Value {
         .map(|minute| {
             let of_minute: Vec<&&StoredEvent> = in_window.iter().filter(|e| Minute::of(e.ts) == minute).collect();
             let distinct: HashSet<&str> = of_minute.iter().map(|e| e.visitor.as_str()).collect();
-            let pageviews = of_minute.iter().filter(|e| e.kind == EventKind::Pageview).count();
+            let pageviews = of_minute.iter().filter(|e| e.kind() == EventKind::Pageview).count();
             json!({ "minute": minute.to_string(), "visitors": distinct.len(), "pageViews": pageviews })
         })
         .collect();
@@ -233,8 +213,8 @@ fn oracle(events: &[StoredEvent], params: &RealtimeParams) -> Value {
         "minutes": params.minutes,
         "generatedAt": pulse_core::time::iso_millis(now()),
         "currentVisitors": visitors.len(),
-        "pageViews": in_window.iter().filter(|e| e.kind == EventKind::Pageview).count(),
-        "activePages": latest("path", &|e| (e.kind == EventKind::Pageview).then(|| e.path.clone())),
+        "pageViews": in_window.iter().filter(|e| e.kind() == EventKind::Pageview).count(),
+        "activePages": latest("path", &|e| (e.kind() == EventKind::Pageview).then(|| e.path.clone())),
         "countries": latest("country", &|e| e.country.clone()),
         "referrers": latest("referrer", &|e| e.referrer.clone()),
         "timeline": timeline,

@@ -38,7 +38,7 @@ use pulse_core::realtime::{
     Minute, MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, VisitorKey, VisitorPart, VisitorState,
 };
 use pulse_core::site_cache::SiteCache;
-use pulse_core::{EventId, EventKind, EventStore, ReadToken, Site, SiteId, StoreError, StoredEvent};
+use pulse_core::{EventDetail, EventId, EventKind, EventStore, ReadToken, Site, SiteId, StoreError, StoredEvent};
 use pulse_dynamodb::{DynamoStore, schema};
 use serde_json::{Value, json};
 
@@ -838,9 +838,19 @@ impl Traffic {
             path.push_str(&self.rng.below(200).to_string());
         }
         let id = EventId::parse(&format!("{:024x}", self.rng.next())).expect("hex digits make a valid event id");
+        let detail = match kind {
+            EventKind::Pageview => EventDetail::Pageview,
+            EventKind::Event => EventDetail::Event {
+                name: self.rng.pick(EVENT_NAMES).into(),
+                value: None,
+            },
+            EventKind::Outbound => EventDetail::Outbound {
+                url: "https://github.com/example/pulse".into(),
+            },
+        };
         StoredEvent {
             site: self.site.clone(),
-            kind,
+            detail,
             id,
             ts: at,
             visitor: visitor.id,
@@ -860,9 +870,6 @@ impl Traffic {
             country: visitor.country.map(Into::into),
             sw: None,
             sh: None,
-            name: (kind == EventKind::Event).then(|| self.rng.pick(EVENT_NAMES).into()),
-            value: None,
-            url: (kind == EventKind::Outbound).then(|| "https://github.com/example/pulse".into()),
             props: BTreeMap::new(),
             client_id: false,
             goals: Vec::new(),

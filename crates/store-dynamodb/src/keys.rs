@@ -45,7 +45,7 @@ pub fn event_sk(event: &StoredEvent) -> String {
     match event.slot() {
         EventSlot::Timed(at) => format!(
             "{}{}#{}",
-            kind_prefix(event.kind),
+            kind_prefix(event.kind()),
             pulse_core::time::iso_millis(at),
             event.id
         ),

@@ -113,7 +113,7 @@ impl VisitorState {
             at,
             value: value.to_owned(),
         };
-        if event.kind == EventKind::Pageview {
+        if event.kind() == EventKind::Pageview {
             keep_latest(&mut self.page, &stamped(&event.path));
         }
         if let Some(country) = &event.country {
@@ -198,7 +198,7 @@ impl MinuteCounts {
     }
 
     pub fn count(&mut self, event: &StoredEvent) {
-        match event.kind {
+        match event.kind() {
             EventKind::Pageview => self.pageviews += 1,
             EventKind::Event | EventKind::Outbound => self.events += 1,
         }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{GoalTotals, Minute, MinuteRollup, VisitorKey, VisitorState};
-use crate::event::{EventKind, StoredEvent};
+use crate::event::{EventDetail, EventKind, StoredEvent};
 use crate::site::SiteId;
 use crate::time::iso_millis;
 
@@ -209,8 +209,8 @@ impl FeedEvent {
         entries.extend(event.goals.iter().map(|hit| FeedEvent::Goal {
             id: format!("{}:{}", event.id, hit.goal),
             goal: hit.goal.to_string(),
-            path: (event.kind == EventKind::Pageview).then(|| event.path.clone()),
-            name: event.name.clone().filter(|_| event.kind != EventKind::Pageview),
+            path: (event.kind() == EventKind::Pageview).then(|| event.path.clone()),
+            name: event.name().map(str::to_owned),
             value: hit.value,
             timestamp: iso_millis(event.ts),
             country: event.country.clone(),
@@ -227,8 +227,8 @@ impl From<&StoredEvent> for FeedEvent {
         let path = event.path.clone();
         let country = event.country.clone();
         let device = event.device.clone();
-        match event.kind {
-            EventKind::Pageview => FeedEvent::Pageview {
+        match &event.detail {
+            EventDetail::Pageview => FeedEvent::Pageview {
                 id,
                 path,
                 timestamp,
@@ -237,18 +237,18 @@ impl From<&StoredEvent> for FeedEvent {
                 browser: event.browser.clone(),
                 referrer: event.referrer.clone(),
             },
-            EventKind::Event => FeedEvent::Event {
+            EventDetail::Event { name, value } => FeedEvent::Event {
                 id,
-                name: event.name.clone().unwrap_or_default(),
-                value: event.value,
+                name: name.clone(),
+                value: *value,
                 path,
                 timestamp,
                 country,
                 device,
             },
-            EventKind::Outbound => FeedEvent::Outbound {
+            EventDetail::Outbound { url } => FeedEvent::Outbound {
                 id,
-                url: event.url.clone().unwrap_or_default(),
+                url: url.clone(),
                 path,
                 timestamp,
                 country,

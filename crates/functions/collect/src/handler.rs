@@ -147,7 +147,7 @@ mod tests {
 
     use pulse_core::goal::{Goal, GoalName, GoalRule};
     use pulse_core::memory::MemoryStore;
-    use pulse_core::{EventKind, PropValue, Site, SiteId, TokenHash};
+    use pulse_core::{EventDetail, EventKind, PropValue, Site, SiteId, TokenHash};
 
     use super::*;
 
@@ -210,7 +210,7 @@ mod tests {
         let events = stored(&app);
         assert_eq!(events.len(), 1);
         let event = &events[0];
-        assert_eq!(event.kind, EventKind::Pageview);
+        assert_eq!(event.detail, EventDetail::Pageview);
         assert_eq!(event.path, "/pricing");
         assert_eq!(event.host, "localhost");
         assert_eq!(event.referrer.as_deref(), Some("news.ycombinator.com"));
@@ -228,9 +228,13 @@ mod tests {
         let (status, _) = run(&app, fixture(include_str!("../../../../events/collect/event.json"))).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         let event = stored(&app).pop().unwrap();
-        assert_eq!(event.kind, EventKind::Event);
-        assert_eq!(event.name.as_deref(), Some("signup"));
-        assert_eq!(event.value, Some(49.0));
+        assert_eq!(
+            event.detail,
+            EventDetail::Event {
+                name: "signup".into(),
+                value: Some(49.0)
+            }
+        );
         assert_eq!(event.props.get("plan"), Some(&PropValue::Text("pro".into())));
     }
 
@@ -240,8 +244,12 @@ mod tests {
         let (status, _) = run(&app, fixture(include_str!("../../../../events/collect/outbound.json"))).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         let event = stored(&app).pop().unwrap();
-        assert_eq!(event.kind, EventKind::Outbound);
-        assert_eq!(event.url.as_deref(), Some("https://github.com/example/repo"));
+        assert_eq!(
+            event.detail,
+            EventDetail::Outbound {
+                url: "https://github.com/example/repo".into()
+            }
+        );
     }
 
     /// What ts-analytics' trackers send, unchanged (`events/collect/ts-analytics/`): each shape is stored as
@@ -287,7 +295,7 @@ mod tests {
                 None => assert!(stored.is_empty()),
                 Some((kind, path)) => {
                     assert_eq!(stored.len(), 1);
-                    assert_eq!((stored[0].kind, stored[0].path.as_str()), (kind, path));
+                    assert_eq!((stored[0].kind(), stored[0].path.as_str()), (kind, path));
                 }
             }
         }
@@ -298,7 +306,7 @@ mod tests {
         )
         .await;
         let event = stored(&app).pop().unwrap();
-        assert_eq!((event.name.as_deref(), event.value), (Some("signup"), Some(10.0)));
+        assert_eq!((event.name(), event.value()), (Some("signup"), Some(10.0)));
         assert_eq!(event.props.get("category"), Some(&PropValue::Text("forms".into())));
         run(
             &app,
@@ -308,7 +316,12 @@ mod tests {
         )
         .await;
         let click = stored(&app).pop().unwrap();
-        assert_eq!(click.url.as_deref(), Some("https://github.com/example/repo"));
+        assert_eq!(
+            click.detail,
+            EventDetail::Outbound {
+                url: "https://github.com/example/repo".into()
+            }
+        );
     }
 
     /// Goals are matched when the hit is collected and recorded on the stored event; an event's own value

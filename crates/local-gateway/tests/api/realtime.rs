@@ -1,5 +1,5 @@
 use chrono::Utc;
-use pulse_core::{EventId, EventKind, EventStore, SiteId, StoredEvent};
+use pulse_core::{EventId, EventKind, EventStore};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -126,33 +126,11 @@ async fn a_known_trace_reads_back_exactly() {
 #[tokio::test]
 async fn an_event_six_minutes_ago_is_outside_a_five_minute_window() {
     let app = spawn_app().await;
-    let old = StoredEvent {
-        site: SiteId::parse("demo").unwrap(),
-        kind: EventKind::Pageview,
-        id: EventId::random(),
-        ts: Utc::now() - chrono::Duration::minutes(6),
-        visitor: "0123456789abcdef0123456789abcdef".into(),
-        sid: None,
-        host: "example.com".into(),
-        path: "/old".into(),
-        title: None,
-        referrer: None,
-        utm_source: None,
-        utm_medium: None,
-        utm_campaign: None,
-        device: "desktop".into(),
-        browser: None,
-        os: None,
-        country: Some("FR".into()),
-        sw: None,
-        sh: None,
-        name: None,
-        value: None,
-        url: None,
-        props: Default::default(),
-        client_id: false,
-        goals: Vec::new(),
-    };
+    let six_minutes_ago = Utc::now() - chrono::Duration::minutes(6);
+    let mut old = pulse_core::memory::sample_event(EventKind::Pageview, EventId::random().as_str(), six_minutes_ago);
+    old.visitor = "0123456789abcdef0123456789abcdef".into();
+    old.path = "/old".into();
+    old.country = Some("FR".into());
     app.store
         .put_event(&old, Utc::now() + chrono::Duration::days(1))
         .await
