@@ -42,6 +42,8 @@ const FUNCTIONS: &[(&str, &str)] = &[
 
 struct Invocations {
     pending: VecDeque<Value>,
+    /// When the function first asked for an invocation: the end of its init.
+    first_request: Option<Instant>,
     /// When each response (or error) was posted.
     answered: Vec<Instant>,
     errors: usize,
@@ -59,8 +61,8 @@ async fn main() {
          invocations each\n"
     );
     println!(
-        "{:<14} {:>14} {:>12} {:>18} {:>10}",
-        "function", "size (MB)", "cold (ms)", "warm CPU (µs/inv)", "peak RSS"
+        "{:<14} {:>14} {:>10} {:>12} {:>18} {:>10}",
+        "function", "size (MB)", "init (ms)", "cold (ms)", "warm CPU (µs/inv)", "peak RSS"
     );
     for (binary, fixture) in FUNCTIONS {
         let host_binary = target.join("release").join(binary);
@@ -76,8 +78,9 @@ async fn main() {
         let event: Value = serde_json::from_str(&std::fs::read_to_string(root.join(fixture)).unwrap()).unwrap();
         let figures = measure(&host_binary, event, dynamodb).await;
         println!(
-            "{binary:<14} {:>8.2} {which:<5} {:>12.1} {:>18.0} {:>7.1} MB{}",
+            "{binary:<14} {:>8.2} {which:<5} {:>10.1} {:>12.1} {:>18.0} {:>7.1} MB{}",
             size as f64 / 1_048_576.0,
+            figures.init.as_secs_f64() * 1e3,
             figures.cold.as_secs_f64() * 1e3,
             figures.warm_cpu.as_secs_f64() * 1e6,
             figures.peak_rss_kb as f64 / 1024.0,
@@ -89,7 +92,8 @@ async fn main() {
         );
     }
     println!(
-        "\ncold: process start → first response posted (init + the first invocation). warm CPU: user + \
+        "\ninit: process start → first request for an invocation. cold: process start → first response \
+         posted (init + the first invocation). warm CPU: user + \
          system time of the process per warm invocation, runtime loop included. Host build ({}), not \
          arm64: the arm64 binaries cannot run here.",
         std::env::consts::ARCH
@@ -97,6 +101,8 @@ async fn main() {
 }
 
 struct Figures {
+    /// Process start → the first request for an invocation.
+    init: Duration,
     cold: Duration,
     warm_cpu: Duration,
     peak_rss_kb: u64,
@@ -106,6 +112,7 @@ struct Figures {
 async fn measure(binary: &PathBuf, event: Value, dynamodb: SocketAddr) -> Figures {
     let shared: Shared = Arc::new(Mutex::new(Invocations {
         pending: std::iter::repeat_n(event, WARM_INVOCATIONS + 1).collect(),
+        first_request: None,
         answered: Vec::new(),
         errors: 0,
     }));
@@ -137,10 +144,17 @@ async fn measure(binary: &PathBuf, event: Value, dynamodb: SocketAddr) -> Figure
     let _ = child.kill();
     let _ = child.wait();
     let errors = shared.lock().unwrap().errors;
+    let init = shared
+        .lock()
+        .unwrap()
+        .first_request
+        .map(|at| at - started)
+        .unwrap_or_default();
     if cold.is_none() || done.is_none() {
         eprintln!("{}: did not answer every invocation in time", binary.display());
     }
     Figures {
+        init,
         cold: cold.unwrap_or_default(),
         warm_cpu,
         peak_rss_kb,
@@ -201,6 +215,7 @@ fn runtime_api(shared: Shared) -> Router {
 }
 
 async fn next_invocation(State(shared): State<Shared>) -> Response {
+    shared.lock().unwrap().first_request.get_or_insert_with(Instant::now);
     loop {
         let next = shared.lock().unwrap().pending.pop_front();
         if let Some(event) = next {
