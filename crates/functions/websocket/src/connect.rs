@@ -17,18 +17,21 @@ pub const CONNECTION_TTL: Duration = Duration::from_secs(2 * 3600 + 600);
 pub struct ConnectApp<S> {
     pub store: S,
     sites: SiteCache,
+    max_connections_per_site: usize,
 }
 
 impl<S: SiteDirectory + ConnectionStore> ConnectApp<S> {
     pub fn new(store: S, config: &Config) -> Self {
         Self {
             store,
-            sites: SiteCache::new(config.site_cache_ttl, Duration::from_secs(10)),
+            sites: SiteCache::new(config.reader.site_cache_ttl, Duration::from_secs(10)),
+            max_connections_per_site: config.max_connections_per_site,
         }
     }
 }
 
-/// `$connect`: the same checks as the realtime API (unknown site 404, missing or wrong token 401), then
+/// `$connect`: the same checks as the realtime API (an unknown site, a missing or a wrong token: 401, the
+/// same answer for each, so site ids cannot be enumerated), then
 /// the connection is recorded. Any non-2xx answer refuses the connection.
 pub async fn function_handler<S>(
     app: &ConnectApp<S>,
@@ -54,20 +57,31 @@ where
             Some("siteId"),
         ));
     };
+    let refused = || response::error(401, "a valid token for this site is required", Some("token"));
     let site = match app.sites.get(&app.store, &site_id).await {
         Ok(Some(site)) => site,
-        Ok(None) => return Ok(response::error(404, "unknown site", Some("siteId"))),
+        Ok(None) => return Ok(refused()),
         Err(err) => {
             tracing::error!(error = %err, source = ?std::error::Error::source(&err), "site lookup failed");
             return Ok(response::error(503, "temporarily unavailable, retry later", None));
         }
     };
     if !site.readable_with(query.first("token")) {
-        return Ok(response::error(
-            401,
-            "a valid token for this site is required",
-            Some("token"),
-        ));
+        return Ok(refused());
+    }
+    match app.store.site_connections(&site.id).await {
+        Ok(open) if open.len() >= app.max_connections_per_site => {
+            return Ok(response::error(
+                429,
+                "this site has as many live dashboards open as it may; close one or poll the realtime API",
+                None,
+            ));
+        }
+        Ok(_) => {}
+        Err(err) => {
+            tracing::error!(error = %err, source = ?std::error::Error::source(&err), "connection count failed");
+            return Ok(response::error(503, "temporarily unavailable, retry later", None));
+        }
     }
     let expires_at = Utc::now() + CONNECTION_TTL;
     if let Err(err) = app.store.add_connection(&site.id, &connection, expires_at).await {
@@ -92,8 +106,30 @@ mod tests {
             token_hash: TokenHash::of("pt_demo-token"),
             goals: Vec::new(),
         };
-        let config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "t".into())).unwrap();
+        let config = Config::from_lookup(|name| match name {
+            "TABLE_NAME" => Some("t".into()),
+            "MAX_CONNECTIONS_PER_SITE" => Some("3".into()),
+            _ => None,
+        })
+        .unwrap();
         ConnectApp::new(MemoryStore::with_site(site), &config)
+    }
+
+    /// Past the cap a connection is refused with 429 and a reason; one that closes makes room again.
+    #[tokio::test]
+    async fn a_site_holds_at_most_its_cap_of_connections() {
+        let app = app(false);
+        let fixture = include_str!("../../../../events/websocket/connect-good-token.json");
+        for n in 0..3 {
+            let with_id = fixture.replace("\"connectionId\": \"", &format!("\"connectionId\": \"c{n}"));
+            assert_eq!(connect(&app, &with_id).await, 200, "connection {n}");
+        }
+        let fourth = fixture.replace("\"connectionId\": \"", "\"connectionId\": \"c3");
+        assert_eq!(connect(&app, &fourth).await, 429);
+        assert_eq!(app.store.connections.lock().unwrap().len(), 3);
+        let first = app.store.connections.lock().unwrap().keys().next().unwrap().clone();
+        app.store.remove_connection(&first).await.unwrap();
+        assert_eq!(connect(&app, &fourth).await, 200);
     }
 
     async fn connect(app: &ConnectApp<MemoryStore>, fixture: &str) -> i64 {
@@ -142,9 +178,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn unknown_site_is_404() {
+    async fn an_unknown_site_is_refused_like_a_wrong_token() {
         let fixture =
             include_str!("../../../../events/websocket/connect-good-token.json").replace("\"demo\"", "\"nobody\"");
-        assert_eq!(connect(&app(false), &fixture).await, 404);
+        assert_eq!(connect(&app(false), &fixture).await, 401);
     }
 }

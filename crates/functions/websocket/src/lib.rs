@@ -6,5 +6,29 @@ pub mod default_route;
 pub mod disconnect;
 mod response;
 
-/// Configuration read once at cold start: the table, and how long a site lookup is trusted.
-pub use pulse_core::config::ReaderConfig as Config;
+use pulse_core::config::{ConfigError, ReaderConfig, Settings};
+
+/// Configuration read once at cold start: the table, how long a site lookup is trusted, and how many
+/// dashboards one site may hold open.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub reader: ReaderConfig,
+    /// `MAX_CONNECTIONS_PER_SITE`: past it, `$connect` refuses; every connection costs a message per
+    /// broadcast batch, so one site cannot make the broadcast slow for every other.
+    pub max_connections_per_site: usize,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(pulse_core::config::env)
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let reader = ReaderConfig::from_lookup(&lookup)?;
+        let max = Settings::new(lookup).number("MAX_CONNECTIONS_PER_SITE", 1..=100_000, 200)?;
+        Ok(Self {
+            reader,
+            max_connections_per_site: max as usize,
+        })
+    }
+}

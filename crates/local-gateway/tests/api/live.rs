@@ -116,7 +116,7 @@ async fn connect_checks_the_site_and_token() {
     );
     assert_eq!(app.refused_status("siteId=demo&token=pt_wrong").await, 401);
     assert_eq!(app.refused_status("siteId=demo").await, 401);
-    assert_eq!(app.refused_status("siteId=nobody&token=x").await, 404);
+    assert_eq!(app.refused_status("siteId=nobody&token=x").await, 401);
     assert_eq!(app.refused_status("siteId=a%23b").await, 400);
     assert_eq!(
         app.connection_items().await,

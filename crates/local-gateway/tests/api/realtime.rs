@@ -176,7 +176,9 @@ async fn unauthorised_unknown_and_invalid_requests() {
         .send()
         .await
         .unwrap();
-    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    // The same answer as a wrong token: site ids cannot be enumerated.
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown.headers()["www-authenticate"], "Bearer");
 
     for (query, field) in [
         ("?minutes=0", "minutes"),

@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = Config::from_env()?;
     let sdk_config = pulse_dynamodb::sdk_config().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), &config.table_name);
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), &config.reader.table_name);
     let app = ConnectApp::new(store, &config);
     run(service_fn(|event| function_handler(&app, event))).await
 }

@@ -8,6 +8,6 @@ async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = Config::from_env()?;
     let sdk_config = pulse_dynamodb::sdk_config().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), &config.table_name);
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), &config.reader.table_name);
     run(service_fn(|event| function_handler(&store, event))).await
 }
