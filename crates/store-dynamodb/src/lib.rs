@@ -27,7 +27,8 @@ pub use sites::SiteAdminError;
 pub struct DynamoStore {
     client: Client,
     table: String,
-    /// The realtime rollups live in a table of their own, without a stream.
+    /// The short-lived table without a stream or backups: the realtime rollups, and the daily salts
+    /// (kept out of point-in-time recovery, so a restore cannot bring back a day's salt).
     rollup_table: String,
 }
 

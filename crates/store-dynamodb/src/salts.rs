@@ -24,7 +24,7 @@ impl SaltStore for DynamoStore {
         let created = self
             .client
             .put_item()
-            .table_name(&self.table)
+            .table_name(&self.rollup_table)
             .item("pk", AttributeValue::S(keys::SALT_PK.into()))
             .item("sk", AttributeValue::S(keys::salt_sk(day)))
             .item("salt", AttributeValue::S(candidate.to_hex()))
@@ -53,7 +53,7 @@ impl DynamoStore {
         let output = self
             .client
             .get_item()
-            .table_name(&self.table)
+            .table_name(&self.rollup_table)
             .key("pk", AttributeValue::S(keys::SALT_PK.into()))
             .key("sk", AttributeValue::S(keys::salt_sk(day)))
             .consistent_read(true)

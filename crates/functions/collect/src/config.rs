@@ -5,6 +5,8 @@ use pulse_core::config::{ConfigError, Settings};
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table_name: String,
+    /// Where the daily salts live (`ROLLUP_TABLE_NAME`): no backups, no stream.
+    pub rollup_table_name: String,
     pub collect: CollectConfig,
     /// Secret that CloudFront adds as `X-Origin-Verify`. Only a request carrying it may have its client
     /// IP and country taken from CloudFront's viewer headers.
@@ -19,8 +21,10 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let settings = Settings::new(lookup);
         let defaults = CollectConfig::default();
+        let table_name = settings.required("TABLE_NAME")?;
         Ok(Self {
-            table_name: settings.required("TABLE_NAME")?,
+            rollup_table_name: pulse_core::config::rollup_table_name(&settings, &table_name),
+            table_name,
             collect: CollectConfig {
                 raw_event_ttl: settings.seconds("RAW_EVENT_TTL_SECONDS", 60..=31_536_000, defaults.raw_event_ttl)?,
                 site_cache_ttl: settings.seconds("SITE_CACHE_SECONDS", 0..=3_600, defaults.site_cache_ttl)?,

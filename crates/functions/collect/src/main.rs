@@ -7,7 +7,8 @@ async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = Config::from_env()?;
     let sdk_config = pulse_dynamodb::sdk_config().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), &config.table_name);
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), &config.table_name)
+        .with_rollup_table(&config.rollup_table_name);
     let app = CollectApp::new(store, &config);
     run(service_fn(|request| function_handler(&app, request))).await
 }
