@@ -18,9 +18,20 @@ pub enum StoreError {
     /// later can succeed.
     #[error("the store is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store refused the request as invalid (an item over DynamoDB's size limit, for one): retrying
+    /// the same request fails the same way.
+    #[error("the store refused the request")]
+    Rejected(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// An item exists but does not have the expected shape.
     #[error("stored item is malformed: {0}")]
     Malformed(String),
+}
+
+impl StoreError {
+    /// Whether the same request may succeed later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -446,3 +446,85 @@ fn one_write_per_part_and_counts_per_batch_however_many_page_views() {
     assert_eq!(rollup.parts.len(), 1);
     assert_eq!(rollup.visitors().len(), 3);
 }
+
+/// A store that refuses, as invalid, every write of one minute: a permanent failure.
+struct RefusingStore {
+    inner: MemoryStore,
+    refused: Minute,
+}
+
+impl RefusingStore {
+    fn check(&self, key: &RollupKey) -> Result<(), StoreError> {
+        if key.minute == self.refused {
+            return Err(StoreError::Rejected("item too large".into()));
+        }
+        Ok(())
+    }
+}
+
+impl RollupStore for RefusingStore {
+    async fn load_minute(&self, key: &RollupKey) -> Result<Option<MinuteRollup>, StoreError> {
+        self.inner.load_minute(key).await
+    }
+
+    async fn save_part(
+        &self,
+        key: &RollupKey,
+        index: usize,
+        part: &VisitorPart,
+        expected: Option<u64>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.check(key)?;
+        self.inner.save_part(key, index, part, expected, expires_at).await
+    }
+
+    async fn save_counts(
+        &self,
+        key: &RollupKey,
+        counts: &MinuteCounts,
+        expected: Option<u64>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.check(key)?;
+        self.inner.save_counts(key, counts, expected, expires_at).await
+    }
+}
+
+/// A write the store refuses as invalid is not retried: the batch does not fail (Lambda would retry it
+/// and hold up the shard), the refused minute is counted as rejected, and every other minute is folded.
+#[test]
+fn a_permanently_refused_minute_is_skipped_not_retried() {
+    let specs: Vec<Spec> = (0..40)
+        .map(|i| Spec {
+            visitor: i % 5,
+            seconds_ago: (i as i64 * 13) % 240,
+            kind: 0,
+            path: i % 5,
+            country: 1,
+            referrer: 0,
+        })
+        .collect();
+    let stream = stream_of(&specs);
+    let refused = Minute::of(now());
+    let store = RefusingStore {
+        inner: MemoryStore::default(),
+        refused,
+    };
+    let report = runtime().block_on(fold_batch(
+        &store,
+        &AggregateConfig::default(),
+        &range_of(&stream),
+        stream.clone(),
+        now(),
+    ));
+    assert!(report.failed.is_empty(), "{report:?}");
+    assert_eq!(report.rejected, 1);
+    let rollups = store.inner.rollups.lock().unwrap();
+    let minutes: HashSet<Minute> = stream.iter().map(|r| Minute::of(r.event.ts)).collect();
+    assert!(minutes.len() > 1);
+    for minute in minutes {
+        let written = rollups.keys().any(|key| key.minute == minute);
+        assert_eq!(written, minute != refused, "{minute}");
+    }
+}

@@ -70,9 +70,18 @@ pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
     response
 }
 
-/// 503 with `Retry-After`, for a store that could not be reached. The error and its source chain go to
-/// the log, never to the client.
-pub fn store_unavailable(err: &(dyn std::error::Error + 'static)) -> Response<Body> {
+/// A store failure: 503 with `Retry-After` when retrying may help (unreachable, throttled, timed out),
+/// a plain 500 when it cannot (the store refused the request itself). The error and its source chain go
+/// to the log, never to the client.
+pub fn store_failed(err: &(dyn std::error::Error + 'static), transient: bool) -> Response<Body> {
+    if !transient {
+        tracing::error!(error = %err, source = ?err.source(), "store refused the request; answering 500");
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the request could not be processed",
+            None,
+        );
+    }
     tracing::error!(error = %err, source = ?err.source(), "store failed; answering 503");
     let mut response = error(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -83,4 +92,27 @@ pub fn store_unavailable(err: &(dyn std::error::Error + 'static)) -> Response<Bo
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_failure_is_retryable_only_when_retrying_can_help() {
+        let err = std::io::Error::other("throttled");
+        let transient = store_failed(&err, true);
+        assert_eq!(transient.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(transient.headers().contains_key(header::RETRY_AFTER));
+        let permanent = store_failed(&err, false);
+        assert_eq!(permanent.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!permanent.headers().contains_key(header::RETRY_AFTER));
+        // Nothing of the error reaches the client.
+        for response in [transient, permanent] {
+            let Body::Text(body) = response.body() else {
+                panic!("a JSON body")
+            };
+            assert!(!body.contains("throttled"), "{body}");
+        }
+    }
 }

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use pulse_core::live::{ConnectionId, ConnectionStore};
 use pulse_core::{SiteId, StoreError};
 
-use crate::{DynamoStore, keys, unavailable};
+use crate::{DynamoStore, keys, store_error};
 
 impl ConnectionStore for DynamoStore {
     /// Two items in one transaction: `SITE#{site}` / `CONN#{id}` (found by a site's Query) and
@@ -39,7 +39,7 @@ impl ConnectionStore for DynamoStore {
             .transact_items(TransactWriteItem::builder().put(by_connection).build())
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -53,7 +53,7 @@ impl ConnectionStore for DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(store_error)?;
         let Some(site) = reverse
             .item
             .as_ref()
@@ -78,7 +78,7 @@ impl ConnectionStore for DynamoStore {
             .transact_items(delete(keys::connection_pk(connection), keys::CONNECTION_SK.into()))
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -100,7 +100,7 @@ impl ConnectionStore for DynamoStore {
             .send();
         let mut connections = Vec::new();
         while let Some(item) = pages.next().await {
-            let item = item.map_err(unavailable)?;
+            let item = item.map_err(store_error)?;
             let connection = item
                 .get("sk")
                 .and_then(|sk| sk.as_s().ok())

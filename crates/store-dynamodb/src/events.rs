@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use pulse_core::{EventStore, PutOutcome, StoreError, StoredEvent};
 
-use crate::{DynamoStore, keys, unavailable};
+use crate::{DynamoStore, keys, store_error};
 
 /// The raw event item: every attribute of the event plus its keys and `ttl`.
 pub fn event_item(
@@ -37,7 +37,7 @@ impl EventStore for DynamoStore {
         match result {
             Ok(_) => Ok(PutOutcome::Stored),
             Err(err) if is_condition_failure(&err) => Ok(PutOutcome::Duplicate),
-            Err(err) => Err(unavailable(err)),
+            Err(err) => Err(store_error(err)),
         }
     }
 }

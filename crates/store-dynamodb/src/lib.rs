@@ -15,7 +15,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use pulse_core::StoreError;
 
 pub use events::event_item;
@@ -73,10 +73,22 @@ pub async fn sdk_config() -> SdkConfig {
     aws_config::from_env().timeout_config(timeouts).load().await
 }
 
-/// Any SDK failure is the store being unavailable to us; the source is kept for the logs.
-pub(crate) fn unavailable<E, R>(err: SdkError<E, R>) -> StoreError
+/// An SDK failure as the use cases see it: a request DynamoDB refuses as invalid (an item over 400 KB,
+/// a malformed expression) fails the same way every time, so it is [`StoreError::Rejected`]; anything
+/// else (throttling, network, timeouts, server errors) may pass later and is
+/// [`StoreError::Unavailable`]. The source is kept for the logs.
+pub(crate) fn store_error<E, R>(err: SdkError<E, R>) -> StoreError
 where
+    E: ProvideErrorMetadata,
     SdkError<E, R>: std::error::Error + Send + Sync + 'static,
 {
-    StoreError::Unavailable(Box::new(err))
+    let permanent = err
+        .as_service_error()
+        .and_then(ProvideErrorMetadata::code)
+        .is_some_and(|code| code == "ValidationException");
+    if permanent {
+        StoreError::Rejected(Box::new(err))
+    } else {
+        StoreError::Unavailable(Box::new(err))
+    }
 }

@@ -8,7 +8,7 @@ use pulse_core::realtime::{Minute, MinuteCounts, MinuteRollup, VisitorPart, code
 use pulse_core::{EventKind, RealtimeStore, SiteId, StoreError, StoredEvent};
 
 use crate::keys::RollupSlot;
-use crate::{DynamoStore, keys, unavailable};
+use crate::{DynamoStore, keys, store_error};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -91,7 +91,7 @@ impl DynamoStore {
             {
                 Ok(SaveOutcome::Conflict)
             }
-            Err(err) => Err(unavailable(err)),
+            Err(err) => Err(store_error(err)),
         }
     }
 
@@ -118,7 +118,7 @@ impl DynamoStore {
             .send();
         let mut minutes: BTreeMap<Minute, MinuteRollup> = BTreeMap::new();
         while let Some(item) = pages.next().await {
-            let item = item.map_err(unavailable)?;
+            let item = item.map_err(store_error)?;
             let (minute, slot) = item
                 .get("sk")
                 .and_then(|sk| sk.as_s().ok())
@@ -204,7 +204,7 @@ impl DynamoStore {
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(store_error)?;
         output
             .items
             .unwrap_or_default()

@@ -3,7 +3,7 @@ use chrono::{Days, NaiveDate};
 use pulse_core::enrich::Salt;
 use pulse_core::{SaltStore, StoreError};
 
-use crate::{DynamoStore, keys, unavailable};
+use crate::{DynamoStore, keys, store_error};
 
 /// Salts are kept one day past their own so that late readers around midnight still find them; then TTL
 /// deletes them and that day's visitor ids can no longer be linked to anything.
@@ -43,7 +43,7 @@ impl SaltStore for DynamoStore {
                     .await?
                     .ok_or_else(|| StoreError::Malformed("salt vanished after a conflicting create".into()))
             }
-            Err(err) => Err(unavailable(err)),
+            Err(err) => Err(store_error(err)),
         }
     }
 }
@@ -59,7 +59,7 @@ impl DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(store_error)?;
         let Some(item) = output.item else {
             return Ok(None);
         };

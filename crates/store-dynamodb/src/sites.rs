@@ -5,7 +5,7 @@ use pulse_core::goal::Goal;
 use pulse_core::{Site, SiteDirectory, SiteId, StoreError, TokenHash};
 use serde::{Deserialize, Serialize};
 
-use crate::{DynamoStore, keys, unavailable};
+use crate::{DynamoStore, keys, store_error};
 
 /// The site registry item (pk `SITES`, sk `SITE#{id}`).
 #[derive(Serialize, Deserialize)]
@@ -54,7 +54,7 @@ impl SiteDirectory for DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(store_error)?;
         output
             .item
             .map(|item| {
@@ -97,7 +97,7 @@ impl DynamoStore {
             {
                 Err(SiteAdminError::AlreadyExists(site.id.clone()))
             }
-            Err(err) => Err(unavailable(err).into()),
+            Err(err) => Err(store_error(err).into()),
         }
     }
 
@@ -113,7 +113,7 @@ impl DynamoStore {
             .send();
         let mut sites = Vec::new();
         while let Some(item) = pages.next().await {
-            let item = item.map_err(unavailable)?;
+            let item = item.map_err(store_error)?;
             let site: SiteItem = serde_dynamo::from_item(item).map_err(|e| StoreError::Malformed(e.to_string()))?;
             sites.push(site.into());
         }
@@ -173,6 +173,6 @@ where
     if err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") {
         SiteAdminError::NotFound(id.clone())
     } else {
-        unavailable(err).into()
+        store_error(err).into()
     }
 }

@@ -94,6 +94,9 @@ impl Default for AggregateConfig {
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct BatchReport {
+    /// Minutes whose writes the store refused permanently: logged and skipped, never retried, so one
+    /// bad minute cannot hold up the shard.
+    pub rejected: usize,
     /// Rollup items written.
     pub writes: usize,
     /// For each rollup whose write failed, its records' lowest sequence number. Lambda retries the batch
@@ -124,6 +127,11 @@ pub async fn fold_batch<S: RollupStore>(
         group.sort_by(|a, b| a.sequence.cmp(&b.sequence));
         match fold_minute(store, config, &key, batch, &group, expires_at).await {
             Ok(writes) => report.writes += writes,
+            Err(err) if !err.is_transient() => {
+                tracing::error!(site = %key.site, minute = %key.minute, error = %err,
+                    source = ?std::error::Error::source(&err), "rollup write refused; this minute's records are skipped");
+                report.rejected += 1;
+            }
             Err(err) => {
                 tracing::warn!(site = %key.site, minute = %key.minute, error = %err,
                     source = ?std::error::Error::source(&err), "rollup write failed; its records will be retried");

@@ -30,6 +30,7 @@ pub async fn function_handler<S: RollupStore>(
         events = received,
         writes = report.writes,
         failed = report.failed.len(),
+        rejected = report.rejected,
         "batch folded"
     );
     let mut response = DynamoDbEventResponse::default();

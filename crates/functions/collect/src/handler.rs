@@ -91,7 +91,7 @@ fn error_response(err: &CollectError) -> Response<Body> {
             "the page's hostname is not allowed for this site",
             Some("u"),
         ),
-        CollectError::Store(store) => response::store_unavailable(store),
+        CollectError::Store(store) => response::store_failed(store, store.is_transient()),
     }
 }
 

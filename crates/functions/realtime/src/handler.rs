@@ -72,7 +72,7 @@ where
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             response
         }
-        Err(RealtimeError::Store(err)) => response::store_unavailable(&err),
+        Err(RealtimeError::Store(err)) => response::store_failed(&err, err.is_transient()),
     })
 }
 

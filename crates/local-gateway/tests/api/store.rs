@@ -53,3 +53,39 @@ async fn site_registry_round_trip() {
         Err(SiteAdminError::NotFound(_))
     ));
 }
+
+/// DynamoDB's refusal of an item over 400 KB is permanent: the adapter says so, and the fold skips it
+/// instead of retrying it forever.
+#[tokio::test]
+async fn an_item_over_the_size_limit_is_a_permanent_refusal() {
+    use pulse_core::realtime::aggregate::{RollupKey, RollupStore};
+    use pulse_core::realtime::{Minute, Stamp, Stamped, VisitorKey, VisitorPart, VisitorState};
+
+    let app = spawn_app().await;
+    let minute = Minute::of(chrono::Utc::now());
+    let mut part = VisitorPart::default();
+    part.visitors.insert(
+        VisitorKey(1),
+        VisitorState {
+            page: Some(Stamped {
+                at: Stamp {
+                    millis: minute.start().timestamp_millis(),
+                    tie: 0,
+                },
+                value: format!("/{}", "x".repeat(450 * 1024)),
+            }),
+            ..Default::default()
+        },
+    );
+    let key = RollupKey {
+        site: SiteId::parse("demo").unwrap(),
+        minute,
+    };
+    let refused = app
+        .store
+        .save_part(&key, 0, &part, None, chrono::Utc::now())
+        .await
+        .expect_err("an item over 400 KB is refused");
+    assert!(matches!(refused, pulse_core::StoreError::Rejected(_)), "{refused:?}");
+    assert!(!refused.is_transient());
+}
