@@ -268,7 +268,7 @@ fn range_of(batch: &[StreamEvent]) -> SequenceRange {
     }
 }
 
-async fn fold_all(store: &FlakyStore, config: &AggregateConfig, plan: Vec<Vec<StreamEvent>>) {
+async fn fold_all<S: RollupStore>(store: &S, config: &AggregateConfig, plan: Vec<Vec<StreamEvent>>) {
     for mut batch in plan {
         // As Lambda does with reported failures: again from the first failed record, until it passes.
         loop {
@@ -282,35 +282,40 @@ async fn fold_all(store: &FlakyStore, config: &AggregateConfig, plan: Vec<Vec<St
     }
 }
 
-/// The in-memory store, failing every `fail_every`-th of its first rollup writes (0: never): a crash between a
-/// minute's part writes and its counts write, as a timeout or throttling would leave it.
-struct FlakyStore {
+/// The in-memory store with faults injected into its rollup writes: `fault` sees each write's key and
+/// its number (from 1) and may fail it.
+struct FaultyStore<F> {
     inner: MemoryStore,
-    fail_every: usize,
+    fault: F,
     writes: std::sync::atomic::AtomicUsize,
 }
 
-impl FlakyStore {
-    fn new(inner: MemoryStore, fail_every: usize) -> Self {
+impl<F: Fn(&RollupKey, usize) -> Option<StoreError> + Send + Sync> FaultyStore<F> {
+    fn new(inner: MemoryStore, fault: F) -> Self {
         Self {
             inner,
-            fail_every,
+            fault,
             writes: Default::default(),
         }
     }
 
-    fn fails_now(&self) -> Result<(), StoreError> {
+    fn fails_now(&self, key: &RollupKey) -> Result<(), StoreError> {
         let n = self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        // Only among the first writes: a store that fails in step with the fold's retries forever would
-        // stall it, which is a different test.
-        if self.fail_every > 0 && n.is_multiple_of(self.fail_every) && n < 60 {
-            return Err(StoreError::Unavailable("injected failure".into()));
-        }
-        Ok(())
+        (self.fault)(key, n).map_or(Ok(()), Err)
     }
 }
 
-impl RollupStore for FlakyStore {
+/// Every `fail_every`-th of the first rollup writes fails as a timeout or throttling would (0: none),
+/// leaving a minute's parts written and its counts not. Only among the first writes: a store that fails
+/// in step with the fold's retries forever would stall it, which is a different test.
+fn flaky(fail_every: usize) -> impl Fn(&RollupKey, usize) -> Option<StoreError> + Send + Sync {
+    move |_, n| {
+        (fail_every > 0 && n.is_multiple_of(fail_every) && n < 60)
+            .then(|| StoreError::Unavailable("injected failure".into()))
+    }
+}
+
+impl<F: Fn(&RollupKey, usize) -> Option<StoreError> + Send + Sync> RollupStore for FaultyStore<F> {
     async fn load_minute(&self, key: &RollupKey) -> Result<Option<MinuteRollup>, StoreError> {
         self.inner.load_minute(key).await
     }
@@ -323,7 +328,7 @@ impl RollupStore for FlakyStore {
         expected: Option<u64>,
         expires_at: DateTime<Utc>,
     ) -> Result<SaveOutcome, StoreError> {
-        self.fails_now()?;
+        self.fails_now(key)?;
         self.inner.save_part(key, index, part, expected, expires_at).await
     }
 
@@ -334,7 +339,7 @@ impl RollupStore for FlakyStore {
         expected: Option<u64>,
         expires_at: DateTime<Utc>,
     ) -> Result<SaveOutcome, StoreError> {
-        self.fails_now()?;
+        self.fails_now(key)?;
         self.inner.save_counts(key, counts, expected, expires_at).await
     }
 }
@@ -371,7 +376,7 @@ proptest! {
     ) {
         let stream = stream_of(&specs);
         let raw: Vec<StoredEvent> = stream.iter().map(|record| record.event.clone()).collect();
-        let store = FlakyStore::new(MemoryStore::default(), fail_every);
+        let store = FaultyStore::new(MemoryStore::default(), flaky(fail_every));
         store.inner.events.lock().unwrap().extend(raw.iter().cloned());
         let config = AggregateConfig { part_limit_bytes, ..AggregateConfig::default() };
         let params = RealtimeParams { minutes, limit, events };
@@ -447,50 +452,6 @@ fn one_write_per_part_and_counts_per_batch_however_many_page_views() {
     assert_eq!(rollup.visitors().len(), 3);
 }
 
-/// A store that refuses, as invalid, every write of one minute: a permanent failure.
-struct RefusingStore {
-    inner: MemoryStore,
-    refused: Minute,
-}
-
-impl RefusingStore {
-    fn check(&self, key: &RollupKey) -> Result<(), StoreError> {
-        if key.minute == self.refused {
-            return Err(StoreError::Rejected("item too large".into()));
-        }
-        Ok(())
-    }
-}
-
-impl RollupStore for RefusingStore {
-    async fn load_minute(&self, key: &RollupKey) -> Result<Option<MinuteRollup>, StoreError> {
-        self.inner.load_minute(key).await
-    }
-
-    async fn save_part(
-        &self,
-        key: &RollupKey,
-        index: usize,
-        part: &VisitorPart,
-        expected: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.check(key)?;
-        self.inner.save_part(key, index, part, expected, expires_at).await
-    }
-
-    async fn save_counts(
-        &self,
-        key: &RollupKey,
-        counts: &MinuteCounts,
-        expected: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.check(key)?;
-        self.inner.save_counts(key, counts, expected, expires_at).await
-    }
-}
-
 /// A write the store refuses as invalid is not retried: the batch does not fail (Lambda would retry it
 /// and hold up the shard), the refused minute is counted as rejected, and every other minute is folded.
 #[test]
@@ -507,10 +468,10 @@ fn a_permanently_refused_minute_is_skipped_not_retried() {
         .collect();
     let stream = stream_of(&specs);
     let refused = Minute::of(now());
-    let store = RefusingStore {
-        inner: MemoryStore::default(),
-        refused,
-    };
+    // Every write of one minute is refused as invalid: a permanent failure.
+    let store = FaultyStore::new(MemoryStore::default(), |key: &RollupKey, _| {
+        (key.minute == refused).then(|| StoreError::Rejected("item too large".into()))
+    });
     let report = runtime().block_on(fold_batch(
         &store,
         &AggregateConfig::default(),
