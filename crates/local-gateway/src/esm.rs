@@ -159,31 +159,31 @@ mod tests {
         }
     }
 
+    /// Both consumers' mappings, read from the template, pass raw event inserts and nothing else.
     #[test]
-    fn aggregate_mapping_is_read_from_the_template() {
-        let spec = mapping_from_template("AggregateFunction").unwrap();
-        assert_eq!(spec.filters.len(), 3);
-        assert!(spec.batch_size >= 1 && spec.max_retries >= 1);
-        let pageview = key(keys::PAGEVIEW_PREFIX, "2026-01-15T10:30:00.000Z#a");
-        assert!(passes(&spec.filters, &record(&pageview, true)));
-        assert!(passes(
-            &spec.filters,
-            &record(&key(keys::EVENT_PREFIX, "2026-01-15T10:30:00.000Z#a"), true)
-        ));
-        assert!(passes(
-            &spec.filters,
-            &record(&key(keys::CLIENT_ID_PREFIX, "abc"), true)
-        ));
-        assert!(!passes(
-            &spec.filters,
-            &record(&key(keys::ROLLUP_PREFIX, "2026-01-15T10:30#00"), true)
-        ));
-        assert!(!passes(
-            &spec.filters,
-            &record(&key(keys::CONNECTION_PREFIX, "abc"), true)
-        ));
-        // A REMOVE (TTL deletion) has no NewImage.
-        assert!(!passes(&spec.filters, &record(&pageview, false)));
+    fn both_mappings_pass_raw_event_inserts_only() {
+        for function in ["AggregateFunction", "BroadcastFunction"] {
+            let spec = mapping_from_template(function).unwrap();
+            assert_eq!(spec.filters.len(), 3, "{function}");
+            assert!(spec.batch_size >= 1 && spec.max_retries >= 1, "{function}");
+            let pageview = key(keys::PAGEVIEW_PREFIX, "2026-01-15T10:30:00.000Z#a");
+            let passing = [
+                pageview.clone(),
+                key(keys::EVENT_PREFIX, "2026-01-15T10:30:00.000Z#a"),
+                key(keys::CLIENT_ID_PREFIX, "abc"),
+            ];
+            for sk in &passing {
+                assert!(passes(&spec.filters, &record(sk, true)), "{function}: {sk}");
+            }
+            for sk in [
+                key(keys::ROLLUP_PREFIX, "2026-01-15T10:30#00"),
+                key(keys::CONNECTION_PREFIX, "abc"),
+            ] {
+                assert!(!passes(&spec.filters, &record(&sk, true)), "{function}: {sk}");
+            }
+            // A REMOVE (TTL deletion) has no NewImage.
+            assert!(!passes(&spec.filters, &record(&pageview, false)), "{function}");
+        }
     }
 
     /// `sam build` builds each function's `BuildProperties.Binary` with cargo-lambda: every one must be
@@ -216,30 +216,5 @@ mod tests {
                 "no crate builds the binary {binary}"
             );
         }
-    }
-
-    #[test]
-    fn broadcast_mapping_passes_page_views_and_events_only() {
-        let spec = mapping_from_template("BroadcastFunction").unwrap();
-        assert!(passes(
-            &spec.filters,
-            &record(&key(keys::PAGEVIEW_PREFIX, "2026-01-15T10:30:00.000Z#a"), true)
-        ));
-        assert!(passes(
-            &spec.filters,
-            &record(&key(keys::EVENT_PREFIX, "2026-01-15T10:30:00.000Z#a"), true)
-        ));
-        assert!(passes(
-            &spec.filters,
-            &record(&key(keys::CLIENT_ID_PREFIX, "abc"), true)
-        ));
-        assert!(!passes(
-            &spec.filters,
-            &record(&key(keys::CONNECTION_PREFIX, "abc"), true)
-        ));
-        assert!(!passes(
-            &spec.filters,
-            &record(&key(keys::ROLLUP_PREFIX, "2026-01-15T10:30#00"), true)
-        ));
     }
 }
