@@ -1,5 +1,5 @@
 # Entry points. Each target installs what it needs (project-local .venv) on a fresh machine.
-.PHONY: dev test lint bench release clean
+.PHONY: dev test lint bench release clean load soak fuzz
 
 # The Lambda binaries, as template.yaml names them in BuildProperties.Binary.
 FUNCTIONS := collect aggregate realtime ws-connect ws-disconnect ws-default broadcast web
@@ -18,11 +18,25 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	.venv/bin/cfn-lint template.yaml
+	.venv/bin/python infra/local/check-template.py
+
+## fuzz: every fuzz target with 1,000,000 inputs, release build (PULSE_FUZZ_CASES overrides; README, "Fuzzing")
+fuzz:
+	PULSE_FUZZ_CASES=$${PULSE_FUZZ_CASES:-1000000} cargo test --release --no-fail-fast -p collect -p realtime \
+		-p websocket -p pulse-dynamodb --test fuzz --test fuzz_stream -- --nocapture
 
 ## bench: collect handler cost, realtime fold/query/latency figures, and the arm64 release binary sizes
 bench: release
 	infra/local/bench.sh
 	@for f in $(FUNCTIONS); do ls -l $${CARGO_TARGET_DIR:-target}/lambda/$$f/bootstrap | awk -v f=$$f '{ printf "%s release binary (arm64, stripped): %.2f MB\n", f, $$5 / 1048576 }'; done
+
+## load: the zero-loss load run (LOAD_VISITORS, LOAD_SECONDS, LOAD_DASHBOARDS) on a moto of its own
+load:
+	infra/local/load.sh
+
+## soak: an unattended `make dev` for SOAK_MINUTES (60), moto's RSS and realtime latencies each minute
+soak:
+	infra/local/soak.sh
 
 ## release: arm64 release builds of the Lambda functions, as `sam build` makes them
 release:

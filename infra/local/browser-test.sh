@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The browser tests: web/test (unit tests of the browser code, in node) and web/e2e (Chromium, driven by
 # playwright-core, against a running local stack). Installs what a fresh machine lacks: node's packages
-# (npm ci, when web/package-lock.json changed) and Debian's chromium.
+# (npm ci, when web/package-lock.json changed) and Debian's chromium. In between, with node's packages
+# at hand, the bot detection's corpus test (infra/local/bot-corpus-test.sh).
 #
 # Against a stack of its own (what `make test` does): a gateway on a free port and a fresh table, on the
 # moto at MOTO_PORT (started here when none answers there; BROWSER_MOTO_PORT, default 8767, when
@@ -60,6 +61,7 @@ if ((${#unit_tests[@]} == 0 || ${#e2e_tests[@]} == 0)); then
   exit 1
 fi
 node --test "${unit_tests[@]}"
+infra/local/bot-corpus-test.sh
 
 pids=()
 log=

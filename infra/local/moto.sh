@@ -12,7 +12,7 @@ start_moto() {
     echo "port $port is already in use; set MOTO_PORT to a free port" >&2
     return 1
   fi
-  .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"${MOTO_LOG:-/dev/null}" 2>&1 &
+  infra/local/moto-server -H 127.0.0.1 -p "$port" >"${MOTO_LOG:-/dev/null}" 2>&1 &
   MOTO_PID=$!
   for _ in $(seq 1 100); do
     port_open "$port" && return 0

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 export MOTO_PORT="${TEST_MOTO_PORT:-8765}"
 source infra/local/env.sh
 source infra/local/moto.sh
-export MOTO_SERVER="$PWD/.venv/bin/moto_server"
+export MOTO_SERVER="$PWD/infra/local/moto-server"
 
 infra/local/venv.sh infra/local/requirements.txt
 start_moto

@@ -15,6 +15,10 @@ struct Cli {
     /// The table to act on.
     #[arg(long, env = "TABLE_NAME", global = true, default_value = "")]
     table: String,
+    /// The live WebSocket API's management endpoint (the stack's WebSocketManagementEndpoint output;
+    /// locally the gateway): rotating a token or deleting a site then closes the site's open dashboards.
+    #[arg(long, env = "WEBSOCKET_ENDPOINT", global = true)]
+    websocket_endpoint: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -86,12 +90,14 @@ enum SiteCommand {
     },
     /// List registered sites.
     List,
-    /// Replace a site's read token. Prints the new token once; the old one stops working.
+    /// Replace a site's read token. Prints the new token once; the old one stops working within the
+    /// functions' site cache lifetime, and open dashboards are closed (with --websocket-endpoint).
     RotateToken {
         #[arg(long)]
         id: String,
     },
-    /// Remove a site: its hits are refused from then on; its stored events expire by TTL.
+    /// Remove a site: its hits are refused within the functions' site cache lifetime; open dashboards
+    /// are closed (with --websocket-endpoint); its stored events expire by TTL.
     Delete {
         #[arg(long)]
         id: String,
@@ -156,17 +162,40 @@ async fn main() -> anyhow::Result<()> {
             let id = SiteId::parse(&id)?;
             let token = ReadToken::generate();
             store.set_token_hash(&id, &token.hash()).await?;
-            eprintln!("new read token for {id} follows (shown once); the old one no longer works:");
+            let closed = close_dashboards(&store, &sdk_config, cli.websocket_endpoint.as_deref(), &id).await?;
+            eprintln!("new read token for {id} follows (shown once); {SITE_CACHE_NOTE}; {closed}:");
             println!("{}", token.expose());
         }
         Command::Goal(command) => goal_command(&store, command).await?,
         Command::Site(SiteCommand::Delete { id }) => {
             let id = SiteId::parse(&id)?;
             store.delete_site(&id).await?;
-            eprintln!("site {id} deleted");
+            let closed = close_dashboards(&store, &sdk_config, cli.websocket_endpoint.as_deref(), &id).await?;
+            eprintln!("site {id} deleted; {SITE_CACHE_NOTE}; {closed}");
         }
     }
     Ok(())
+}
+
+/// Closes the site's open dashboards through the management API, and says what happened to them.
+async fn close_dashboards(
+    store: &DynamoStore,
+    sdk_config: &aws_config::SdkConfig,
+    endpoint: Option<&str>,
+    site: &SiteId,
+) -> anyhow::Result<String> {
+    let Some(endpoint) = endpoint else {
+        return Ok(
+            "open dashboards stay connected (up to API Gateway's 2 hours) unless you pass \
+            --websocket-endpoint (the WebSocketManagementEndpoint output)"
+                .to_owned(),
+        );
+    };
+    let closer = broadcast::sender::ApiGatewaySender::new(sdk_config, endpoint);
+    let closed = pulse_core::live::disconnect_site(store, &closer, site)
+        .await
+        .context("closing the site's open dashboards")?;
+    Ok(format!("{closed} open dashboard connection(s) closed"))
 }
 
 /// How long a warm function trusts what it read of a site, goals included (`SITE_CACHE_SECONDS`).

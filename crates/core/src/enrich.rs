@@ -8,13 +8,13 @@ use std::sync::LazyLock;
 use siphasher::sip128::{Hasher128, SipHasher13};
 use url::Url;
 
+use crate::bot;
+
 /// Campaign parameter values are truncated to this many characters.
 const MAX_UTM_CHARS: usize = 100;
 
-// Both are built on first use rather than at init: woothee compiles its regexes lazily anyway, and the
-// bot list's single regex costs ~3 ms that a cold start need not pay before the first hit arrives.
+// Built on first use rather than at init, as the bot list is: woothee compiles its regexes lazily anyway.
 static UA_PARSER: LazyLock<woothee::parser::Parser> = LazyLock::new(woothee::parser::Parser::new);
-static BOTS: LazyLock<isbot::Bots> = LazyLock::new(isbot::Bots::default);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserAgentInfo {
@@ -24,15 +24,16 @@ pub struct UserAgentInfo {
     pub os: Option<String>,
 }
 
-/// Classifies a User-Agent in one parse: `None` for known crawlers, monitoring agents, HTTP libraries and
-/// headless browsers (the isbot pattern list, which covers `HeadlessChrome` and Lighthouse, plus woothee's
-/// crawler category) and for a missing User-Agent, which no real browser sends.
+/// Classifies a User-Agent in one parse: `None` for known crawlers, link previewers, monitoring agents,
+/// HTTP libraries and headless browsers (the project's bot list, see [`bot`], which covers `HeadlessChrome`
+/// and Lighthouse, plus woothee's crawler category) and for a missing User-Agent, which no real browser
+/// sends.
 ///
 /// woothee has no tablet class, so its `smartphone` category is split: iPads, and Android devices without
 /// the `Mobile` token (Google's documented convention), are tablets.
 pub fn classify_user_agent(user_agent: &str) -> Option<UserAgentInfo> {
     let user_agent = user_agent.trim();
-    if user_agent.is_empty() || BOTS.is_bot(user_agent) {
+    if user_agent.is_empty() || bot::is_bot(user_agent) {
         return None;
     }
     let Some(ua) = UA_PARSER.parse(user_agent) else {
@@ -169,7 +170,10 @@ mod tests {
         assert_eq!(info(SAFARI_IPAD).device, "tablet");
         assert_eq!(info(CHROME_ANDROID_TABLET).device, "tablet");
         assert_eq!(info(FIREFOX_LINUX).browser.as_deref(), Some("Firefox"));
-        assert_eq!(info("something odd").device, "other");
+        // Neither a bot nor a browser woothee knows (a bare "something odd" is a bot: a name with no
+        // version or comment is what scripts send).
+        let playstation = "Mozilla/5.0 (PlayStation; PlayStation 5/2.26) AppleWebKit/605.1.15 (KHTML, like Gecko)";
+        assert_eq!(info(playstation).device, "other");
     }
 
     #[test]
@@ -179,12 +183,85 @@ mod tests {
             "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36",
             "curl/8.5.0",
             "python-requests/2.32.3",
+            "Go-http-client/1.1",
+            "Go-http-client/2.0",
             "Mozilla/5.0 (Linux; Android 11; moto g power (2022)) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36 Chrome-Lighthouse",
             "",
+            "   ",
         ] {
             assert_eq!(classify_user_agent(bot), None, "{bot}");
         }
         for person in [CHROME_WINDOWS, SAFARI_IPHONE, SAFARI_IPAD, FIREFOX_LINUX] {
+            assert!(classify_user_agent(person).is_some(), "{person}");
+        }
+    }
+
+    /// Agents that fetch a page because someone shares, watches, subscribes to or archives it. Each group
+    /// starts with well-known ones, then those the 2022 list (isbot crate 0.1.3) counted as visitors.
+    #[test]
+    fn drops_link_previewers_monitors_feed_readers_and_archivers() {
+        for bot in [
+            // Link previews
+            "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+            "Twitterbot/1.0",
+            "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+            "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
+            "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)",
+            "TelegramBot (like TwitterBot)",
+            "WhatsApp/2.23.20.0",
+            "WhatsApp/2.16.2/i",
+            "Valve/Steam HTTP Client 1.0 (SteamChatURLLookup)",
+            "Discourse Forum Onebox v3.3.0.beta1-dev",
+            "Chatwork LinkPreview v1",
+            "github-camo (c006e452)",
+            "meta-externalagent/1.1",
+            "Tumblr/14.0.835.186",
+            // Uptime, performance and synthetic monitors
+            "Mozilla/5.0 (compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
+            "Mozilla/5.0 (compatible; pingbot/2.0; +http://www.pingdom.com/)",
+            "Uptime-Kuma/1.23.11",
+            "updown.io daemon 2.11",
+            "NodePing",
+            "cron-job.org monitor",
+            "Datadog Synthetic",
+            "RuxitSynthetic/1.0",
+            "Mozilla/5.0 (compatible; Uptimia; www.uptimia.com)",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/117.0.0.0 Safari/537.36 GTmetrix",
+            // Feed readers and read-later services
+            "Feedly/1.0 (+http://www.feedly.com/fetcher.html; like FeedFetcher-Google)",
+            "Mozilla/5.0 (compatible; inoreader.com; 1 subscribers)",
+            "Tiny Tiny RSS/22.08 (https://tt-rss.org/)",
+            "Feeder / 1.10.8(88)",
+            "FeedFlow/1.0",
+            "OpenRSS",
+            "Mozilla/5.0 (feeder.co; Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/106.0.0.0 Safari/537.36",
+            "Instapaper/4.0Instaparser/1.0",
+            // Archivers
+            "ia_archiver (+http://www.alexa.com/site/help/webmasters; crawler@alexa.com)",
+            "Mozilla/5.0 (compatible; archive.org_bot +http://archive.org/details/archive.org_bot)",
+            "Mozilla/5.0 (compatible; heritrix/3.2.0 +http://www.mixdata.com)",
+            "UM-Bentley-Archive-It",
+            "Library Of Congress Web Archiving",
+        ] {
+            assert_eq!(classify_user_agent(bot), None, "{bot}");
+        }
+    }
+
+    /// People whose User-Agents come close to a bot rule: a phone brand ending in "bot", Google's and
+    /// Facebook's apps, in-app browsers, WebViews.
+    #[test]
+    fn keeps_people_whose_agents_look_like_bots() {
+        for person in [
+            "Mozilla/5.0 (Linux; Android 12; CUBOT KINGKONG 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.144 Mobile Safari/537.36",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) GSA/321.0.642231021 Mobile/15E148 Safari/604.1",
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A.240805.005; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/127.0.6533.103 Mobile Safari/537.36 GoogleApp/15.31.36.29.arm64",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 [FBAN/FBIOS;FBAV/442.0.0.42.106;FBBV/543617498;FBDV/iPhone14,5;FBMD/iPhone;FBSN/iOS;FBSV/17.1.2;FBSS/3;FBID/phone;FBLC/en_US;FBOP/5;FBRV/545046613]",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Instagram 309.0.2.24.108 (iPhone14,2; iOS 17_1; en_US; en; scale=3.00; 1170x2532; 537288532)",
+            "Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/24.0 Chrome/117.0.0.0 Mobile Safari/537.36",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 YaBrowser/24.4.0.0 Safari/537.36",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 OPR/115.0.0.0",
+        ] {
             assert!(classify_user_agent(person).is_some(), "{person}");
         }
     }

@@ -1,10 +1,11 @@
 //! Domain core of the analytics backend.
 //!
 //! Everything here is independent of AWS: validated identifiers ([`SiteId`]), the tracker wire format
-//! ([`hit`]), server-side enrichment ([`enrich`]), the stored event shape ([`event`]), the store ports
-//! ([`ports`]) and the collect use case ([`collect`]) that ties them together. Adapters (DynamoDB) and
-//! handlers (Lambda) live in other crates.
+//! ([`hit`]), server-side enrichment ([`enrich`]) and bot detection ([`bot`]), the stored event shape
+//! ([`event`]), the store ports ([`ports`]) and the collect use case ([`collect`]) that ties them
+//! together. Adapters (DynamoDB) and handlers (Lambda) live in other crates.
 
+pub mod bot;
 pub mod collect;
 pub mod config;
 pub mod enrich;
@@ -12,6 +13,7 @@ pub mod event;
 pub mod goal;
 pub mod hit;
 pub mod live;
+pub mod metrics;
 pub mod ports;
 pub mod realtime;
 pub mod site;

@@ -71,6 +71,41 @@ pub trait ConnectionSender: Send + Sync {
     fn send(&self, connection: &ConnectionId, message: &[u8]) -> impl Future<Output = Result<(), SendError>> + Send;
 }
 
+/// Closes connections from the server side (API Gateway's `DeleteConnection`).
+pub trait ConnectionCloser: Send + Sync {
+    /// `Err(SendError::Gone)` when the connection was closed already.
+    fn close(&self, connection: &ConnectionId) -> impl Future<Output = Result<(), SendError>> + Send;
+}
+
+/// Closes every open dashboard of a site and forgets it: a WebSocket is authorised once, at `$connect`,
+/// so rotating a site's token or deleting the site must end the connections made with the old one.
+/// Returns how many were open. A close that fails for another reason than `Gone` is an error: the
+/// caller must not claim the dashboards are gone.
+pub async fn disconnect_site<S: ConnectionStore, C: ConnectionCloser>(
+    store: &S,
+    closer: &C,
+    site: &SiteId,
+) -> Result<usize, DisconnectError> {
+    let connections = store.site_connections(site).await?;
+    for connection in &connections {
+        match closer.close(connection).await {
+            Ok(()) | Err(SendError::Gone) => {}
+            Err(SendError::Throttled) => return Err(DisconnectError::Close("throttled".into())),
+            Err(SendError::Failed(reason)) => return Err(DisconnectError::Close(reason)),
+        }
+        store.remove_connection(connection).await?;
+    }
+    Ok(connections.len())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DisconnectError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("a connection could not be closed: {0}")]
+    Close(String),
+}
+
 /// API Gateway refuses WebSocket frames over 128 KB; a little room is kept for the envelope.
 pub const MAX_MESSAGE_BYTES: usize = 120 * 1024;
 

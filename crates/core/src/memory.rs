@@ -11,7 +11,7 @@ use crate::event::StoredEvent;
 use crate::live::{ConnectionId, ConnectionStore};
 use crate::ports::{EventStore, PutOutcome, RealtimeStore, SaltStore, SiteDirectory, StoreError};
 use crate::realtime::aggregate::{RollupKey, RollupStore, SaveOutcome};
-use crate::realtime::{Minute, MinuteCounts, MinuteRollup, VisitorPart, codec};
+use crate::realtime::{FingerprintBucket, Minute, MinuteCounts, MinuteRollup, VisitorPart, bucket, codec};
 use crate::site::{Site, SiteId};
 
 #[derive(Default)]
@@ -20,6 +20,9 @@ pub struct MemoryStore {
     pub salts: Mutex<HashMap<NaiveDate, Salt>>,
     pub events: Mutex<Vec<StoredEvent>>,
     pub rollups: Mutex<BTreeMap<RollupKey, MinuteRollup>>,
+    /// Fingerprint buckets by minute and index: apart from `rollups`, as the realtime view never reads
+    /// them.
+    pub buckets: Mutex<BTreeMap<(RollupKey, u8), FingerprintBucket>>,
     /// Dashboard connections and their sites.
     pub connections: Mutex<BTreeMap<ConnectionId, SiteId>>,
     /// Rollup writes made, for tests that count them.
@@ -115,6 +118,40 @@ impl RollupStore for MemoryStore {
             version: part.version,
             ..decoded
         };
+        self.rollup_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(SaveOutcome::Saved)
+    }
+
+    async fn load_bucket(&self, key: &RollupKey, index: u8) -> Result<Option<FingerprintBucket>, StoreError> {
+        self.check_available()?;
+        Ok(self.buckets.lock().unwrap().get(&(key.clone(), index)).cloned())
+    }
+
+    async fn save_bucket(
+        &self,
+        key: &RollupKey,
+        index: u8,
+        bucket: &FingerprintBucket,
+        expected: Option<u64>,
+        _expires_at: DateTime<Utc>,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.check_available()?;
+        let mut buckets = self.buckets.lock().unwrap();
+        let slot = (key.clone(), index);
+        let stored = buckets.get(&slot).map(|b| b.totals.version).filter(|&v| v > 0);
+        if stored != expected {
+            return Ok(SaveOutcome::Conflict);
+        }
+        // Through the stored encoding, as parts are.
+        let fingerprints = bucket::decode_fingerprints(&bucket::encode_fingerprints(&bucket.fingerprints))
+            .expect("encoded fingerprints decode");
+        buckets.insert(
+            slot,
+            FingerprintBucket {
+                fingerprints,
+                totals: bucket.totals.clone(),
+            },
+        );
         self.rollup_writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(SaveOutcome::Saved)
     }

@@ -83,6 +83,11 @@ pub fn store_failed(err: &(dyn std::error::Error + 'static), transient: bool) ->
         );
     }
     tracing::error!(error = %err, source = ?err.source(), "store failed; answering 503");
+    temporarily_unavailable()
+}
+
+/// 503 with `Retry-After`: nothing was refused for good, the same request may pass in a few seconds.
+pub fn temporarily_unavailable() -> Response<Body> {
     let mut response = error(
         StatusCode::SERVICE_UNAVAILABLE,
         "temporarily unavailable, retry later",

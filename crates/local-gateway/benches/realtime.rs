@@ -35,11 +35,12 @@ use pulse_core::realtime::aggregate::{AggregateConfig, RollupKey, RollupStore, S
 use pulse_core::realtime::service::RealtimeService;
 use pulse_core::realtime::view::{RealtimeParams, Window};
 use pulse_core::realtime::{
-    Minute, MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, VisitorKey, VisitorPart, VisitorState,
+    FingerprintBucket, Minute, MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, VisitorKey, VisitorPart,
+    VisitorState, bucket,
 };
 use pulse_core::site_cache::SiteCache;
 use pulse_core::{EventDetail, EventId, EventKind, EventStore, ReadToken, Site, SiteId, StoreError, StoredEvent};
-use pulse_dynamodb::{DynamoStore, schema};
+use pulse_dynamodb::{DynamoStore, keys, schema};
 use serde_json::{Value, json};
 
 // Section 1: 10,000 events from 2,000 visitors over 5 minutes, folded as one batch.
@@ -111,8 +112,8 @@ struct FoldResult {
     median: Duration,
     best: Duration,
     apply_median: Duration,
-    /// Write units of each one-second batch of a minute at `BATCH_COST_VISITORS_PER_MINUTE`.
-    batch_wcu: Vec<usize>,
+    /// Write and read units of each one-second batch of a minute at `BATCH_COST_VISITORS_PER_MINUTE`.
+    batch_units: Vec<Units>,
 }
 
 async fn bench_fold() -> FoldResult {
@@ -147,38 +148,57 @@ async fn bench_fold() -> FoldResult {
         median: percentile(&timings, 0.5),
         best: percentile(&timings, 0.0),
         apply_median: percentile(&apply_timings, 0.5),
-        batch_wcu: batch_write_units(&mut traffic, last.plus(1), now).await,
+        batch_units: batch_units(&mut traffic, last.plus(1), now).await,
     }
 }
 
-/// The fold's core alone: counting and observing each event, without grouping, the applied-range
-/// guard or the store's load and save.
+/// The fold's core alone: counting each event into its fingerprint bucket (unless it is there) and
+/// observing it, without grouping or the store's load and save.
 fn time_apply(records: &[StreamEvent]) -> Duration {
     let started = Instant::now();
-    let mut rollups: BTreeMap<Minute, (MinuteCounts, BTreeMap<VisitorKey, VisitorState>)> = BTreeMap::new();
+    let mut buckets: BTreeMap<(Minute, u8), FingerprintBucket> = BTreeMap::new();
+    let mut rollups: BTreeMap<Minute, BTreeMap<VisitorKey, VisitorState>> = BTreeMap::new();
     for record in records {
-        let (counts, visitors) = rollups.entry(Minute::of(record.event.ts)).or_default();
-        counts.count(&record.event);
-        visitors
+        let minute = Minute::of(record.event.ts);
+        if !buckets
+            .entry((minute, bucket::bucket_of(record.event.ts)))
+            .or_default()
+            .add(&record.event)
+        {
+            continue;
+        }
+        rollups
+            .entry(minute)
+            .or_default()
             .entry(VisitorKey::of(&record.event.visitor))
             .or_default()
             .observe(&record.event);
     }
-    black_box(&rollups);
+    black_box((&buckets, &rollups));
     started.elapsed()
 }
 
+/// Write and read units of one fold.
+#[derive(Debug, Clone, Copy, Default)]
+struct Units {
+    write: usize,
+    /// Of `write`, the fingerprint buckets'.
+    bucket_write: usize,
+    read: usize,
+    /// Of `read`, the fingerprint buckets' GetItems.
+    bucket_read: usize,
+}
+
 /// One minute of a site with `BATCH_COST_VISITORS_PER_MINUTE` visitors (a third of them new, as in
-/// section 2), delivered as sixty one-second batches: the write units each batch costs, by
-/// DynamoDB's item-size rules (1 WCU per KB, rounded up per item).
-async fn batch_write_units(traffic: &mut Traffic, minute: Minute, now: DateTime<Utc>) -> Vec<usize> {
+/// section 2), delivered as sixty one-second batches: the write and read units each batch costs, by
+/// DynamoDB's item-size rules (1 WCU per KB, rounded up per item written; a consistent read 1 RCU per
+/// 4 KB, rounded up per GetItem and per Query, at least 1).
+async fn batch_units(traffic: &mut Traffic, minute: Minute, now: DateTime<Utc>) -> Vec<Units> {
     let visitors = BATCH_COST_VISITORS_PER_MINUTE;
     let mut events = traffic.minute_events(minute, 0..visitors, (visitors + visitors / 2) as usize);
     events.sort_by_key(|event| event.ts);
-    let store = SizingStore {
-        store: &MemoryStore::default(),
-        sizes: Mutex::default(),
-    };
+    let memory = MemoryStore::default();
+    let store = SizingStore::new(&memory);
     let mut units = Vec::new();
     for second in 0..60 {
         let in_second: Vec<StoredEvent> = events
@@ -190,11 +210,10 @@ async fn batch_write_units(traffic: &mut Traffic, minute: Minute, now: DateTime<
             continue;
         }
         let (batch, records) = traffic.as_stream(in_second);
-        store.sizes.lock().expect("sizes lock").clear();
+        store.take_units();
         let report = fold_batch(&store, &AggregateConfig::default(), &batch, records, now).await;
         assert!(report.failed.is_empty());
-        let written = store.sizes.lock().expect("sizes lock");
-        units.push(written.values().map(|size| size.div_ceil(1024)).sum());
+        units.push(store.take_units());
     }
     units
 }
@@ -297,10 +316,7 @@ async fn bench_queries(endpoint: &str) -> Vec<QueryResult> {
 /// the stream had delivered it) and writes the raw events the feed reads.
 async fn populate(store: &DynamoStore, visitors_per_minute: u64, now: DateTime<Utc>) -> Populated {
     let config = AggregateConfig::default();
-    let sizing = SizingStore {
-        store,
-        sizes: Mutex::default(),
-    };
+    let sizing = SizingStore::new(store);
     let mut traffic = Traffic::new(site_id("bench"));
     let last = Minute::of(now);
     let (mut events, mut writes) = (0, 0);
@@ -323,7 +339,12 @@ async fn populate(store: &DynamoStore, visitors_per_minute: u64, now: DateTime<U
     put_recent_events(store, &mut traffic, visitors_per_minute, now).await;
 
     let sizes = sizing.sizes.into_inner().expect("sizes lock");
-    let item_sizes: Vec<(Minute, usize)> = sizes.into_iter().map(|((key, _), size)| (key.minute, size)).collect();
+    // What the realtime Query reads: counts and parts, not the fold's fingerprint buckets.
+    let item_sizes: Vec<(Minute, usize)> = sizes
+        .into_iter()
+        .filter(|((_, slot), _)| !matches!(slot, Slot::Bucket(_)))
+        .map(|((key, _), size)| (key.minute, size))
+        .collect();
     let largest_item = item_sizes.iter().map(|(_, size)| *size).max().unwrap_or_default();
     Populated {
         events,
@@ -346,16 +367,72 @@ async fn put_recent_events(store: &DynamoStore, traffic: &mut Traffic, visitors:
     }
 }
 
-/// A rollup store, recording the DynamoDB size of every rollup item it writes (`None`: the counts,
-/// `Some(index)`: a visitor part). Reading the items back instead (a Scan) would cost moto minutes at
-/// the highest traffic level.
+/// A rollup item of a minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Slot {
+    Counts,
+    Part(usize),
+    Bucket(u8),
+}
+
+/// A rollup store, recording the DynamoDB size of every rollup item it writes, and the write and read
+/// units its calls cost. Reading the items back instead (a Scan) would cost moto minutes at the highest
+/// traffic level.
 struct SizingStore<'a, S> {
     store: &'a S,
-    sizes: Mutex<BTreeMap<(RollupKey, Option<usize>), usize>>,
+    sizes: Mutex<BTreeMap<(RollupKey, Slot), usize>>,
+    units: Mutex<Units>,
+}
+
+impl<'a, S> SizingStore<'a, S> {
+    fn new(store: &'a S) -> Self {
+        Self {
+            store,
+            sizes: Mutex::default(),
+            units: Mutex::default(),
+        }
+    }
+
+    /// The units spent since the last call.
+    fn take_units(&self) -> Units {
+        std::mem::take(&mut *self.units.lock().expect("units lock"))
+    }
+
+    /// A write of this size: a conditional write costs its units even when its condition fails.
+    fn wrote(&self, key: &RollupKey, slot: Slot, size: usize, outcome: SaveOutcome) {
+        let mut spent = self.units.lock().expect("units lock");
+        spent.write += size.div_ceil(1024);
+        if matches!(slot, Slot::Bucket(_)) {
+            spent.bucket_write += size.div_ceil(1024);
+        }
+        drop(spent);
+        if outcome == SaveOutcome::Saved {
+            self.sizes.lock().expect("sizes lock").insert((key.clone(), slot), size);
+        }
+    }
+
+    /// A consistent read of items of these sizes.
+    fn read(&self, bytes: usize, slot: Option<Slot>) {
+        let units = bytes.div_ceil(4096).max(1);
+        let mut spent = self.units.lock().expect("units lock");
+        spent.read += units;
+        if matches!(slot, Some(Slot::Bucket(_))) {
+            spent.bucket_read += units;
+        }
+    }
 }
 
 impl<S: RollupStore> RollupStore for SizingStore<'_, S> {
     async fn load_minute(&self, key: &RollupKey) -> Result<Option<MinuteRollup>, StoreError> {
+        let bytes = self
+            .sizes
+            .lock()
+            .expect("sizes lock")
+            .iter()
+            .filter(|((stored, slot), _)| stored == key && !matches!(slot, Slot::Bucket(_)))
+            .map(|(_, size)| size)
+            .sum();
+        self.read(bytes, None);
         self.store.load_minute(key).await
     }
 
@@ -368,13 +445,33 @@ impl<S: RollupStore> RollupStore for SizingStore<'_, S> {
         expires_at: DateTime<Utc>,
     ) -> Result<SaveOutcome, StoreError> {
         let outcome = self.store.save_part(key, index, part, expected, expires_at).await?;
-        if outcome == SaveOutcome::Saved {
-            let size = item_size(&pulse_dynamodb::part_item(key, index, part, expires_at));
-            self.sizes
-                .lock()
-                .expect("sizes lock")
-                .insert((key.clone(), Some(index)), size);
-        }
+        let size = item_size(&pulse_dynamodb::part_item(key, index, part, expires_at));
+        self.wrote(key, Slot::Part(index), size, outcome);
+        Ok(outcome)
+    }
+
+    async fn load_bucket(&self, key: &RollupKey, index: u8) -> Result<Option<FingerprintBucket>, StoreError> {
+        let size = self
+            .sizes
+            .lock()
+            .expect("sizes lock")
+            .get(&(key.clone(), Slot::Bucket(index)))
+            .copied();
+        self.read(size.unwrap_or_default(), Some(Slot::Bucket(index)));
+        self.store.load_bucket(key, index).await
+    }
+
+    async fn save_bucket(
+        &self,
+        key: &RollupKey,
+        index: u8,
+        bucket: &FingerprintBucket,
+        expected: Option<u64>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<SaveOutcome, StoreError> {
+        let outcome = self.store.save_bucket(key, index, bucket, expected, expires_at).await?;
+        let size = item_size(&bucket_item(key, index, bucket, expires_at));
+        self.wrote(key, Slot::Bucket(index), size, outcome);
         Ok(outcome)
     }
 
@@ -386,15 +483,33 @@ impl<S: RollupStore> RollupStore for SizingStore<'_, S> {
         expires_at: DateTime<Utc>,
     ) -> Result<SaveOutcome, StoreError> {
         let outcome = self.store.save_counts(key, counts, expected, expires_at).await?;
-        if outcome == SaveOutcome::Saved {
-            let item = pulse_dynamodb::counts_item(key, counts, expires_at).expect("counts convert to an item");
-            self.sizes
-                .lock()
-                .expect("sizes lock")
-                .insert((key.clone(), None), item_size(&item));
-        }
+        let item = pulse_dynamodb::counts_item(key, counts, expires_at).expect("counts convert to an item");
+        self.wrote(key, Slot::Counts, item_size(&item), outcome);
         Ok(outcome)
     }
+}
+
+/// A fingerprint bucket item as the adapter writes it (`rollups.rs`): the totals' attributes, the
+/// fingerprints as `f`, the keys and `ttl`.
+fn bucket_item(
+    key: &RollupKey,
+    index: u8,
+    bucket: &FingerprintBucket,
+    expires_at: DateTime<Utc>,
+) -> HashMap<String, AttributeValue> {
+    let mut item: HashMap<String, AttributeValue> =
+        serde_dynamo::to_item(&bucket.totals).expect("bucket totals convert to an item");
+    item.insert(
+        "f".into(),
+        AttributeValue::B(bucket::encode_fingerprints(&bucket.fingerprints).into()),
+    );
+    item.insert("pk".into(), AttributeValue::S(keys::site_pk(&key.site)));
+    item.insert(
+        "sk".into(),
+        AttributeValue::S(keys::rollup_bucket_sk(key.minute, index)),
+    );
+    item.insert("ttl".into(), AttributeValue::N(expires_at.timestamp().to_string()));
+    item
 }
 
 /// A site's realtime queries, with the request counter of the store's client.
@@ -949,14 +1064,24 @@ fn print_summary(fold: &FoldResult, queries: &[QueryResult], visible: &VisibleRe
         per_10k(fold.apply_median),
         per_event(fold.apply_median)
     );
-    let mut wcu = fold.batch_wcu.clone();
-    wcu.sort_unstable();
+    let median_and_max = |pick: fn(&Units) -> usize| {
+        let mut units: Vec<usize> = fold.batch_units.iter().map(pick).collect();
+        units.sort_unstable();
+        (
+            units.get(units.len() / 2).copied().unwrap_or_default(),
+            units.last().copied().unwrap_or_default(),
+        )
+    };
+    let (wcu, max_wcu) = median_and_max(|units| units.write);
+    let (bucket_wcu, max_bucket_wcu) = median_and_max(|units| units.bucket_write);
+    let (rcu, max_rcu) = median_and_max(|units| units.read);
+    let (bucket_rcu, max_bucket_rcu) = median_and_max(|units| units.bucket_read);
     println!(
-        "   write units per 1-second batch at {BATCH_COST_VISITORS_PER_MINUTE} visitors/min ({} batches, \
-         DynamoDB item sizes): median {} WCU, max {} WCU",
-        wcu.len(),
-        wcu.get(wcu.len() / 2).copied().unwrap_or_default(),
-        wcu.last().copied().unwrap_or_default(),
+        "   units per 1-second batch at {BATCH_COST_VISITORS_PER_MINUTE} visitors/min ({} batches, \
+         DynamoDB item sizes): writes median {wcu} WCU, max {max_wcu} WCU (fingerprint buckets: median \
+         {bucket_wcu}, max {max_bucket_wcu}); consistent reads median {rcu} RCU, max {max_rcu} RCU \
+         (fingerprint buckets: median {bucket_rcu}, max {max_bucket_rcu})",
+        fold.batch_units.len(),
     );
 
     println!(

@@ -9,6 +9,7 @@
 
 mod apigw;
 pub mod esm;
+pub mod load;
 pub mod streams;
 pub mod ws;
 
@@ -276,6 +277,8 @@ pub struct StackOptions {
     pub web_assets: Option<Vec<web::Asset>>,
     /// The HTTP API's path prefix (`BASE_PATH`); empty: none.
     pub base_path: String,
+    /// Further configuration of the functions, as environment variables would give it.
+    pub settings: Vec<(&'static str, String)>,
 }
 
 /// A whole local stack on a fresh table, for tests and benchmarks: the table created on the DynamoDB at
@@ -317,7 +320,11 @@ impl LocalStack {
             "WEBSOCKET_ENDPOINT" => Some(address.clone()),
             "WEBSOCKET_URL" => Some(format!("ws://{socket}/ws")),
             "BASE_PATH" => Some(options.base_path.clone()),
-            _ => None,
+            other => options
+                .settings
+                .iter()
+                .find(|(setting, _)| *setting == other)
+                .map(|(_, value)| value.clone()),
         };
         let mut functions = Functions::new(store.clone(), &sdk_config, lookup)?;
         if let Some(assets) = options.web_assets {

@@ -6,7 +6,7 @@ use pulse_core::{SiteId, StoreError};
 use crate::{DynamoStore, keys, store_error};
 
 impl ConnectionStore for DynamoStore {
-    /// Two items in one transaction: `SITE#{site}` / `CONN#{id}` (found by a site's Query) and
+    /// Two items in one transaction: `LIVE#{site}` / `CONN#{id}` (found by a site's Query) and
     /// `CONN#{id}` / `CONN` (found by `$disconnect`, which only knows the connection id).
     async fn add_connection(
         &self,
@@ -18,7 +18,7 @@ impl ConnectionStore for DynamoStore {
         let connected_at = AttributeValue::S(pulse_core::time::iso_millis(Utc::now()));
         let by_site = Put::builder()
             .table_name(&self.table)
-            .item("pk", AttributeValue::S(keys::site_pk(site)))
+            .item("pk", AttributeValue::S(keys::live_pk(site)))
             .item("sk", AttributeValue::S(keys::connection_sk(connection)))
             .item("connected_at", connected_at.clone())
             .item("ttl", ttl.clone())
@@ -74,7 +74,7 @@ impl ConnectionStore for DynamoStore {
         };
         self.client
             .transact_write_items()
-            .transact_items(delete(keys::site_pk(&site), keys::connection_sk(connection)))
+            .transact_items(delete(keys::live_pk(&site), keys::connection_sk(connection)))
             .transact_items(delete(keys::connection_pk(connection), keys::CONNECTION_SK.into()))
             .send()
             .await
@@ -92,7 +92,7 @@ impl ConnectionStore for DynamoStore {
             .key_condition_expression("pk = :pk AND begins_with(sk, :conn)")
             .filter_expression("#ttl > :now")
             .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":pk", AttributeValue::S(keys::site_pk(site)))
+            .expression_attribute_values(":pk", AttributeValue::S(keys::live_pk(site)))
             .expression_attribute_values(":conn", AttributeValue::S(keys::CONNECTION_PREFIX.into()))
             .expression_attribute_values(":now", AttributeValue::N(Utc::now().timestamp().to_string()))
             .into_paginator()

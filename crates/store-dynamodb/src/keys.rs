@@ -21,7 +21,12 @@ pub const CLIENT_ID_PREFIX: &str = "ID#";
 /// stream decoder are checked against this list).
 pub const RAW_EVENT_PREFIXES: [&str; 3] = [PAGEVIEW_PREFIX, EVENT_PREFIX, CLIENT_ID_PREFIX];
 pub const ROLLUP_PREFIX: &str = "RT#";
+/// Fingerprint buckets (rollup table): outside the `RT#` range the realtime view queries.
+pub const FINGERPRINT_PREFIX: &str = "FP#";
 pub const CONNECTION_PREFIX: &str = "CONN#";
+/// Partition prefix of one site's open dashboard connections: apart from the site's raw events, so that
+/// the WebSocket functions' permissions (`dynamodb:LeadingKeys`) reach connections and nothing else.
+pub const LIVE_PREFIX: &str = "LIVE#";
 /// Sort key of a connection's own item (pk `CONN#{id}`).
 pub const CONNECTION_SK: &str = "CONN";
 
@@ -84,6 +89,11 @@ pub fn rollup_part_sk(minute: Minute, index: usize) -> String {
     format!("{ROLLUP_PREFIX}{minute}#v{index:03}")
 }
 
+/// `FP#{yyyy-mm-ddThh:mm}#{index}`: one of a minute's fingerprint buckets, read only by the fold.
+pub fn rollup_bucket_sk(minute: Minute, index: u8) -> String {
+    format!("{FINGERPRINT_PREFIX}{minute}#{index:02}")
+}
+
 /// What a rollup sort key holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RollupSlot {
@@ -111,7 +121,12 @@ pub fn rollup_slot(sk: &str) -> Option<(Minute, RollupSlot)> {
     Some((Minute::parse(minute).ok()?, slot))
 }
 
-/// `CONN#{id}` under the site: a broadcast finds a site's connections with one Query.
+/// `LIVE#{site}`: one site's open connections.
+pub fn live_pk(site: &SiteId) -> String {
+    format!("{LIVE_PREFIX}{site}")
+}
+
+/// `CONN#{id}` under [`live_pk`]: a broadcast finds a site's connections with one Query.
 pub fn connection_sk(connection: &ConnectionId) -> String {
     format!("{CONNECTION_PREFIX}{connection}")
 }
@@ -160,6 +175,10 @@ mod tests {
         assert!(rollup_part_sk(minute, 999) < rollup_sk_through(minute));
         assert!(rollup_part_sk(minute.plus(1), 0) > rollup_sk_through(minute));
         assert!(rollup_part_sk(minute, 0) > rollup_sk_from(minute));
+        // Buckets sort outside every window's range, and the view's read cost does not include them.
+        assert_eq!(rollup_bucket_sk(minute, 7), "FP#2026-01-15T10:30#07");
+        assert!(rollup_bucket_sk(minute, 99) < rollup_sk_from(minute.plus(-30)));
+        assert_eq!(rollup_slot(&rollup_bucket_sk(minute, 7)), None);
         let (from, through) = event_sk_range(EventKind::Pageview, at);
         let key = event_sk(&pageview);
         assert!(from <= key && key < through);

@@ -4,7 +4,9 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use pulse_core::realtime::aggregate::{RollupKey, RollupStore, SaveOutcome};
-use pulse_core::realtime::{Minute, MinuteCounts, MinuteRollup, VisitorPart, codec};
+use pulse_core::realtime::{
+    BucketTotals, FingerprintBucket, Minute, MinuteCounts, MinuteRollup, VisitorPart, bucket, codec,
+};
 use pulse_core::{EventKind, RealtimeStore, SiteId, StoreError, StoredEvent};
 
 use crate::keys::RollupSlot;
@@ -12,7 +14,8 @@ use crate::{DynamoStore, keys, store_error};
 
 type Item = HashMap<String, AttributeValue>;
 
-/// The counts item of a minute: `pv`, `ev`, `applied`, `ver`, plus its keys and `ttl`.
+/// The counts item of a minute: `pv`, `ev`, `g`, the buckets' totals `b`, `ver`, plus its keys and
+/// `ttl`.
 pub fn counts_item(key: &RollupKey, counts: &MinuteCounts, expires_at: DateTime<Utc>) -> Result<Item, StoreError> {
     let mut item: Item = serde_dynamo::to_item(counts).map_err(|e| StoreError::Malformed(e.to_string()))?;
     add_keys(&mut item, key, keys::rollup_counts_sk(key.minute), expires_at);
@@ -30,6 +33,23 @@ pub fn part_item(key: &RollupKey, index: usize, part: &VisitorPart, expires_at: 
     ]);
     add_keys(&mut item, key, keys::rollup_part_sk(key.minute, index), expires_at);
     item
+}
+
+/// A fingerprint bucket item: `f` (the fingerprints, binary), their totals `pv`, `ev`, `g` and `ver`,
+/// plus its keys and `ttl`.
+fn bucket_item(
+    key: &RollupKey,
+    index: u8,
+    bucket: &FingerprintBucket,
+    expires_at: DateTime<Utc>,
+) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(&bucket.totals).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    item.insert(
+        "f".into(),
+        AttributeValue::B(Blob::new(bucket::encode_fingerprints(&bucket.fingerprints))),
+    );
+    add_keys(&mut item, key, keys::rollup_bucket_sk(key.minute, index), expires_at);
+    Ok(item)
 }
 
 fn add_keys(item: &mut Item, key: &RollupKey, sk: String, expires_at: DateTime<Utc>) {
@@ -56,6 +76,33 @@ impl RollupStore for DynamoStore {
             .await
     }
 
+    /// One consistent GetItem.
+    async fn load_bucket(&self, key: &RollupKey, index: u8) -> Result<Option<FingerprintBucket>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.rollup_table)
+            .key("pk", AttributeValue::S(keys::site_pk(&key.site)))
+            .key("sk", AttributeValue::S(keys::rollup_bucket_sk(key.minute, index)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        output.item.map(decode_bucket).transpose()
+    }
+
+    async fn save_bucket(
+        &self,
+        key: &RollupKey,
+        index: u8,
+        bucket: &FingerprintBucket,
+        expected: Option<u64>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.put_versioned(bucket_item(key, index, bucket, expires_at)?, expected)
+            .await
+    }
+
     async fn save_counts(
         &self,
         key: &RollupKey,
@@ -66,6 +113,20 @@ impl RollupStore for DynamoStore {
         self.put_versioned(counts_item(key, counts, expires_at)?, expected)
             .await
     }
+}
+
+fn decode_bucket(mut item: Item) -> Result<FingerprintBucket, StoreError> {
+    let fingerprints = match item.remove("f") {
+        Some(AttributeValue::B(bytes)) => {
+            bucket::decode_fingerprints(bytes.as_ref()).map_err(|e| StoreError::Malformed(e.to_string()))?
+        }
+        _ => return Err(StoreError::Malformed("fingerprint bucket data".into())),
+    };
+    let totals: BucketTotals = decode(item, "fingerprint bucket")?;
+    if totals.version == 0 {
+        return Err(StoreError::Malformed("fingerprint bucket version".into()));
+    }
+    Ok(FingerprintBucket { fingerprints, totals })
 }
 
 impl DynamoStore {

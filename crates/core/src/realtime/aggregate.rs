@@ -1,15 +1,24 @@
 //! Folding a batch of stream records into rollups, exactly once.
 //!
-//! A site's minute is stored as its counts and one or more visitor parts. Visitor parts hold stamped
-//! "latest" values, and observing an event twice changes nothing, so they need no guard. The counts
-//! do: a Lambda batch is a contiguous stretch of one stream shard, from its first record's sequence
-//! number to its last, and the counts remember the stretches already folded into them; a record inside
-//! one is skipped. So replaying a batch, retrying from a failed record (a batch that overlaps an earlier
-//! one), or even delivering batches out of order changes nothing. The parts are written before the
-//! counts: once a batch is in the counts, its visitors are in the parts. Lambda processes a shard one
-//! batch at a time (ParallelizationFactor 1) and a site's raw events share one partition key, so all
-//! records of a minute come from one shard lineage. Every write is conditional on the version it read:
-//! a concurrent writer makes the fold read and fold again.
+//! A site's minute is stored as its counts, one or more visitor parts and up to [`BUCKETS`] fingerprint
+//! buckets. Visitor parts hold stamped "latest" values, and observing an event twice changes nothing,
+//! so they need no guard. The counts do, and stream positions cannot be it: a Lambda event does not say
+//! which shard it read, and once DynamoDB splits a hot site's key range one site's events arrive on
+//! several shards at once, each with sequence numbers of its own. So the guard is the events' identity:
+//! each bucket holds the fingerprints of the events counted in it, in its slice of the minute, and the
+//! totals of exactly those events; an event whose fingerprint is there is not counted again (see
+//! [`bucket`](super::bucket)). The counts hold a copy of each bucket's totals and their sums, which
+//! is all the view reads.
+//!
+//! A fold of a minute reads the counts and parts (one Query) and the buckets its events fall in, keeps
+//! the events not in their bucket yet, and writes, each conditional on the version it read: first the
+//! parts those events change, then the buckets they join, then the counts with the copies of the
+//! buckets it read that are newer than the counts' copies. In that order, an event in a bucket has its
+//! visitor in the parts, and a bucket whose copy did not get written (a failure, a conflict) is copied
+//! on the next fold that touches it, even if nothing in that fold is new: Lambda retries a failed batch,
+//! and the retry reads the bucket again. So a replayed batch, a retry from any record, batches out of
+//! order, a crash between any two writes, and two shards folding the same minute at once all leave
+//! every event counted once. A conflict makes the fold read and fold again.
 //!
 //! A part whose encoding passes [`codec::PART_LIMIT_BYTES`] (DynamoDB's item limit with room to spare)
 //! is split in two. Nothing to configure, and no write is ever refused for its size.
@@ -20,6 +29,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::bucket::{BUCKETS, FingerprintBucket, bucket_of};
 use super::codec;
 use super::{Minute, MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, VisitorKey, VisitorPart};
 use crate::event::StoredEvent;
@@ -49,6 +59,7 @@ pub enum SaveOutcome {
 
 pub trait RollupStore: Send + Sync {
     /// The minute's counts and all its visitor parts (one Query); `None` when nothing is stored yet.
+    /// Never the fingerprint buckets: the realtime view reads the same items.
     fn load_minute(&self, key: &RollupKey) -> impl Future<Output = Result<Option<MinuteRollup>, StoreError>> + Send;
 
     /// Writes part `index` only if the stored one still has version `expected` (`None`: only if there
@@ -58,6 +69,23 @@ pub trait RollupStore: Send + Sync {
         key: &RollupKey,
         index: usize,
         part: &VisitorPart,
+        expected: Option<u64>,
+        expires_at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<SaveOutcome, StoreError>> + Send;
+
+    /// The minute's fingerprint bucket `index` (a consistent read); `None` when it was never written.
+    fn load_bucket(
+        &self,
+        key: &RollupKey,
+        index: u8,
+    ) -> impl Future<Output = Result<Option<FingerprintBucket>, StoreError>> + Send;
+
+    /// Writes bucket `index`, conditional like [`save_part`](Self::save_part) on its totals' version.
+    fn save_bucket(
+        &self,
+        key: &RollupKey,
+        index: u8,
+        bucket: &FingerprintBucket,
         expected: Option<u64>,
         expires_at: DateTime<Utc>,
     ) -> impl Future<Output = Result<SaveOutcome, StoreError>> + Send;
@@ -104,8 +132,9 @@ pub struct BatchReport {
     pub failed: Vec<SequenceNumber>,
 }
 
-/// Folds a batch: per site and minute touched, one write of each visitor part that changed and one of
-/// the counts. `batch` spans every record of the delivered batch, including any that were not events.
+/// Folds a batch: per site and minute touched, one write of each visitor part and each fingerprint
+/// bucket that its new events change, and one of the counts. `batch` is the stretch of the shard the
+/// delivered batch covers, for the logs.
 pub async fn fold_batch<S: RollupStore>(
     store: &S,
     config: &AggregateConfig,
@@ -123,45 +152,73 @@ pub async fn fold_batch<S: RollupStore>(
         groups.entry(key).or_default().push(record);
     }
     let expires_at = now + config.rollup_ttl;
-    for (key, mut group) in groups {
-        group.sort_by(|a, b| a.sequence.cmp(&b.sequence));
-        match fold_minute(store, config, &key, batch, &group, expires_at).await {
+    for (key, group) in groups {
+        match fold_minute(store, config, &key, &group, expires_at).await {
             Ok(writes) => report.writes += writes,
             Err(err) if !err.is_transient() => {
                 tracing::error!(site = %key.site, minute = %key.minute, error = %err,
-                    source = ?std::error::Error::source(&err), "rollup write refused; this minute's records are skipped");
+                    source = ?std::error::Error::source(&err), first = batch.first.as_str(), last = batch.last.as_str(),
+                    "rollup write refused; this minute's records are skipped");
                 report.rejected += 1;
             }
             Err(err) => {
                 tracing::warn!(site = %key.site, minute = %key.minute, error = %err,
-                    source = ?std::error::Error::source(&err), "rollup write failed; its records will be retried");
-                report.failed.push(group[0].sequence.clone());
+                    source = ?std::error::Error::source(&err), first = batch.first.as_str(), last = batch.last.as_str(),
+                    "rollup write failed; its records will be retried");
+                let lowest = group.iter().map(|r| &r.sequence).min().expect("a group has a record");
+                report.failed.push(lowest.clone());
             }
         }
     }
     report
 }
 
-/// Read, fold what is new, write the changed parts and then the counts, each conditionally; on a
-/// conflict, again from the read. Returns the number of items written.
+/// Read, keep the events not counted yet, write the parts they change, then the buckets they join, then
+/// the counts with the newer bucket totals copied in, each conditionally; on a conflict, again from the
+/// read. Returns the number of items written.
 async fn fold_minute<S: RollupStore>(
     store: &S,
     config: &AggregateConfig,
     key: &RollupKey,
-    batch: &SequenceRange,
     group: &[StreamEvent],
     expires_at: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
+    let indexes: BTreeSet<u8> = group.iter().map(|r| bucket_of(r.event.ts)).collect();
+    debug_assert!(indexes.iter().all(|&index| index < BUCKETS));
+    let mut writes = 0;
     'attempt: for _ in 0..config.max_attempts {
-        let MinuteRollup { mut counts, mut parts } = store.load_minute(key).await?.unwrap_or_default();
-        let fresh: Vec<&StoredEvent> = group
+        // A copy in the counts never goes back to an older version of its bucket, so the counts and
+        // the buckets may be read in any order: at once.
+        let (rollup, loaded) = futures::try_join!(
+            store.load_minute(key),
+            futures::future::try_join_all(indexes.iter().map(|&index| store.load_bucket(key, index))),
+        )?;
+        let MinuteRollup { mut counts, mut parts } = rollup.unwrap_or_default();
+        let mut buckets: BTreeMap<u8, FingerprintBucket> = indexes
             .iter()
-            .filter(|r| !counts.has_applied(&r.sequence))
-            .map(|r| &r.event)
+            .copied()
+            .zip(loaded.into_iter().map(Option::unwrap_or_default))
             .collect();
-        if fresh.is_empty() {
-            return Ok(0);
+        let read_bucket_versions: BTreeMap<u8, u64> = buckets
+            .iter()
+            .map(|(&index, bucket)| (index, bucket.totals.version))
+            .collect();
+        let mut fresh: Vec<&StoredEvent> = Vec::new();
+        let mut grown: BTreeSet<u8> = BTreeSet::new();
+        for record in group {
+            let index = bucket_of(record.event.ts);
+            if buckets
+                .get_mut(&index)
+                .expect("every touched bucket is read")
+                .add(&record.event)
+            {
+                fresh.push(&record.event);
+                grown.insert(index);
+            }
         }
+
+        // Parts first: once an event is in its bucket it is never new again, so its visitor must be
+        // stored by then.
         let read_versions: Vec<u64> = parts.iter().map(|part| part.version).collect();
         let touched = observe_visitors(&mut parts, key.minute, config.part_limit_bytes, &fresh);
         // Highest index first: a split writes the visitors' new part before removing them from the old
@@ -173,15 +230,31 @@ async fn fold_minute<S: RollupStore>(
             if store.save_part(key, index, part, expected, expires_at).await? == SaveOutcome::Conflict {
                 continue 'attempt;
             }
+            writes += 1;
+        }
+        for &index in &grown {
+            let bucket = buckets.get_mut(&index).expect("a grown bucket is read");
+            bucket.totals.version += 1;
+            let expected = Some(read_bucket_versions[&index]).filter(|&v| v > 0);
+            if store.save_bucket(key, index, bucket, expected, expires_at).await? == SaveOutcome::Conflict {
+                continue 'attempt;
+            }
+            writes += 1;
+        }
+
+        // Every bucket read, not only the grown ones: one whose copy a failed or conflicting fold did
+        // not write is copied now.
+        let mut copied = false;
+        for (&index, bucket) in &buckets {
+            copied |= counts.copy_bucket(index, &bucket.totals);
+        }
+        if !copied {
+            return Ok(writes);
         }
         let expected = Some(counts.version).filter(|&v| v > 0);
-        for event in &fresh {
-            counts.count(event);
-        }
-        counts.mark_applied(batch);
         counts.version += 1;
         match store.save_counts(key, &counts, expected, expires_at).await? {
-            SaveOutcome::Saved => return Ok(touched.len() + 1),
+            SaveOutcome::Saved => return Ok(writes + 1),
             SaveOutcome::Conflict => continue,
         }
     }

@@ -3,6 +3,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::bucket::BucketTotals;
 use crate::event::{EventKind, StoredEvent};
 
 /// A DynamoDB stream sequence number: a decimal string of up to 40 digits, ordered numerically.
@@ -62,9 +63,30 @@ impl Stamp {
 
 /// FNV-1a, 64 bits: a stable digest (the same in every process and version), not a keyed hash.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    let mut hash = Fnv1a::default();
+    hash.write(bytes);
+    hash.finish()
+}
+
+/// FNV-1a over several pieces, as over their concatenation.
+pub(super) struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv1a {
+    pub(super) fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    pub(super) fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// A visitor in a rollup: 64 bits of the visitor id. Ids are already keyed hashes; 64 bits keep the
@@ -85,9 +107,12 @@ pub struct Stamped {
     pub value: String,
 }
 
-/// Keeps the later of two stamped values.
+/// Keeps the later of two stamped values; of two with the same stamp (two events of a millisecond
+/// whose ids' digests collide), the greater value, so that the outcome never depends on the order
+/// events are observed in, which events arriving on several stream shards make arbitrary.
 fn keep_latest(slot: &mut Option<Stamped>, candidate: &Stamped) {
-    if slot.as_ref().is_none_or(|current| current.at < candidate.at) {
+    let later = |current: &Stamped| (current.at, &current.value) < (candidate.at, &candidate.value);
+    if slot.as_ref().is_none_or(later) {
         *slot = Some(candidate.clone());
     }
 }
@@ -141,44 +166,39 @@ impl VisitorState {
     }
 }
 
-/// A contiguous stretch of one stream shard, from a batch's first record to its last: every record of
-/// the shard in between was in that batch.
+/// The stretch of one stream shard a batch covers, from its first record to its last. Sequence numbers
+/// are per shard, and one site's events may come from several shards at once, so this identifies a
+/// delivery in the logs, never which events were counted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SequenceRange {
     pub first: SequenceNumber,
     pub last: SequenceNumber,
 }
 
-impl SequenceRange {
-    pub fn contains(&self, sequence: &SequenceNumber) -> bool {
-        &self.first <= sequence && sequence <= &self.last
-    }
-}
+/// The copy key of the totals of a counts item written before fingerprint buckets existed: no fold
+/// touches it, so they stay in the sums.
+pub const LEGACY_TOTALS: u8 = u8::MAX;
 
-/// Beyond this many remembered ranges the oldest two are merged. Under Lambda's in-order delivery every
-/// gap between remembered ranges holds no records of this rollup, so merging loses nothing; only a
-/// delivery far out of order, which Lambda does not do, could then be skipped.
-const MAX_APPLIED_RANGES: usize = 32;
-
-/// The counted side of one site's minute: page views and events, guarded exactly-once by the stream
-/// stretches already folded in. Written after the minute's visitor parts, so a batch whose counts are
-/// stored has its visitors stored too.
+/// The counted side of one site's minute: a copy of each fingerprint bucket's totals (see
+/// [`bucket`](super::bucket)), and their sums, which are what the view reads. Written after the buckets,
+/// which are written after the visitor parts, so whatever the counts hold has its visitors stored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MinuteCounts {
+    /// The sum over `buckets`.
     #[serde(rename = "pv", default)]
     pub pageviews: u64,
-    /// Custom events and outbound clicks.
+    /// Custom events and outbound clicks; the sum over `buckets`.
     #[serde(rename = "ev", default)]
     pub events: u64,
-    /// The batches already folded in, as stream ranges: a record inside one is already counted.
-    #[serde(rename = "applied", default)]
-    pub applied: Vec<SequenceRange>,
     /// Incremented on every write; writes are conditional on it. 0: never written.
     #[serde(rename = "ver", default)]
     pub version: u64,
-    /// Conversions and their value, per goal.
+    /// Conversions and their value, per goal; the sum over `buckets`.
     #[serde(rename = "g", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub goals: BTreeMap<String, GoalTotals>,
+    /// Each bucket's totals as last copied, with the bucket's version they are from.
+    #[serde(rename = "b", default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub buckets: BTreeMap<u8, BucketTotals>,
 }
 
 /// One goal's conversions in a minute.
@@ -192,43 +212,36 @@ pub struct GoalTotals {
 }
 
 impl MinuteCounts {
-    /// Whether the record with this sequence number is already part of the counts.
-    pub fn has_applied(&self, sequence: &SequenceNumber) -> bool {
-        self.applied.iter().any(|range| range.contains(sequence))
-    }
-
-    pub fn count(&mut self, event: &StoredEvent) {
-        match event.kind() {
-            EventKind::Pageview => self.pageviews += 1,
-            EventKind::Event | EventKind::Outbound => self.events += 1,
+    /// Takes over bucket `index`'s totals if they are from a newer version of it than the copy held,
+    /// and sums again; whether anything changed. A copy is set, never added to, so copying the same
+    /// totals again changes nothing, and a copy never goes back to an older version, whatever order
+    /// concurrent writers read the bucket and the counts in.
+    pub fn copy_bucket(&mut self, index: u8, totals: &BucketTotals) -> bool {
+        let held = self.buckets.get(&index).map_or(0, |copy| copy.version);
+        if totals.version <= held {
+            return false;
         }
-        for hit in &event.goals {
-            let totals = self.goals.entry(hit.goal.as_str().to_owned()).or_default();
-            totals.conversions += 1;
-            totals.value += hit.value.unwrap_or_default();
+        if self.buckets.is_empty() && (self.pageviews, self.events, self.goals.len()) != (0, 0, 0) {
+            // An item from before buckets: its totals are kept as a copy of their own. Their events
+            // have no fingerprints, so one of them redelivered after the upgrade is counted again.
+            let legacy = BucketTotals {
+                pageviews: self.pageviews,
+                events: self.events,
+                goals: std::mem::take(&mut self.goals),
+                version: 0,
+            };
+            self.buckets.insert(LEGACY_TOTALS, legacy);
         }
-    }
-
-    /// Remembers a folded batch's range, merging overlaps (a retry overlaps the batch it repeats).
-    pub fn mark_applied(&mut self, batch: &SequenceRange) {
-        self.applied.push(batch.clone());
-        self.applied.sort_by(|a, b| a.first.cmp(&b.first));
-        let mut merged: Vec<SequenceRange> = Vec::with_capacity(self.applied.len());
-        for range in self.applied.drain(..) {
-            match merged.last_mut() {
-                Some(previous) if range.first <= previous.last => {
-                    if range.last > previous.last {
-                        previous.last = range.last;
-                    }
-                }
-                _ => merged.push(range),
-            }
+        self.buckets.insert(index, totals.clone());
+        self.pageviews = self.buckets.values().map(|copy| copy.pageviews).sum();
+        self.events = self.buckets.values().map(|copy| copy.events).sum();
+        self.goals.clear();
+        for (goal, totals) in self.buckets.values().flat_map(|copy| &copy.goals) {
+            let sum = self.goals.entry(goal.clone()).or_default();
+            sum.conversions += totals.conversions;
+            sum.value += totals.value;
         }
-        while merged.len() > MAX_APPLIED_RANGES {
-            let second = merged.remove(1);
-            merged[0].last = second.last;
-        }
-        self.applied = merged;
+        true
     }
 }
 
@@ -275,24 +288,68 @@ mod tests {
         assert!(SequenceNumber::parse("").is_none());
     }
 
-    #[test]
-    fn applied_ranges_merge_overlaps_and_stay_bounded() {
-        let range = |a: u64, b: u64| SequenceRange {
-            first: SequenceNumber::parse(&a.to_string()).unwrap(),
-            last: SequenceNumber::parse(&b.to_string()).unwrap(),
-        };
-        let mut rollup = MinuteCounts::default();
-        rollup.mark_applied(&range(10, 20));
-        rollup.mark_applied(&range(15, 30));
-        rollup.mark_applied(&range(40, 50));
-        assert_eq!(rollup.applied, vec![range(10, 30), range(40, 50)]);
-        assert!(rollup.has_applied(&SequenceNumber::parse("30").unwrap()));
-        assert!(!rollup.has_applied(&SequenceNumber::parse("35").unwrap()));
-        for i in 0..100 {
-            rollup.mark_applied(&range(1000 + i * 10, 1000 + i * 10 + 5));
+    fn totals(version: u64, pageviews: u64, goal: Option<(&str, f64)>) -> BucketTotals {
+        BucketTotals {
+            pageviews,
+            events: 1,
+            goals: goal
+                .map(|(name, value)| (name.to_owned(), GoalTotals { conversions: 1, value }))
+                .into_iter()
+                .collect(),
+            version,
         }
-        assert_eq!(rollup.applied.len(), MAX_APPLIED_RANGES);
-        assert!(rollup.has_applied(&SequenceNumber::parse("1995").unwrap()));
+    }
+
+    #[test]
+    fn copying_a_bucket_sets_its_totals_once_and_never_goes_back() {
+        let mut counts = MinuteCounts::default();
+        assert!(counts.copy_bucket(0, &totals(1, 2, Some(("signup", 1.5)))));
+        assert!(counts.copy_bucket(3, &totals(4, 5, Some(("signup", 10.0)))));
+        let sums = |c: &MinuteCounts| {
+            (
+                c.pageviews,
+                c.events,
+                c.goals["signup"].conversions,
+                c.goals["signup"].value,
+            )
+        };
+        assert_eq!(sums(&counts), (7, 2, 2, 11.5));
+        // The same totals again (a retried write): nothing to do.
+        let before = counts.clone();
+        assert!(!counts.copy_bucket(3, &totals(4, 5, Some(("signup", 10.0)))));
+        // Older totals of the bucket (read before a concurrent writer's): kept out.
+        assert!(!counts.copy_bucket(3, &totals(3, 4, None)));
+        // A bucket never written: nothing to copy.
+        assert!(!counts.copy_bucket(5, &BucketTotals::default()));
+        assert_eq!(counts, before);
+        // Newer totals replace the copy, they are not added to it.
+        assert!(counts.copy_bucket(3, &totals(5, 6, None)));
+        assert_eq!(sums(&counts), (8, 2, 1, 1.5));
+    }
+
+    #[test]
+    fn totals_from_before_buckets_are_kept() {
+        // A counts item as stored before buckets: sums and the folded stretches, no copies.
+        let mut legacy: MinuteCounts = serde_json::from_value(serde_json::json!({
+            "pv": 40, "ev": 2, "ver": 9,
+            "applied": [{"first": "10", "last": "20"}],
+            "g": {"signup": {"c": 1, "v": 10.0}},
+        }))
+        .unwrap();
+        assert_eq!((legacy.pageviews, legacy.version), (40, 9));
+        assert!(legacy.copy_bucket(1, &totals(1, 3, Some(("signup", 1.0)))));
+        assert_eq!((legacy.pageviews, legacy.events), (43, 3));
+        assert_eq!(
+            legacy.goals["signup"],
+            GoalTotals {
+                conversions: 2,
+                value: 11.0
+            }
+        );
+        assert_eq!(legacy.buckets.len(), 2);
+        // Written and read back, the sums stay.
+        let stored: MinuteCounts = serde_json::from_value(serde_json::to_value(&legacy).unwrap()).unwrap();
+        assert_eq!(stored, legacy);
     }
 
     #[test]
@@ -323,6 +380,23 @@ mod tests {
         });
         assert_eq!(one, two);
         assert_eq!(one.page.unwrap().value, "/late");
+    }
+
+    #[test]
+    fn equal_stamps_pick_the_same_value_whatever_the_order() {
+        // Ids that differ only in their last character share the digest's top bits.
+        let at = chrono::Utc::now();
+        let mut first = crate::memory::sample_event(EventKind::Pageview, "e00020", at);
+        first.path = "/".into();
+        let mut second = crate::memory::sample_event(EventKind::Pageview, "e00021", at);
+        second.path = "/pricing".into();
+        assert_eq!(Stamp::of(&first), Stamp::of(&second));
+        let (mut one, mut two) = (VisitorState::default(), VisitorState::default());
+        one.observe(&first);
+        one.observe(&second);
+        two.observe(&second);
+        two.observe(&first);
+        assert_eq!(one, two);
     }
 
     #[test]

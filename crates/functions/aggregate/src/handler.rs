@@ -2,6 +2,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::Utc;
 use lambda_runtime::{Error, LambdaEvent};
+use pulse_core::metrics::Metrics;
 use pulse_core::realtime::aggregate::{AggregateConfig, RollupStore, fold_batch};
 use pulse_dynamodb::stream::{batch_range, raw_events};
 
@@ -33,6 +34,11 @@ pub async fn function_handler<S: RollupStore>(
         rejected = report.rejected,
         "batch folded"
     );
+    Metrics::new("aggregate")
+        .add("RollupWrites", report.writes as u64)
+        .add("RollupsRejected", report.rejected as u64)
+        .add("RollupsFailed", report.failed.len() as u64)
+        .emit();
     let mut response = DynamoDbEventResponse::default();
     response.batch_item_failures = report
         .failed

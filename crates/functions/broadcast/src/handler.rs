@@ -3,6 +3,7 @@ use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::{Error, LambdaEvent};
 use pulse_core::StoredEvent;
 use pulse_core::live::{BroadcastConfig, ConnectionSender, ConnectionStore, broadcast};
+use pulse_core::metrics::Metrics;
 use pulse_dynamodb::stream::raw_events;
 
 /// Everything the handler needs, built once per cold start.
@@ -37,6 +38,11 @@ where
         failed = report.failed,
         "batch broadcast"
     );
+    Metrics::new("broadcast")
+        .add("MessagesSent", report.messages_sent as u64)
+        .add("ConnectionsGone", report.gone as u64)
+        .add("DeliveriesFailed", report.failed as u64)
+        .emit();
     Ok(DynamoDbEventResponse::default())
 }
 

@@ -1,8 +1,9 @@
 use aws_config::SdkConfig;
 use aws_sdk_apigatewaymanagement::Client;
+use aws_sdk_apigatewaymanagement::operation::delete_connection::DeleteConnectionError;
 use aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionError;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
-use pulse_core::live::{ConnectionId, ConnectionSender, SendError};
+use pulse_core::live::{ConnectionCloser, ConnectionId, ConnectionSender, SendError};
 
 /// Posts messages through API Gateway's management API.
 pub struct ApiGatewaySender {
@@ -35,6 +36,25 @@ impl ConnectionSender for ApiGatewaySender {
         Err(match err.as_service_error() {
             Some(PostToConnectionError::GoneException(_)) => SendError::Gone,
             Some(PostToConnectionError::LimitExceededException(_)) => SendError::Throttled,
+            _ if status == Some(410) => SendError::Gone,
+            _ if status == Some(429) => SendError::Throttled,
+            _ => SendError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&err).to_string()),
+        })
+    }
+}
+
+impl ConnectionCloser for ApiGatewaySender {
+    async fn close(&self, connection: &ConnectionId) -> Result<(), SendError> {
+        let result = self
+            .client
+            .delete_connection()
+            .connection_id(connection.as_str())
+            .send()
+            .await;
+        let Err(err) = result else { return Ok(()) };
+        let status = err.raw_response().map(|response| response.status().as_u16());
+        Err(match err.as_service_error() {
+            Some(DeleteConnectionError::GoneException(_)) => SendError::Gone,
             _ if status == Some(410) => SendError::Gone,
             _ if status == Some(429) => SendError::Throttled,
             _ => SendError::Failed(aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&err).to_string()),

@@ -43,7 +43,10 @@ const FIXTURES: [&str; 3] = [
 const REQUESTS: usize = 30_000;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
     let site = Site {
         id: SiteId::parse("demo").unwrap(),
         domains: vec!["localhost".into()],

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use pulse_core::CollectConfig;
 use pulse_core::config::{ConfigError, Settings};
 
@@ -11,6 +13,10 @@ pub struct Config {
     /// Secret that CloudFront adds as `X-Origin-Verify`. Only a request carrying it may have its client
     /// IP and country taken from CloudFront's viewer headers.
     pub origin_verify_secret: Option<String>,
+    /// Longest a hit may take (`REQUEST_BUDGET_MS`, default 8 s of the template's 10 s timeout); in
+    /// Lambda, the invocation's own deadline shortens it. Past it the hit gets a 503 with `Retry-After`,
+    /// never the platform's own error, and the tracker sends it again (the retry is deduplicated).
+    pub request_budget: Duration,
 }
 
 impl Config {
@@ -31,6 +37,7 @@ impl Config {
                 unknown_site_cache_ttl: defaults.unknown_site_cache_ttl,
             },
             origin_verify_secret: settings.optional("ORIGIN_VERIFY_SECRET"),
+            request_budget: Duration::from_millis(settings.number("REQUEST_BUDGET_MS", 100..=900_000, 8_000)?),
         })
     }
 }

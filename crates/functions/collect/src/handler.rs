@@ -1,9 +1,11 @@
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, SystemTime};
 
 use chrono::Utc;
 use lambda_http::http::{HeaderMap, Method, StatusCode, header};
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Error, Request, RequestExt, Response};
+use lambda_http::{Body, Context, Error, Request, RequestExt, Response};
+use pulse_core::metrics::Metrics;
 use pulse_core::{CollectError, CollectRequest, Collected, Collector, EventStore, SaltStore, SiteDirectory};
 use subtle::ConstantTimeEq;
 
@@ -18,6 +20,7 @@ pub const ORIGIN_VERIFY_HEADER: &str = "x-origin-verify";
 pub struct CollectApp<S> {
     pub collector: Collector<S>,
     origin_verify_secret: Option<String>,
+    request_budget: Duration,
 }
 
 impl<S: SiteDirectory + SaltStore + EventStore> CollectApp<S> {
@@ -25,6 +28,7 @@ impl<S: SiteDirectory + SaltStore + EventStore> CollectApp<S> {
         Self {
             collector: Collector::new(store, config.collect.clone()),
             origin_verify_secret: config.origin_verify_secret.clone(),
+            request_budget: config.request_budget,
         }
     }
 }
@@ -60,23 +64,61 @@ where
         .then(|| header_str(headers, "cloudfront-viewer-country").or_else(|| header_str(headers, "cf-ipcountry")))
         .flatten();
 
-    let outcome = app
-        .collector
-        .collect(CollectRequest {
-            body: request.body().as_ref(),
-            user_agent: header_str(headers, "user-agent").unwrap_or_default(),
-            client_ip,
-            country,
-            page_header: header_str(headers, "referer").or_else(|| header_str(headers, "origin")),
-            received_at: Utc::now(),
-        })
-        .await;
+    let budget = request_budget(app.request_budget, request.lambda_context_ref());
+    let collecting = app.collector.collect(CollectRequest {
+        body: request.body().as_ref(),
+        user_agent: header_str(headers, "user-agent").unwrap_or_default(),
+        client_ip,
+        country,
+        page_header: header_str(headers, "referer").or_else(|| header_str(headers, "origin")),
+        received_at: Utc::now(),
+    });
+    let outcome = tokio::time::timeout(budget, collecting).await;
+    Metrics::new("collect").add(outcome_metric(&outcome), 1).emit();
     Ok(match outcome {
-        Ok(Collected::Stored(_) | Collected::Duplicate | Collected::Bot | Collected::Unsupported) => {
+        Ok(Ok(Collected::Stored(_) | Collected::Duplicate | Collected::Bot | Collected::Unsupported)) => {
             response::no_content()
         }
-        Err(err) => error_response(&err),
+        Ok(Err(err)) => error_response(&err),
+        Err(_) => {
+            // The store is slow; a write may still land, and the tracker's retry is deduplicated.
+            tracing::warn!(
+                budget_ms = budget.as_millis() as u64,
+                "hit not stored within its budget; answering 503"
+            );
+            response::temporarily_unavailable()
+        }
     })
+}
+
+/// The metric a hit's outcome counts in (CloudWatch, namespace `Pulse`).
+fn outcome_metric<E>(outcome: &Result<Result<Collected, CollectError>, E>) -> &'static str {
+    match outcome {
+        Ok(Ok(Collected::Stored(_))) => "HitsAccepted",
+        Ok(Ok(Collected::Duplicate)) => "HitsDuplicate",
+        Ok(Ok(Collected::Bot)) => "HitsDroppedBot",
+        Ok(Ok(Collected::Unsupported)) => "HitsDroppedUnsupported",
+        Ok(Err(CollectError::UnknownSite)) => "HitsDroppedUnknownSite",
+        Ok(Err(CollectError::HostNotAllowed)) => "HitsDroppedForeignHost",
+        Ok(Err(CollectError::Invalid(_) | CollectError::TooLarge)) => "HitsInvalid",
+        Ok(Err(CollectError::Store(_))) | Err(_) => "HitsStoreFailed",
+    }
+}
+
+/// Left to the invocation for answering once the budget is spent.
+const ANSWER_MARGIN: Duration = Duration::from_millis(500);
+
+/// The configured budget, or less when the Lambda invocation's deadline is nearer: the answer must go
+/// out before the function times out, or API Gateway answers with an error of its own.
+fn request_budget(configured: Duration, context: Option<&Context>) -> Duration {
+    match context {
+        // No deadline (0) outside Lambda, in the local gateway.
+        Some(context) if context.deadline > 0 => {
+            let left = context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
+            configured.min(left.saturating_sub(ANSWER_MARGIN))
+        }
+        _ => configured,
+    }
 }
 
 fn error_response(err: &CollectError) -> Response<Body> {
@@ -119,8 +161,14 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// that is CloudFront's address, so for requests proven to come through it the viewer address header
 /// (`ip:port`, set by CloudFront itself) is used instead.
 fn client_ip(request: &Request, via_cloudfront: bool) -> IpAddr {
+    // CloudFront's viewer address, or Cloudflare's CF-Connecting-IP when Cloudflare is the CDN that adds
+    // the secret header (a Transform Rule): trusted under the same proof.
     let viewer_ip = via_cloudfront
-        .then(|| header_str(request.headers(), "cloudfront-viewer-address").and_then(parse_viewer_address))
+        .then(|| {
+            header_str(request.headers(), "cloudfront-viewer-address")
+                .and_then(parse_viewer_address)
+                .or_else(|| header_str(request.headers(), "cf-connecting-ip").and_then(|ip| ip.parse().ok()))
+        })
         .flatten();
     if let Some(ip) = viewer_ip {
         return ip;
@@ -490,5 +538,75 @@ mod tests {
             Some("2001:db8::1".parse().unwrap())
         );
         assert_eq!(parse_viewer_address("garbage"), None);
+    }
+
+    /// The budget never outlasts the invocation: a function with 3 s left answers after at most 2.5 s.
+    #[test]
+    fn the_budget_ends_before_the_invocations_deadline() {
+        let configured = Duration::from_secs(8);
+        assert_eq!(request_budget(configured, None), configured);
+        let mut context = Context::default();
+        assert_eq!(
+            request_budget(configured, Some(&context)),
+            configured,
+            "no deadline outside Lambda"
+        );
+        let in_three_seconds = SystemTime::now() + Duration::from_secs(3);
+        context.deadline = in_three_seconds
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let budget = request_budget(configured, Some(&context));
+        assert!(
+            budget <= Duration::from_millis(2_500) && budget > Duration::from_secs(2),
+            "{budget:?}"
+        );
+        context.deadline = 1;
+        assert_eq!(
+            request_budget(configured, Some(&context)),
+            Duration::ZERO,
+            "deadline passed"
+        );
+    }
+
+    #[test]
+    fn each_outcome_counts_in_its_metric() {
+        type Outcome = Result<Result<Collected, CollectError>, ()>;
+        let cases: [(Outcome, &str); 5] = [
+            (Ok(Ok(Collected::Duplicate)), "HitsDuplicate"),
+            (Ok(Ok(Collected::Bot)), "HitsDroppedBot"),
+            (Ok(Err(CollectError::UnknownSite)), "HitsDroppedUnknownSite"),
+            (Ok(Err(CollectError::HostNotAllowed)), "HitsDroppedForeignHost"),
+            (Err(()), "HitsStoreFailed"),
+        ];
+        for (outcome, metric) in cases {
+            assert_eq!(outcome_metric(&outcome), metric);
+        }
+    }
+
+    /// Behind Cloudflare (which adds the secret header through a Transform Rule), CF-Connecting-IP and
+    /// CF-IPCountry are trusted under the same proof, and ignored without it.
+    #[tokio::test]
+    async fn cloudflare_headers_are_trusted_only_with_the_origin_secret() {
+        let secret = "s3cret-s3cret-s3cret-s3cret-s3cret";
+        let through_cloudflare = |secret: &str| {
+            let mut request = fixture(include_str!("../../../../events/collect/pageview.json"));
+            let headers = request.headers_mut();
+            headers.remove("cloudfront-viewer-country");
+            headers.insert("cf-connecting-ip", "203.0.113.77".parse().unwrap());
+            headers.insert("cf-ipcountry", "JP".parse().unwrap());
+            headers.insert(ORIGIN_VERIFY_HEADER, secret.parse().unwrap());
+            request
+        };
+        let app = app(Some(secret));
+        run(&app, through_cloudflare(secret)).await;
+        run(&app, through_cloudflare("a-forged-guess-a-forged-guess-xx")).await;
+        let events = stored(&app);
+        assert_eq!(events[0].country.as_deref(), Some("JP"));
+        assert_eq!(events[1].country, None);
+        assert_ne!(
+            events[0].visitor, events[1].visitor,
+            "only the proven request used CF-Connecting-IP"
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use local_gateway::{Gateway, LocalStack};
+use local_gateway::{Gateway, LocalStack, StackOptions};
 use pulse_core::{ReadToken, Site, SiteId};
 use pulse_dynamodb::DynamoStore;
 
@@ -27,25 +27,35 @@ pub struct TestApp {
 }
 
 /// moto's endpoint, as `make test` exports it.
-fn moto_endpoint() -> String {
+pub fn moto_endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
         .expect("AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with `make test`, which starts moto")
 }
 
 /// A fresh table with a `demo` site (localhost and example.com), and a gateway on a free port.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_on(moto_endpoint(), None).await
+    spawn_app_on(moto_endpoint(), None, StackOptions::default()).await
+}
+
+/// Like [`spawn_app`], with DynamoDB at `endpoint` (moto's, or a proxy in front of it) and the
+/// functions configured with `settings`.
+pub async fn spawn_app_at(endpoint: String, settings: Vec<(&'static str, String)>) -> TestApp {
+    let options = StackOptions {
+        settings,
+        ..StackOptions::default()
+    };
+    spawn_app_on(endpoint, None, options).await
 }
 
 /// Like [`spawn_app`], against a moto of the test's own that it can stop.
 pub async fn spawn_app_with_private_moto() -> TestApp {
     let moto = MotoServer::start();
-    spawn_app_on(moto.endpoint(), Some(moto)).await
+    spawn_app_on(moto.endpoint(), Some(moto), StackOptions::default()).await
 }
 
-async fn spawn_app_on(endpoint: String, moto: Option<MotoServer>) -> TestApp {
+async fn spawn_app_on(endpoint: String, moto: Option<MotoServer>, options: StackOptions) -> TestApp {
     let table = format!("test-{}", pulse_core::EventId::random());
-    let stack = LocalStack::start(&endpoint, &table)
+    let stack = LocalStack::start_with(&endpoint, &table, options)
         .await
         .expect("local stack starts on moto");
     let token = ReadToken::generate();

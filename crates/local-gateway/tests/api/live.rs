@@ -313,3 +313,41 @@ async fn fail_a_transaction(app: &TestApp) {
         .await;
     assert!(result.is_err(), "the site exists, so the condition fails");
 }
+
+/// Rotating a token (or deleting the site) closes the site's open dashboards through the management
+/// API and forgets them; a dashboard of another site stays. A second run finds nothing to close.
+#[tokio::test]
+async fn disconnecting_a_site_closes_its_open_dashboards() {
+    let app = spawn_app().await;
+    let mut first = app.dashboard().await;
+    let mut second = app.dashboard().await;
+    wait_until(async || app.gateway.connections.count() == 2).await;
+    assert_eq!(app.connection_items().await, 4);
+
+    let sdk_config = pulse_dynamodb::sdk_config().await;
+    let closer = broadcast::sender::ApiGatewaySender::new(&sdk_config, &app.address);
+    let site = pulse_core::SiteId::parse("demo").unwrap();
+    let closed = pulse_core::live::disconnect_site(&app.store, &closer, &site)
+        .await
+        .unwrap();
+    assert_eq!(closed, 2);
+    for socket in [&mut first, &mut second] {
+        let ended = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match socket.next().await {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                    Some(Ok(_)) => continue,
+                }
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "the socket is still open");
+    }
+    wait_until(async || app.connection_items().await == 0).await;
+    assert_eq!(
+        pulse_core::live::disconnect_site(&app.store, &closer, &site)
+            .await
+            .unwrap(),
+        0
+    );
+}

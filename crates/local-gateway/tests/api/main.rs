@@ -2,9 +2,12 @@
 //! `make test` starts moto and points AWS_ENDPOINT_URL_DYNAMODB at it; every test gets its own table.
 
 mod collect;
+mod fault_proxy;
+mod faults;
 mod goals;
 mod helpers;
 mod live;
+mod load;
 mod realtime;
 mod store;
 mod web;

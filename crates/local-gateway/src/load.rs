@@ -1,0 +1,336 @@
+//! A load run that proves nothing was lost. Synthetic visitors send page views and custom events
+//! through the local gateway (loopback only) for a bounded time while dashboards listen on WebSockets;
+//! the run keeps the ground truth of every hit that got a 2xx. Then: every accepted hit is in the table
+//! exactly once, the realtime view counts each exactly once (page views, visitors, each visitor's
+//! latest page, goal conversions), and every dashboard received every accepted event exactly once.
+//!
+//! Throughput is moto's: it takes ~100–150 writes a second on this kind of machine, so the figures
+//! say how the pipeline behaves at moto's speed, not DynamoDB's.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use pulse_core::goal::{Goal, GoalName, GoalRule};
+use pulse_core::{ReadToken, Site, SiteId};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::LocalStack;
+
+const SITE: &str = "load";
+const PAGES: [&str; 5] = ["/", "/pricing", "/docs/start", "/blog/launch", "/signup"];
+/// The custom event every fifth hit sends, counted through a goal of the same name.
+const SIGNUP: &str = "signup";
+
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub visitors: usize,
+    /// How long the visitors send.
+    pub duration: Duration,
+    pub dashboards: usize,
+    /// Longest wait, after the last hit, for the aggregate and the broadcast to catch up.
+    pub settle: Duration,
+}
+
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub accepted: usize,
+    /// Hits that never got a 2xx (after retrying 503s and 429s with the same id).
+    pub refused: usize,
+    pub sending: Duration,
+    /// From the last hit until the table, the view and every dashboard agreed with the ground truth.
+    pub settling: Duration,
+    /// Every way the result differs from the ground truth; empty when nothing was lost.
+    pub problems: Vec<String>,
+}
+
+impl LoadReport {
+    pub fn hits_per_second(&self) -> f64 {
+        self.accepted as f64 / self.sending.as_secs_f64().max(f64::EPSILON)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Accepted {
+    id: String,
+    visitor: usize,
+    pageview: Option<&'static str>,
+    at: Instant,
+}
+
+/// Runs the load against `stack`, on a site of its own.
+pub async fn run(stack: &LocalStack, options: &LoadOptions) -> anyhow::Result<LoadReport> {
+    let token = ReadToken::generate();
+    stack
+        .store
+        .create_site(&Site {
+            id: SiteId::parse(SITE)?,
+            domains: vec!["example.com".into()],
+            public: false,
+            token_hash: token.hash(),
+            goals: vec![Goal {
+                name: GoalName::parse(SIGNUP)?,
+                rule: GoalRule::Event {
+                    name: SIGNUP.into(),
+                    property: None,
+                },
+                value: None,
+            }],
+        })
+        .await?;
+
+    let received: Vec<Arc<Mutex<Vec<String>>>> = (0..options.dashboards).map(|_| Arc::default()).collect();
+    let ws_url = format!(
+        "{}/ws?siteId={SITE}&token={}",
+        stack.address.replace("http://", "ws://"),
+        token.expose()
+    );
+    for inbox in &received {
+        let (socket, _) = tokio_tungstenite::connect_async(&ws_url).await?;
+        let inbox = inbox.clone();
+        tokio::spawn(async move {
+            let (_, mut incoming) = socket.split();
+            while let Some(Ok(message)) = incoming.next().await {
+                let Message::Text(text) = message else { continue };
+                let Ok(message) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
+                let ids = message["events"].as_array().into_iter().flatten().filter_map(|event| {
+                    (event["type"] != "goal")
+                        .then(|| event["id"].as_str().map(str::to_owned))
+                        .flatten()
+                });
+                inbox.lock().expect("inbox lock").extend(ids);
+            }
+        });
+    }
+
+    let http = reqwest::Client::new();
+    let collect = format!("{}/collect", stack.address);
+    let started = Instant::now();
+    let deadline = started + options.duration;
+    let visitors = (0..options.visitors).map(|visitor| {
+        let http = http.clone();
+        let collect = collect.clone();
+        tokio::spawn(async move { visit(&http, &collect, visitor, deadline).await })
+    });
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    for outcome in futures::future::join_all(visitors).await {
+        let (mine, failed) = outcome?;
+        accepted.extend(mine);
+        refused += failed;
+    }
+    let sending = started.elapsed();
+
+    let settle_started = Instant::now();
+    let mut problems;
+    loop {
+        problems = check(stack, token.expose(), &accepted, &received).await?;
+        if problems.is_empty() || settle_started.elapsed() > options.settle {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(LoadReport {
+        accepted: accepted.len(),
+        refused,
+        sending,
+        settling: settle_started.elapsed(),
+        problems,
+    })
+}
+
+/// One visitor: a hit at a time until the deadline, each retried with its id while the answer is a 503
+/// or a 429, as the tracker does.
+async fn visit(http: &reqwest::Client, collect: &str, visitor: usize, deadline: Instant) -> (Vec<Accepted>, usize) {
+    // Locally every request comes from 127.0.0.1, so the User-Agent alone tells visitors apart.
+    let user_agent = format!(
+        "Mozilla/5.0 (X11; Linux x86_64; rv:{major}.{minor}) Gecko/20100101 Firefox/{major}.{minor}",
+        major = 100 + visitor / 100,
+        minor = visitor % 100
+    );
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    let mut serial = visitor;
+    while Instant::now() < deadline {
+        serial += 7;
+        let page = PAGES[serial % PAGES.len()];
+        let id = uuid_v7();
+        let pageview = !serial.is_multiple_of(5);
+        let hit = if pageview {
+            json!({"s": SITE, "e": "pageview", "u": format!("https://example.com{page}"), "id": id})
+        } else {
+            json!({"s": SITE, "e": "event", "u": format!("https://example.com{page}"), "id": id, "p": {"name": SIGNUP}})
+        };
+        let mut stored = false;
+        for attempt in 0..20u32 {
+            let answer = http
+                .post(collect)
+                .header("content-type", "text/plain")
+                .header("user-agent", &user_agent)
+                .body(hit.to_string())
+                .send()
+                .await;
+            match answer.map(|response| response.status().as_u16()) {
+                Ok(200..=299) => {
+                    stored = true;
+                    break;
+                }
+                Ok(429 | 503) | Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt + 1))).await;
+                }
+                Ok(_) => break,
+            }
+        }
+        if stored {
+            accepted.push(Accepted {
+                id,
+                visitor,
+                pageview: pageview.then_some(page),
+                at: Instant::now(),
+            });
+        } else {
+            refused += 1;
+        }
+    }
+    (accepted, refused)
+}
+
+/// Every difference between the stack's state and the ground truth.
+async fn check(
+    stack: &LocalStack,
+    token: &str,
+    accepted: &[Accepted],
+    received: &[Arc<Mutex<Vec<String>>>],
+) -> anyhow::Result<Vec<String>> {
+    let mut problems = Vec::new();
+
+    // The table: each accepted id exactly once, and nothing else of this site.
+    let mut stored: HashMap<String, usize> = HashMap::new();
+    let mut start = None;
+    loop {
+        let page = stack
+            .dynamodb
+            .query()
+            .table_name(stack.store.table())
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(
+                ":pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(pulse_dynamodb::keys::site_pk(&SiteId::parse(SITE)?)),
+            )
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        for item in page.items() {
+            if let Some(Ok(id)) = item.get("id").map(|v| v.as_s()) {
+                *stored.entry(id.clone()).or_default() += 1;
+            }
+        }
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    let missing = accepted.iter().filter(|hit| !stored.contains_key(&hit.id)).count();
+    let extra = stored.len().saturating_sub(accepted.len() - missing);
+    let doubled = stored.values().filter(|&&copies| copies > 1).count();
+    if missing + extra + doubled > 0 {
+        problems.push(format!(
+            "table: {missing} accepted hits missing, {extra} unexpected, {doubled} stored twice"
+        ));
+    }
+
+    // The realtime view against the ground truth.
+    let view: Value = reqwest::Client::new()
+        .get(format!("{}/sites/{SITE}/realtime?minutes=30&limit=50", stack.address))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let pageviews = accepted.iter().filter(|hit| hit.pageview.is_some()).count() as u64;
+    let signups = accepted.len() as u64 - pageviews;
+    let mut latest_page: BTreeMap<usize, (Instant, &str)> = BTreeMap::new();
+    let mut visitors = std::collections::BTreeSet::new();
+    for hit in accepted {
+        visitors.insert(hit.visitor);
+        if let Some(page) = hit.pageview {
+            let entry = latest_page.entry(hit.visitor).or_insert((hit.at, page));
+            if hit.at >= entry.0 {
+                *entry = (hit.at, page);
+            }
+        }
+    }
+    let mut active: BTreeMap<&str, u64> = BTreeMap::new();
+    for (_, page) in latest_page.values() {
+        *active.entry(page).or_default() += 1;
+    }
+    let shown_active: BTreeMap<&str, u64> = view["activePages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| Some((entry["path"].as_str()?, entry["visitors"].as_u64()?)))
+        .collect();
+    let shown_signups = view["goals"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|goal| goal["goal"] == SIGNUP)
+        .and_then(|goal| goal["conversions"].as_u64())
+        .unwrap_or(0);
+    for (what, shown, truth) in [
+        ("page views", view["pageViews"].as_u64(), pageviews),
+        (
+            "current visitors",
+            view["currentVisitors"].as_u64(),
+            visitors.len() as u64,
+        ),
+        ("signup conversions", Some(shown_signups), signups),
+    ] {
+        if shown != Some(truth) {
+            problems.push(format!("view: {what} {shown:?}, ground truth {truth}"));
+        }
+    }
+    if shown_active != active {
+        problems.push(format!("view: active pages {shown_active:?}, ground truth {active:?}"));
+    }
+
+    // Every dashboard: each accepted event exactly once.
+    for (dashboard, inbox) in received.iter().enumerate() {
+        let inbox = inbox.lock().expect("inbox lock");
+        let mut copies: HashMap<&str, usize> = HashMap::new();
+        for id in inbox.iter() {
+            *copies.entry(id).or_default() += 1;
+        }
+        let missing = accepted
+            .iter()
+            .filter(|hit| !copies.contains_key(hit.id.as_str()))
+            .count();
+        let doubled = copies.values().filter(|&&count| count > 1).count();
+        if missing + doubled > 0 {
+            problems.push(format!(
+                "dashboard {dashboard}: {missing} accepted events not received, {doubled} received twice"
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+/// A UUIDv7, as the tracker makes them: the hit's time first, so the event is keyed by it.
+fn uuid_v7() -> String {
+    let millis = chrono::Utc::now().timestamp_millis() as u64;
+    let mut random = [0u8; 10];
+    getrandom::fill(&mut random).expect("the operating system's random source is available");
+    let hex: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!(
+        "{:08x}-{:04x}-7{}-8{}-{}",
+        millis >> 16,
+        millis & 0xffff,
+        &hex[0..3],
+        &hex[3..6],
+        &hex[6..18]
+    )
+}
