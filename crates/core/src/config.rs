@@ -112,6 +112,19 @@ pub struct ReaderConfig {
     /// The realtime rollups' table (`ROLLUP_TABLE_NAME`).
     pub rollup_table_name: String,
     pub site_cache_ttl: Duration,
+    /// See [`request_budget`].
+    pub request_budget: Duration,
+}
+
+/// `REQUEST_BUDGET_MS` (default 8 s of the template's 10 s function timeout): how long a request handler
+/// may wait on the store before it answers 503 with `Retry-After` itself. In Lambda the invocation's
+/// deadline shortens it further (`pulse_http::request_budget`).
+pub fn request_budget<F: Fn(&str) -> Option<String>>(settings: &Settings<F>) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_millis(settings.number(
+        "REQUEST_BUDGET_MS",
+        100..=900_000,
+        8_000,
+    )?))
 }
 
 impl ReaderConfig {
@@ -126,6 +139,7 @@ impl ReaderConfig {
             rollup_table_name: rollup_table_name(&settings, &table_name),
             table_name,
             site_cache_ttl: settings.seconds("SITE_CACHE_SECONDS", 0..=3_600, Duration::from_secs(60))?,
+            request_budget: request_budget(&settings)?,
         })
     }
 }

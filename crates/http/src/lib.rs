@@ -2,8 +2,10 @@
 //! carries `Access-Control-Allow-Origin: *` (the tracker posts from any site; dashboards authenticate
 //! with a bearer token, not cookies). Errors are `{"error": "...", "field": "..."}`.
 
+use std::time::{Duration, SystemTime};
+
 use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Response};
+use lambda_http::{Body, Context, Response};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -99,6 +101,22 @@ pub fn temporarily_unavailable() -> Response<Body> {
     response
 }
 
+/// Left to the invocation for answering once the budget is spent.
+const ANSWER_MARGIN: Duration = Duration::from_millis(500);
+
+/// The configured budget, or less when the Lambda invocation's deadline is nearer: the answer must go
+/// out before the function times out, or API Gateway answers with an error of its own.
+pub fn request_budget(configured: Duration, context: Option<&Context>) -> Duration {
+    match context {
+        // No deadline (0) outside Lambda, in the local gateway.
+        Some(context) if context.deadline > 0 => {
+            let left = context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
+            configured.min(left.saturating_sub(ANSWER_MARGIN))
+        }
+        _ => configured,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +137,34 @@ mod tests {
             };
             assert!(!body.contains("throttled"), "{body}");
         }
+    }
+
+    /// The budget never outlasts the invocation: a function with 3 s left answers after at most 2.5 s.
+    #[test]
+    fn the_budget_ends_before_the_invocations_deadline() {
+        let configured = Duration::from_secs(8);
+        assert_eq!(request_budget(configured, None), configured);
+        let mut context = Context::default();
+        assert_eq!(
+            request_budget(configured, Some(&context)),
+            configured,
+            "no deadline outside Lambda"
+        );
+        let in_three_seconds = SystemTime::now() + Duration::from_secs(3);
+        context.deadline = in_three_seconds
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let budget = request_budget(configured, Some(&context));
+        assert!(
+            budget <= Duration::from_millis(2_500) && budget > Duration::from_secs(2),
+            "{budget:?}"
+        );
+        context.deadline = 1;
+        assert_eq!(
+            request_budget(configured, Some(&context)),
+            Duration::ZERO,
+            "deadline passed"
+        );
     }
 }

@@ -13,9 +13,8 @@ pub struct Config {
     /// Secret that CloudFront adds as `X-Origin-Verify`. Only a request carrying it may have its client
     /// IP and country taken from CloudFront's viewer headers.
     pub origin_verify_secret: Option<String>,
-    /// Longest a hit may take (`REQUEST_BUDGET_MS`, default 8 s of the template's 10 s timeout); in
-    /// Lambda, the invocation's own deadline shortens it. Past it the hit gets a 503 with `Retry-After`,
-    /// never the platform's own error, and the tracker sends it again (the retry is deduplicated).
+    /// Longest a hit may take ([`pulse_core::config::request_budget`]). Past it the hit gets a 503 with
+    /// `Retry-After`, never the platform's own error, and the tracker sends it again (deduplicated).
     pub request_budget: Duration,
 }
 
@@ -37,7 +36,7 @@ impl Config {
                 unknown_site_cache_ttl: defaults.unknown_site_cache_ttl,
             },
             origin_verify_secret: settings.optional("ORIGIN_VERIFY_SECRET"),
-            request_budget: Duration::from_millis(settings.number("REQUEST_BUDGET_MS", 100..=900_000, 8_000)?),
+            request_budget: pulse_core::config::request_budget(&settings)?,
         })
     }
 }

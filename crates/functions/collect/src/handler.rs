@@ -1,10 +1,10 @@
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use chrono::Utc;
 use lambda_http::http::{HeaderMap, Method, StatusCode, header};
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Context, Error, Request, RequestExt, Response};
+use lambda_http::{Body, Error, Request, RequestExt, Response};
 use pulse_core::metrics::Metrics;
 use pulse_core::{CollectError, CollectRequest, Collected, Collector, EventStore, SaltStore, SiteDirectory};
 use subtle::ConstantTimeEq;
@@ -64,7 +64,7 @@ where
         .then(|| header_str(headers, "cloudfront-viewer-country").or_else(|| header_str(headers, "cf-ipcountry")))
         .flatten();
 
-    let budget = request_budget(app.request_budget, request.lambda_context_ref());
+    let budget = response::request_budget(app.request_budget, request.lambda_context_ref());
     let collecting = app.collector.collect(CollectRequest {
         body: request.body().as_ref(),
         user_agent: header_str(headers, "user-agent").unwrap_or_default(),
@@ -102,22 +102,6 @@ fn outcome_metric<E>(outcome: &Result<Result<Collected, CollectError>, E>) -> &'
         Ok(Err(CollectError::HostNotAllowed)) => "HitsDroppedForeignHost",
         Ok(Err(CollectError::Invalid(_) | CollectError::TooLarge)) => "HitsInvalid",
         Ok(Err(CollectError::Store(_))) | Err(_) => "HitsStoreFailed",
-    }
-}
-
-/// Left to the invocation for answering once the budget is spent.
-const ANSWER_MARGIN: Duration = Duration::from_millis(500);
-
-/// The configured budget, or less when the Lambda invocation's deadline is nearer: the answer must go
-/// out before the function times out, or API Gateway answers with an error of its own.
-fn request_budget(configured: Duration, context: Option<&Context>) -> Duration {
-    match context {
-        // No deadline (0) outside Lambda, in the local gateway.
-        Some(context) if context.deadline > 0 => {
-            let left = context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
-            configured.min(left.saturating_sub(ANSWER_MARGIN))
-        }
-        _ => configured,
     }
 }
 
@@ -538,35 +522,6 @@ mod tests {
             Some("2001:db8::1".parse().unwrap())
         );
         assert_eq!(parse_viewer_address("garbage"), None);
-    }
-
-    /// The budget never outlasts the invocation: a function with 3 s left answers after at most 2.5 s.
-    #[test]
-    fn the_budget_ends_before_the_invocations_deadline() {
-        let configured = Duration::from_secs(8);
-        assert_eq!(request_budget(configured, None), configured);
-        let mut context = Context::default();
-        assert_eq!(
-            request_budget(configured, Some(&context)),
-            configured,
-            "no deadline outside Lambda"
-        );
-        let in_three_seconds = SystemTime::now() + Duration::from_secs(3);
-        context.deadline = in_three_seconds
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        let budget = request_budget(configured, Some(&context));
-        assert!(
-            budget <= Duration::from_millis(2_500) && budget > Duration::from_secs(2),
-            "{budget:?}"
-        );
-        context.deadline = 1;
-        assert_eq!(
-            request_budget(configured, Some(&context)),
-            Duration::ZERO,
-            "deadline passed"
-        );
     }
 
     #[test]

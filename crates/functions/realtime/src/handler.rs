@@ -14,6 +14,7 @@ use crate::Config;
 /// Everything the handler needs, built once per cold start.
 pub struct RealtimeApp<S> {
     pub service: RealtimeService<S>,
+    request_budget: Duration,
 }
 
 impl<S: SiteDirectory + RealtimeStore> RealtimeApp<S> {
@@ -22,6 +23,7 @@ impl<S: SiteDirectory + RealtimeStore> RealtimeApp<S> {
         let sites = SiteCache::new(config.site_cache_ttl, Duration::from_secs(10));
         Self {
             service: RealtimeService::new(store, sites),
+            request_budget: config.request_budget,
         }
     }
 }
@@ -58,7 +60,17 @@ where
     };
     let token = bearer_token(&request);
 
-    Ok(match app.service.view(&site_id, token, &params, Utc::now()).await {
+    let budget = response::request_budget(app.request_budget, request.lambda_context_ref());
+    let viewing = app.service.view(&site_id, token, &params, Utc::now());
+    let Ok(outcome) = tokio::time::timeout(budget, viewing).await else {
+        // The store is slow: the dashboard polls again, as it does after any 503.
+        tracing::warn!(
+            budget_ms = budget.as_millis() as u64,
+            "view not read within its budget; answering 503"
+        );
+        return Ok(response::temporarily_unavailable());
+    };
+    Ok(match outcome {
         Ok(view) => response::json(&view),
         // An unknown site answers exactly as a wrong token does, so site ids cannot be enumerated.
         Err(RealtimeError::UnknownSite | RealtimeError::Unauthorized) => {

@@ -65,3 +65,29 @@ async fn a_failing_store_gets_503_within_the_budget_and_retries_store_each_hit_o
     }
     assert_eq!(events.len(), failed.len() + 1);
 }
+
+/// The realtime API under the same budget: a slow store is its own 503, well before the function's
+/// timeout, and the next poll after DynamoDB is back gets the view.
+#[tokio::test]
+async fn a_slow_store_gets_the_realtime_503_within_the_budget() {
+    let proxy = FaultProxy::start(&moto_endpoint()).await;
+    let app = spawn_app_at(proxy.endpoint.clone(), vec![("REQUEST_BUDGET_MS", "1500".into())]).await;
+    let realtime = || {
+        app.http
+            .get(format!("{}/sites/demo/realtime?minutes=5", app.address))
+            .header("authorization", format!("Bearer {}", app.token))
+            .send()
+    };
+    proxy.set(Fault::Delay(Duration::from_millis(1_800)));
+    let started = Instant::now();
+    let response = realtime().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    proxy.set(Fault::None);
+    assert_eq!(realtime().await.unwrap().status(), StatusCode::OK);
+}
