@@ -11,9 +11,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use pulse_core::goal::{Goal, GoalName, GoalRule};
+use pulse_core::time::iso_millis;
 use pulse_core::{ReadToken, Site, SiteId};
+use pulse_dynamodb::keys;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -110,6 +114,7 @@ pub async fn run(stack: &LocalStack, options: &LoadOptions) -> anyhow::Result<Lo
     let http = reqwest::Client::new();
     let collect = format!("{}/collect", stack.address);
     let started = Instant::now();
+    let sending_from = Utc::now();
     let deadline = started + options.duration;
     let visitors = (0..options.visitors).map(|visitor| {
         let http = http.clone();
@@ -124,11 +129,15 @@ pub async fn run(stack: &LocalStack, options: &LoadOptions) -> anyhow::Result<Lo
         refused += failed;
     }
     let sending = started.elapsed();
+    let sent = (sending_from, Utc::now());
 
     let settle_started = Instant::now();
     let mut problems;
     loop {
-        problems = check(stack, token.expose(), &accepted, &received).await?;
+        // A read that fails (moto busy) is a difference like any other: the next round tries again.
+        problems = check(stack, token.expose(), sent, &accepted, &received)
+            .await
+            .unwrap_or_else(|err| vec![format!("could not read the results: {err:#}")]);
         if problems.is_empty() || settle_started.elapsed() > options.settle {
             break;
         }
@@ -203,37 +212,14 @@ async fn visit(http: &reqwest::Client, collect: &str, visitor: usize, deadline: 
 async fn check(
     stack: &LocalStack,
     token: &str,
+    sent: (DateTime<Utc>, DateTime<Utc>),
     accepted: &[Accepted],
     received: &[Arc<Mutex<Vec<String>>>],
 ) -> anyhow::Result<Vec<String>> {
     let mut problems = Vec::new();
 
     // The table: each accepted id exactly once, and nothing else of this site.
-    let mut stored: HashMap<String, usize> = HashMap::new();
-    let mut start = None;
-    loop {
-        let page = stack
-            .dynamodb
-            .query()
-            .table_name(stack.store.table())
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(
-                ":pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(pulse_dynamodb::keys::site_pk(&SiteId::parse(SITE)?)),
-            )
-            .set_exclusive_start_key(start)
-            .send()
-            .await?;
-        for item in page.items() {
-            if let Some(Ok(id)) = item.get("id").map(|v| v.as_s()) {
-                *stored.entry(id.clone()).or_default() += 1;
-            }
-        }
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            break;
-        }
-    }
+    let stored = stored_ids(stack, sent).await?;
     let missing = accepted.iter().filter(|hit| !stored.contains_key(&hit.id)).count();
     let extra = stored.len().saturating_sub(accepted.len() - missing);
     let doubled = stored.values().filter(|&&copies| copies > 1).count();
@@ -317,6 +303,66 @@ async fn check(
         }
     }
     Ok(problems)
+}
+
+/// How many items of the load's site carry each id. The events are keyed by their ids' times, all
+/// within the sending time, so they are read in 5-second slices of it: moto filters a partition by key
+/// range cheaply but pages through a whole partition slowly. Plus any keyed by id alone (none expected).
+async fn stored_ids(
+    stack: &LocalStack,
+    sent: (DateTime<Utc>, DateTime<Utc>),
+) -> anyhow::Result<HashMap<String, usize>> {
+    let site = SiteId::parse(SITE)?;
+    let mut by_key: HashMap<String, String> = HashMap::new();
+    let mut ranges = Vec::new();
+    for prefix in [keys::PAGEVIEW_PREFIX, keys::EVENT_PREFIX] {
+        let mut from = sent.0 - chrono::Duration::seconds(1);
+        while from <= sent.1 + chrono::Duration::seconds(1) {
+            let to = from + chrono::Duration::seconds(5);
+            ranges.push((
+                format!("{prefix}{}", iso_millis(from)),
+                format!("{prefix}{}", iso_millis(to)),
+            ));
+            from = to;
+        }
+    }
+    ranges.push((
+        keys::CLIENT_ID_PREFIX.to_owned(),
+        format!("{}~", keys::CLIENT_ID_PREFIX),
+    ));
+    for (low, high) in ranges {
+        let mut start = None;
+        loop {
+            let page = stack
+                .dynamodb
+                .query()
+                .table_name(stack.store.table())
+                .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+                .expression_attribute_values(":pk", AttributeValue::S(keys::site_pk(&site)))
+                .expression_attribute_values(":low", AttributeValue::S(low.clone()))
+                .expression_attribute_values(":high", AttributeValue::S(high.clone()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in page.items() {
+                if let (Some(Ok(sk)), Some(Ok(id))) =
+                    (item.get("sk").map(|v| v.as_s()), item.get("id").map(|v| v.as_s()))
+                {
+                    // Slices share their boundary millisecond: the key, not the read, is what counts.
+                    by_key.insert(sk.clone(), id.clone());
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+    }
+    let mut stored: HashMap<String, usize> = HashMap::new();
+    for id in by_key.into_values() {
+        *stored.entry(id).or_default() += 1;
+    }
+    Ok(stored)
 }
 
 /// A UUIDv7, as the tracker makes them: the hit's time first, so the event is keyed by it.
