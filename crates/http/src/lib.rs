@@ -2,7 +2,7 @@
 //! carries `Access-Control-Allow-Origin: *` (the tracker posts from any site; dashboards authenticate
 //! with a bearer token, not cookies). Errors are `{"error": "...", "field": "..."}`.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Context, Response};
@@ -101,24 +101,16 @@ pub fn temporarily_unavailable() -> Response<Body> {
     response
 }
 
-/// Left to the invocation for answering once the budget is spent.
-const ANSWER_MARGIN: Duration = Duration::from_millis(500);
-
-/// The configured budget, or less when the Lambda invocation's deadline is nearer: the answer must go
-/// out before the function times out, or API Gateway answers with an error of its own.
+/// [`pulse_core::time::request_budget`] for an HTTP request's Lambda context.
 pub fn request_budget(configured: Duration, context: Option<&Context>) -> Duration {
-    match context {
-        // No deadline (0) outside Lambda, in the local gateway.
-        Some(context) if context.deadline > 0 => {
-            let left = context.deadline().duration_since(SystemTime::now()).unwrap_or_default();
-            configured.min(left.saturating_sub(ANSWER_MARGIN))
-        }
-        _ => configured,
-    }
+    // No context (and so no deadline) outside Lambda, in the local gateway.
+    pulse_core::time::request_budget(configured, context.map_or(0, |context| context.deadline))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
     use super::*;
 
     #[test]

@@ -18,6 +18,7 @@ pub struct ConnectApp<S> {
     pub store: S,
     sites: SiteCache,
     max_connections_per_site: usize,
+    request_budget: Duration,
 }
 
 impl<S: SiteDirectory + ConnectionStore> ConnectApp<S> {
@@ -26,6 +27,7 @@ impl<S: SiteDirectory + ConnectionStore> ConnectApp<S> {
             store,
             sites: SiteCache::new(config.reader.site_cache_ttl, Duration::from_secs(10)),
             max_connections_per_site: config.max_connections_per_site,
+            request_budget: config.reader.request_budget,
         }
     }
 }
@@ -57,38 +59,60 @@ where
             Some("siteId"),
         ));
     };
+    let budget = pulse_core::time::request_budget(app.request_budget, event.context.deadline);
+    let admitting = admit(app, &site_id, query.first("token"), &connection);
+    match tokio::time::timeout(budget, admitting).await {
+        Ok(answer) => Ok(answer),
+        Err(_) => {
+            // A slow store: the dashboard reconnects with backoff, as after any refusal.
+            tracing::warn!(
+                budget_ms = budget.as_millis() as u64,
+                "connection not admitted within its budget"
+            );
+            Ok(response::error(503, "temporarily unavailable, retry later", None))
+        }
+    }
+}
+
+/// The site and token checks, the cap, and the connection's items.
+async fn admit<S: SiteDirectory + ConnectionStore>(
+    app: &ConnectApp<S>,
+    site_id: &SiteId,
+    token: Option<&str>,
+    connection: &ConnectionId,
+) -> ApiGatewayProxyResponse {
     let refused = || response::error(401, "a valid token for this site is required", Some("token"));
-    let site = match app.sites.get(&app.store, &site_id).await {
+    let site = match app.sites.get(&app.store, site_id).await {
         Ok(Some(site)) => site,
-        Ok(None) => return Ok(refused()),
+        Ok(None) => return refused(),
         Err(err) => {
             tracing::error!(error = %err, source = ?std::error::Error::source(&err), "site lookup failed");
-            return Ok(response::error(503, "temporarily unavailable, retry later", None));
+            return response::error(503, "temporarily unavailable, retry later", None);
         }
     };
-    if !site.readable_with(query.first("token")) {
-        return Ok(refused());
+    if !site.readable_with(token) {
+        return refused();
     }
     match app.store.site_connections(&site.id).await {
         Ok(open) if open.len() >= app.max_connections_per_site => {
-            return Ok(response::error(
+            return response::error(
                 429,
                 "this site has as many live dashboards open as it may; close one or poll the realtime API",
                 None,
-            ));
+            );
         }
         Ok(_) => {}
         Err(err) => {
             tracing::error!(error = %err, source = ?std::error::Error::source(&err), "connection count failed");
-            return Ok(response::error(503, "temporarily unavailable, retry later", None));
+            return response::error(503, "temporarily unavailable, retry later", None);
         }
     }
     let expires_at = Utc::now() + CONNECTION_TTL;
-    if let Err(err) = app.store.add_connection(&site.id, &connection, expires_at).await {
+    if let Err(err) = app.store.add_connection(&site.id, connection, expires_at).await {
         tracing::error!(error = %err, source = ?std::error::Error::source(&err), "could not record the connection");
-        return Ok(response::error(503, "temporarily unavailable, retry later", None));
+        return response::error(503, "temporarily unavailable, retry later", None);
     }
-    Ok(response::ok())
+    response::ok()
 }
 
 #[cfg(test)]

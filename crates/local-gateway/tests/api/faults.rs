@@ -91,3 +91,22 @@ async fn a_slow_store_gets_the_realtime_503_within_the_budget() {
     proxy.set(Fault::None);
     assert_eq!(realtime().await.unwrap().status(), StatusCode::OK);
 }
+
+/// `$connect` under the same budget: a slow store refuses the connection with 503 in time, and the
+/// dashboard's reconnect after DynamoDB is back is admitted.
+#[tokio::test]
+async fn a_slow_store_refuses_a_dashboard_with_503_within_the_budget() {
+    let proxy = FaultProxy::start(&moto_endpoint()).await;
+    let app = spawn_app_at(proxy.endpoint.clone(), vec![("REQUEST_BUDGET_MS", "1500".into())]).await;
+    let query = format!("siteId=demo&token={}", app.token);
+    proxy.set(Fault::Delay(Duration::from_millis(1_800)));
+    let started = Instant::now();
+    assert_eq!(app.refused_status(&query).await, 503);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    proxy.set(Fault::None);
+    let _socket = app.dashboard().await;
+}

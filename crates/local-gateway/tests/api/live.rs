@@ -35,7 +35,7 @@ impl TestApp {
     }
 
     /// The HTTP status of a refused handshake.
-    async fn refused_status(&self, query: &str) -> u16 {
+    pub(crate) async fn refused_status(&self, query: &str) -> u16 {
         let mut request = self.ws_url(query).into_client_request().unwrap();
         request
             .headers_mut()
