@@ -167,7 +167,7 @@ async fn visit(http: &reqwest::Client, collect: &str, visitor: usize, deadline: 
     while Instant::now() < deadline {
         serial += 7;
         let page = PAGES[serial % PAGES.len()];
-        let id = uuid_v7();
+        let id = uuid_v7(Utc::now());
         let pageview = !serial.is_multiple_of(5);
         let hit = if pageview {
             json!({"s": SITE, "e": "pageview", "u": format!("https://example.com{page}"), "id": id})
@@ -365,9 +365,9 @@ async fn stored_ids(
     Ok(stored)
 }
 
-/// A UUIDv7, as the tracker makes them: the hit's time first, so the event is keyed by it.
-fn uuid_v7() -> String {
-    let millis = chrono::Utc::now().timestamp_millis() as u64;
+/// A UUIDv7 whose embedded time is `at`, as the tracker makes them: the event is keyed by that time.
+pub fn uuid_v7(at: DateTime<Utc>) -> String {
+    let millis = at.timestamp_millis() as u64;
     let mut random = [0u8; 10];
     getrandom::fill(&mut random).expect("the operating system's random source is available");
     let hex: String = random.iter().map(|byte| format!("{byte:02x}")).collect();

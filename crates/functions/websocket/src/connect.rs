@@ -69,7 +69,7 @@ where
                 budget_ms = budget.as_millis() as u64,
                 "connection not admitted within its budget"
             );
-            Ok(response::error(503, "temporarily unavailable, retry later", None))
+            Ok(response::unavailable())
         }
     }
 }
@@ -87,7 +87,7 @@ async fn admit<S: SiteDirectory + ConnectionStore>(
         Ok(None) => return refused(),
         Err(err) => {
             tracing::error!(error = %err, source = ?std::error::Error::source(&err), "site lookup failed");
-            return response::error(503, "temporarily unavailable, retry later", None);
+            return response::unavailable();
         }
     };
     if !site.readable_with(token) {
@@ -104,13 +104,13 @@ async fn admit<S: SiteDirectory + ConnectionStore>(
         Ok(_) => {}
         Err(err) => {
             tracing::error!(error = %err, source = ?std::error::Error::source(&err), "connection count failed");
-            return response::error(503, "temporarily unavailable, retry later", None);
+            return response::unavailable();
         }
     }
     let expires_at = Utc::now() + CONNECTION_TTL;
     if let Err(err) = app.store.add_connection(&site.id, connection, expires_at).await {
         tracing::error!(error = %err, source = ?std::error::Error::source(&err), "could not record the connection");
-        return response::error(503, "temporarily unavailable, retry later", None);
+        return response::unavailable();
     }
     response::ok()
 }

@@ -14,6 +14,11 @@ pub fn error(status: i64, message: &str, field: Option<&str>) -> ApiGatewayProxy
     with_body(status, serde_json::json!({ "error": message, "field": field }))
 }
 
+/// 503: the store failed or was too slow; the dashboard reconnects with backoff.
+pub fn unavailable() -> ApiGatewayProxyResponse {
+    error(503, "temporarily unavailable, retry later", None)
+}
+
 pub fn ok() -> ApiGatewayProxyResponse {
     let mut response = ApiGatewayProxyResponse::default();
     response.status_code = 200;

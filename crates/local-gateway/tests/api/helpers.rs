@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
+pub use local_gateway::load::uuid_v7;
 use local_gateway::{Gateway, LocalStack, StackOptions};
 use pulse_core::{ReadToken, Site, SiteId};
 use pulse_dynamodb::DynamoStore;
@@ -165,21 +166,6 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-}
-
-/// A UUIDv7 whose embedded time is `at`, as the tracker makes them.
-pub fn uuid_v7(at: chrono::DateTime<chrono::Utc>) -> String {
-    let millis = at.timestamp_millis() as u64;
-    let random = pulse_core::EventId::random();
-    let r = random.as_str();
-    format!(
-        "{:08x}-{:04x}-7{}-8{}-{}",
-        millis >> 16,
-        millis & 0xffff,
-        &r[0..3],
-        &r[3..6],
-        &r[6..18]
-    )
 }
 
 pub fn s<'a>(item: &'a Item, name: &str) -> &'a str {
