@@ -124,6 +124,14 @@ impl<T> Drop for ResetOnPanic<'_, T> {
 }
 
 /// The repository root: the first ancestor of the crate that holds `fuzz/corpus`.
+/// The runtime a target drives its handler with: one thread, timers on (the handlers' request budgets).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime")
+}
+
 pub fn repo_root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest

@@ -584,10 +584,7 @@ fn check(records: &[Record], runtime: &tokio::runtime::Runtime, tally: &Tally) -
 #[test]
 fn stream_decoder_keeps_exactly_the_decodable_raw_events() {
     let tally = Tally::new("stream");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = common::runtime();
     common::fuzz(file!(), CI_CASES, &tally, batch(), |records| {
         check(&records, &runtime, &tally)
     });

@@ -958,10 +958,7 @@ fn check(
 #[test]
 fn collect_answers_only_documented_statuses() {
     let tally = Tally::new("collect");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = common::runtime();
     // One warm function per configuration, replaced every APP_LIFETIME requests.
     let apps = RefCell::new([warm(false), warm(true)]);
     common::fuzz(file!(), CI_CASES, &tally, case(), |case| {

@@ -102,10 +102,7 @@ fn warm() -> Warm {
         first: stream[0].sequence.clone(),
         last: stream[stream.len() - 1].sequence.clone(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = common::runtime();
     let report = runtime.block_on(fold_batch(&store, &AggregateConfig::default(), &batch, stream, now));
     assert!(report.failed.is_empty(), "the seed traffic folds");
     let config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "t".into())).unwrap();
@@ -397,10 +394,7 @@ fn check(warm: &Warm, case: &Case, runtime: &tokio::runtime::Runtime, tally: &Ta
 #[test]
 fn realtime_answers_only_documented_statuses() {
     let tally = Tally::new("realtime");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = common::runtime();
     let app = RefCell::new(warm());
     common::fuzz(file!(), CI_CASES, &tally, case(), |case| {
         let _reset = common::ResetOnPanic(&app, warm);

@@ -324,10 +324,7 @@ fn run_step(warm: &Warm, step: &Step, runtime: &tokio::runtime::Runtime, tally: 
 #[test]
 fn connect_answers_only_documented_statuses() {
     let tally = Tally::new("ws-connect");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = common::runtime();
     let app = RefCell::new(warm());
     common::fuzz(file!(), CI_CASES, &tally, steps(), |steps| {
         let _reset = common::ResetOnPanic(&app, warm);
@@ -379,10 +376,7 @@ fn message() -> BoxedStrategy<Option<String>> {
 #[test]
 fn default_route_answers_every_message() {
     let tally = Tally::new("ws-default");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = common::runtime();
     let fixture = fixtures("websocket")
         .into_iter()
         .find(|event| event["requestContext"]["routeKey"] == "$default")
