@@ -100,7 +100,7 @@ fn build_raw_event(index: usize, spec: &Spec) -> StoredEvent {
         7 | 8 => EventKind::Event,
         _ => EventKind::Outbound,
     };
-    // Several events may share a millisecond: ties are broken by id.
+    // Several events may share a millisecond: of those, the greater value is the latest.
     let ts = now() - Duration::seconds(spec.seconds_ago);
     let mut event = pulse_core::memory::sample_event(kind, &format!("e{index:05}"), ts);
     event.visitor = visitor_id(spec.visitor);

@@ -42,21 +42,18 @@ impl PartialOrd for SequenceNumber {
     }
 }
 
-/// Orders the events that set a visitor's values: receive time in milliseconds, ties broken by a 16-bit
-/// digest of the event id, so every reader picks the same "latest" and a stamp takes two bytes besides
-/// its time.
+/// When an event set a visitor's values: its receive time in milliseconds. Two events of one visitor in
+/// the same millisecond are ordered by their values (see [`keep_latest`]), so every reader picks the same
+/// "latest" without storing anything else; a stamp takes two bytes in a part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Stamp {
     pub millis: i64,
-    pub tie: u16,
 }
 
 impl Stamp {
     pub fn of(event: &StoredEvent) -> Self {
-        let digest = fnv1a(event.id.as_str().as_bytes());
         Self {
             millis: event.ts.timestamp_millis(),
-            tie: (digest >> 48) as u16,
         }
     }
 }
@@ -107,9 +104,9 @@ pub struct Stamped {
     pub value: String,
 }
 
-/// Keeps the later of two stamped values; of two with the same stamp (two events of a millisecond
-/// whose ids' digests collide), the greater value, so that the outcome never depends on the order
-/// events are observed in, which events arriving on several stream shards make arbitrary.
+/// Keeps the later of two stamped values; of two with the same stamp (two events of a millisecond), the
+/// greater value, so that the outcome never depends on the order events are observed in, which events
+/// arriving on several stream shards make arbitrary.
 fn keep_latest(slot: &mut Option<Stamped>, candidate: &Stamped) {
     let later = |current: &Stamped| (current.at, &current.value) < (candidate.at, &candidate.value);
     if slot.as_ref().is_none_or(later) {
@@ -417,11 +414,11 @@ mod tests {
     #[test]
     fn later_stamp_wins_whatever_the_order() {
         let early = Stamped {
-            at: Stamp { millis: 1_000, tie: 9 },
+            at: Stamp { millis: 1_000 },
             value: "/early".into(),
         };
         let late = Stamped {
-            at: Stamp { millis: 1_001, tie: 0 },
+            at: Stamp { millis: 1_001 },
             value: "/late".into(),
         };
         let mut one = VisitorState {
@@ -446,7 +443,7 @@ mod tests {
 
     #[test]
     fn equal_stamps_pick_the_same_value_whatever_the_order() {
-        // Ids that differ only in their last character share the digest's top bits.
+        // Two page views of one visitor in the same millisecond.
         let at = chrono::Utc::now();
         let mut first = crate::memory::sample_event(EventKind::Pageview, "e00020", at);
         first.path = "/".into();

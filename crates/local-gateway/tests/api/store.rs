@@ -70,7 +70,6 @@ async fn an_item_over_the_size_limit_is_a_permanent_refusal() {
             page: Some(Stamped {
                 at: Stamp {
                     millis: minute.start().timestamp_millis(),
-                    tie: 0,
                 },
                 value: format!("/{}", "x".repeat(450 * 1024)),
             }),
