@@ -10,7 +10,23 @@ source infra/local/moto.sh
 
 infra/local/venv.sh infra/local/requirements.txt
 cargo bench -p collect
-cargo build --release --quiet -p collect -p aggregate -p realtime -p websocket -p broadcast -p web
+FUNCTION_CRATES=(-p collect -p aggregate -p realtime -p websocket -p broadcast -p web)
+cargo build --release --quiet "${FUNCTION_CRATES[@]}"
+# The "before" of the functions' figures: the release binaries of $BENCH_BASELINE (a commit), built
+# once from `git archive` into a cache of their own, so both builds are measured in this one run.
+if [ -n "${BENCH_BASELINE:-}" ]; then
+  baseline_commit=$(git rev-parse --verify "$BENCH_BASELINE^{commit}")
+  baseline_cache="${XDG_CACHE_HOME:-$HOME/.cache}/pulse-analytics/bench-baseline"
+  baseline_src="$baseline_cache/$baseline_commit"
+  if [ ! -d "$baseline_src" ]; then
+    mkdir -p "$baseline_src.partial"
+    git archive "$baseline_commit" | tar -x -C "$baseline_src.partial"
+    mv "$baseline_src.partial" "$baseline_src"
+  fi
+  echo "Building the baseline ${baseline_commit:0:12} (once per commit)"
+  (cd "$baseline_src" && CARGO_TARGET_DIR="$baseline_cache/target" cargo build --release --quiet "${FUNCTION_CRATES[@]}")
+  export BENCH_BASELINE_DIR="$baseline_cache/target/release"
+fi
 cargo bench -p local-gateway --bench functions
 start_moto
 trap 'stop_processes "$MOTO_PID"' EXIT

@@ -3,16 +3,23 @@
 //! binary started as a fresh process with `AWS_LAMBDA_RUNTIME_API` pointing at them.
 //!
 //! Per function: binary size (the arm64 release build of `make release` when present, else the host
-//! build measured here), cold start (process start → first response posted to the Runtime API), warm
-//! CPU per invocation (the process's user + system time over the warm invocations, from /proc) and
-//! peak RSS (VmHWM). The stub answers in microseconds, so the figures are the function's own.
+//! build measured here), init (process start → first request for an invocation), cold start (process
+//! start → first response posted to the Runtime API), warm CPU per invocation (the process's user +
+//! system time over the warm invocations, from /proc) and peak RSS (VmHWM). The stub answers in
+//! microseconds, so the figures are the function's own. Each figure is the median of [`ROUNDS`] fresh
+//! processes.
+//!
+//! `BENCH_BASELINE_DIR`, a directory of release binaries of another revision (`make bench` builds the
+//! one named by `BENCH_BASELINE`), adds a "before" to every figure: both builds are measured in the
+//! same run, alternately, so machine noise falls on both. `BENCH_ONLY=collect` measures one function;
+//! `BENCH_WRAP="perf record -g --"` starts each binary under a profiler.
 //!
 //! `cargo bench -p local-gateway --bench functions` after `cargo build --release` of the function
 //! crates (`make bench` does both); Linux only (/proc).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path as FsPath, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,8 +32,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-/// Warm invocations after the first, per function.
-const WARM_INVOCATIONS: usize = 500;
+/// Warm invocations after the first, per process: enough that /proc's 10 ms CPU ticks are <5% of the
+/// total.
+const WARM_INVOCATIONS: usize = 2000;
+
+/// Fresh processes per function and build; each figure is their median.
+const ROUNDS: usize = 3;
 
 /// (binary, the fixture it is invoked with)
 const FUNCTIONS: &[(&str, &str)] = &[
@@ -55,37 +66,73 @@ type Shared = Arc<Mutex<Invocations>>;
 async fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), PathBuf::from);
+    let baseline = std::env::var("BENCH_BASELINE_DIR").ok().map(PathBuf::from);
+    let only = std::env::var("BENCH_ONLY").ok();
     let dynamodb = serve(dynamodb_stub()).await;
     println!(
         "Lambda binaries against a local Runtime API and a DynamoDB stub (loopback), {WARM_INVOCATIONS} warm \
-         invocations each\n"
+         invocations per process, median of {ROUNDS} processes{}\n",
+        match &baseline {
+            Some(dir) => format!("; before → after, before = {}", dir.display()),
+            None => String::new(),
+        }
     );
     println!(
-        "{:<14} {:>14} {:>10} {:>12} {:>18} {:>10}",
-        "function", "size (MB)", "init (ms)", "cold (ms)", "warm CPU (µs/inv)", "peak RSS"
+        "{:<14} {:>11} {:>16} {:>14} {:>16} {:>18} {:>16}",
+        "function", "arm64 (MB)", "host size (MB)", "init (ms)", "cold (ms)", "warm CPU (µs/inv)", "peak RSS (MB)"
     );
     for (binary, fixture) in FUNCTIONS {
-        let host_binary = target.join("release").join(binary);
-        if !host_binary.exists() {
+        if only.as_deref().is_some_and(|only| only != *binary) {
+            continue;
+        }
+        let after = target.join("release").join(binary);
+        if !after.exists() {
             println!("{binary:<14} not built: run `cargo build --release -p <crate>` (make bench does)");
             continue;
         }
-        let arm64 = target.join("lambda").join(binary).join("bootstrap");
-        let (size, which) = match std::fs::metadata(&arm64) {
-            Ok(meta) => (meta.len(), "arm64"),
-            Err(_) => (std::fs::metadata(&host_binary).unwrap().len(), "host"),
-        };
+        let before = baseline
+            .as_ref()
+            .map(|dir| dir.join(binary))
+            .filter(|path| path.exists());
+        let arm64 = std::fs::metadata(target.join("lambda").join(binary).join("bootstrap"))
+            .map(|meta| format!("{:.2}", megabytes(meta.len())))
+            .unwrap_or_else(|_| "-".to_owned());
         let event: Value = serde_json::from_str(&std::fs::read_to_string(root.join(fixture)).unwrap()).unwrap();
-        let figures = measure(&host_binary, event, dynamodb).await;
+        let mut rounds_after = Vec::new();
+        let mut rounds_before = Vec::new();
+        for _ in 0..ROUNDS {
+            if let Some(before) = &before {
+                rounds_before.push(measure(before, event.clone(), dynamodb).await);
+            }
+            rounds_after.push(measure(&after, event.clone(), dynamodb).await);
+        }
+        let after_figures = Figures::median(&rounds_after);
+        let before_figures = (!rounds_before.is_empty()).then(|| Figures::median(&rounds_before));
+        let column = |figure: fn(&Figures) -> f64, precision: usize| {
+            let now = format!("{:.*}", precision, figure(&after_figures));
+            match &before_figures {
+                Some(before) => format!("{:.*} → {now}", precision, figure(before)),
+                None => now,
+            }
+        };
+        let size = |path: &FsPath| megabytes(std::fs::metadata(path).map_or(0, |meta| meta.len()));
+        let host_size = match &before {
+            Some(before) => format!("{:.2} → {:.2}", size(before), size(&after)),
+            None => format!("{:.2}", size(&after)),
+        };
+        let errors: usize = rounds_after
+            .iter()
+            .chain(&rounds_before)
+            .map(|figures| figures.errors)
+            .sum();
         println!(
-            "{binary:<14} {:>8.2} {which:<5} {:>10.1} {:>12.1} {:>18.0} {:>7.1} MB{}",
-            size as f64 / 1_048_576.0,
-            figures.init.as_secs_f64() * 1e3,
-            figures.cold.as_secs_f64() * 1e3,
-            figures.warm_cpu.as_secs_f64() * 1e6,
-            figures.peak_rss_kb as f64 / 1024.0,
-            if figures.errors > 0 {
-                format!("  ({} errors)", figures.errors)
+            "{binary:<14} {arm64:>11} {host_size:>16} {:>14} {:>16} {:>18} {:>16}{}",
+            column(|f| f.init.as_secs_f64() * 1e3, 1),
+            column(|f| f.cold.as_secs_f64() * 1e3, 1),
+            column(|f| f.warm_cpu.as_secs_f64() * 1e6, 0),
+            column(|f| f.peak_rss_kb as f64 / 1024.0, 1),
+            if errors > 0 {
+                format!("  ({errors} errors)")
             } else {
                 String::new()
             },
@@ -93,13 +140,18 @@ async fn main() {
     }
     println!(
         "\ninit: process start → first request for an invocation. cold: process start → first response \
-         posted (init + the first invocation). warm CPU: user + \
-         system time of the process per warm invocation, runtime loop included. Host build ({}), not \
-         arm64: the arm64 binaries cannot run here.",
+         posted (init + the first invocation). warm CPU: user + system time of the process per warm \
+         invocation, runtime loop included. Timings and RSS: host build ({}), not arm64: the arm64 \
+         binaries cannot run here.",
         std::env::consts::ARCH
     );
 }
 
+fn megabytes(bytes: u64) -> f64 {
+    bytes as f64 / 1_048_576.0
+}
+
+#[derive(Clone)]
 struct Figures {
     /// Process start → the first request for an invocation.
     init: Duration,
@@ -109,7 +161,24 @@ struct Figures {
     errors: usize,
 }
 
-async fn measure(binary: &PathBuf, event: Value, dynamodb: SocketAddr) -> Figures {
+impl Figures {
+    /// Each figure's median over the rounds, on its own.
+    fn median(rounds: &[Figures]) -> Figures {
+        fn middle<T: Ord + Copy>(mut values: Vec<T>) -> T {
+            values.sort_unstable();
+            values[values.len() / 2]
+        }
+        Figures {
+            init: middle(rounds.iter().map(|f| f.init).collect()),
+            cold: middle(rounds.iter().map(|f| f.cold).collect()),
+            warm_cpu: middle(rounds.iter().map(|f| f.warm_cpu).collect()),
+            peak_rss_kb: middle(rounds.iter().map(|f| f.peak_rss_kb).collect()),
+            errors: rounds.iter().map(|f| f.errors).sum(),
+        }
+    }
+}
+
+async fn measure(binary: &FsPath, event: Value, dynamodb: SocketAddr) -> Figures {
     let shared: Shared = Arc::new(Mutex::new(Invocations {
         pending: std::iter::repeat_n(event, WARM_INVOCATIONS + 1).collect(),
         first_request: None,
@@ -118,7 +187,16 @@ async fn measure(binary: &PathBuf, event: Value, dynamodb: SocketAddr) -> Figure
     }));
     let runtime_api = serve(runtime_api(shared.clone())).await;
     let started = Instant::now();
-    let mut child = Command::new(binary)
+    let mut command = match std::env::var("BENCH_WRAP") {
+        Ok(wrapper) => {
+            let mut words = wrapper.split_whitespace();
+            let mut command = Command::new(words.next().expect("BENCH_WRAP names a program"));
+            command.args(words).arg(binary);
+            command
+        }
+        Err(_) => Command::new(binary),
+    };
+    let mut child = command
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "bench")

@@ -12,10 +12,13 @@ pub mod stream;
 
 use std::time::Duration;
 
-use aws_config::SdkConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_config::{ConfigLoader, SdkConfig};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use pulse_core::StoreError;
 
 pub use events::event_item;
@@ -63,14 +66,56 @@ impl DynamoStore {
 
 /// The SDK configuration from the standard sources (environment, profile, instance role), including
 /// `AWS_ENDPOINT_URL_DYNAMODB` for a local DynamoDB. Timeouts are short because every caller is a request
-/// handler: failing fast (and answering 503) beats holding a tracker's connection open.
+/// handler: failing fast (and answering 503) beats holding a tracker's connection open. TLS trusts the
+/// system's roots: the admin CLI and the local tools run behind whatever proxy their machine has.
 pub async fn sdk_config() -> SdkConfig {
+    loader().load().await
+}
+
+/// [`sdk_config`] as the Lambda functions use it, cut to what a function needs at cold start and per
+/// call:
+/// - TLS trusts only the five Amazon Trust Services roots, which every AWS endpoint the functions call
+///   (DynamoDB, the WebSocket management API) chains to. Finding, reading and parsing the system's
+///   ~150 roots took ~2 ms of each cold start. `SSL_CERT_FILE` or `SSL_CERT_DIR` set in the
+///   function's environment (a proxy, another partition) brings back the system's roots.
+/// - No stalled-stream protection: its throughput checks cost timers on every call, and the request
+///   and response bodies are a few KB, already bounded by the attempt and operation timeouts.
+pub async fn lambda_sdk_config() -> SdkConfig {
+    let system_roots_asked = std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some();
+    let loader = loader().stalled_stream_protection(StalledStreamProtectionConfig::disabled());
+    if system_roots_asked {
+        loader.load().await
+    } else {
+        loader.http_client(https_client(amazon_trust_services())).load().await
+    }
+}
+
+fn loader() -> ConfigLoader {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(1))
         .operation_attempt_timeout(Duration::from_secs(2))
         .operation_timeout(Duration::from_secs(5))
         .build();
-    aws_config::from_env().timeout_config(timeouts).load().await
+    aws_config::from_env().timeout_config(timeouts)
+}
+
+/// The root certificates of Amazon Trust Services, as PEM (with their fingerprints in its header).
+pub const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("amazon-trust-services-roots.pem");
+
+fn amazon_trust_services() -> TrustStore {
+    TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS)
+}
+
+/// The SDK's default client (hyper 1, rustls with aws-lc) with another trust store.
+fn https_client(trust_store: TrustStore) -> SharedHttpClient {
+    let tls = TlsContext::builder()
+        .with_trust_store(trust_store)
+        .build()
+        .expect("a TLS context without extra server names builds");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+        .tls_context(tls)
+        .build_https()
 }
 
 /// An SDK failure as the use cases see it: a request DynamoDB refuses as invalid (an item over 400 KB,

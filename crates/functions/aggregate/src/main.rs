@@ -2,11 +2,11 @@ use aggregate::{AggregateApp, Config, function_handler};
 use lambda_runtime::{Error, run, service_fn, tracing};
 use pulse_dynamodb::DynamoStore;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = Config::from_env()?;
-    let sdk_config = pulse_dynamodb::sdk_config().await;
+    let sdk_config = pulse_dynamodb::lambda_sdk_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), &config.table_name)
         .with_rollup_table(&config.rollup_table_name);
     let app = AggregateApp {

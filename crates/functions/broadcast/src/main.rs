@@ -4,11 +4,11 @@ use lambda_runtime::{Error, run, service_fn, tracing};
 use pulse_core::live::BroadcastConfig;
 use pulse_dynamodb::DynamoStore;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = Config::from_env()?;
-    let sdk_config = pulse_dynamodb::sdk_config().await;
+    let sdk_config = pulse_dynamodb::lambda_sdk_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), &config.table_name);
     let sender = ApiGatewaySender::new(&sdk_config, &config.websocket_endpoint);
     let app = BroadcastApp {

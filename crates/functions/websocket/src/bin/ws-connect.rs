@@ -3,11 +3,11 @@ use pulse_dynamodb::DynamoStore;
 use websocket::Config;
 use websocket::connect::{ConnectApp, function_handler};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = Config::from_env()?;
-    let sdk_config = pulse_dynamodb::sdk_config().await;
+    let sdk_config = pulse_dynamodb::lambda_sdk_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), &config.reader.table_name);
     let app = ConnectApp::new(store, &config);
     run(service_fn(|event| function_handler(&app, event))).await
