@@ -209,7 +209,9 @@ async fn measure(binary: &FsPath, event: Value, dynamodb: SocketAddr) -> Figures
         .env("TABLE_NAME", "bench")
         .env("WEBSOCKET_ENDPOINT", format!("http://{dynamodb}"))
         .env("WEBSOCKET_URL", "wss://ws.example/live")
-        .env("RUST_LOG", "error")
+        // The template's LoggingConfig: JSON at INFO, as deployed.
+        .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
