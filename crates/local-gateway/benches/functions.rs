@@ -2,7 +2,7 @@
 //! invocation, response, error) and a DynamoDB stub, both started here on loopback, and the release
 //! binary started as a fresh process with `AWS_LAMBDA_RUNTIME_API` pointing at them.
 //!
-//! Per function: binary size (the arm64 release build of `make release` when present, else the host
+//! Per function: binary sizes (the arm64 release build of `make release` when present, and the host
 //! build measured here), init (process start → first request for an invocation), cold start (process
 //! start → first response posted to the Runtime API), warm CPU per invocation (the process's user +
 //! system time over the warm invocations, from /proc) and peak RSS (VmHWM). The stub answers in
@@ -12,7 +12,8 @@
 //! `BENCH_BASELINE_DIR`, a directory of release binaries of another revision (`make bench` builds the
 //! one named by `BENCH_BASELINE`), adds a "before" to every figure: both builds are measured in the
 //! same run, alternately, so machine noise falls on both. `BENCH_ONLY=collect` measures one function;
-//! `BENCH_WRAP="perf record -g --"` starts each binary under a profiler.
+//! `BENCH_WRAP="strace -f -tt -o /tmp/collect.trace"` starts each binary through that command (its
+//! words, then the binary's path). The process is killed at the end, so a wrapper must write as it goes.
 //!
 //! `cargo bench -p local-gateway --bench functions` after `cargo build --release` of the function
 //! crates (`make bench` does both); Linux only (/proc).
