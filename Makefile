@@ -25,14 +25,13 @@ fuzz:
 	PULSE_FUZZ_CASES=$${PULSE_FUZZ_CASES:-1000000} cargo test --release --no-fail-fast -p collect -p realtime \
 		-p websocket -p pulse-dynamodb --test fuzz --test fuzz_stream -- --nocapture
 
-## bench: collect handler cost, each function's size/cold start/CPU/RSS before → after (BENCH_BASELINE,
-## a commit; empty for no "before"), realtime fold/query/latency figures, the arm64 release binary sizes
+## bench: collect handler cost, each function's arm64 size and its size/cold start/CPU/RSS before → after
+## (BENCH_BASELINE, a commit; empty for no "before"), realtime fold/query/latency figures
 # The last commit before the cold-start work (current-thread runtimes, the Amazon trust store, fat LTO).
 BENCH_BASELINE ?= 71d16818dabf5b0b8a1dd5d68c8721d91c0b9b82
 bench: release
 	BENCH_BASELINE=$(BENCH_BASELINE) \
 	infra/local/bench.sh
-	@for f in $(FUNCTIONS); do ls -l $${CARGO_TARGET_DIR:-target}/lambda/$$f/bootstrap | awk -v f=$$f '{ printf "%s release binary (arm64, stripped): %.2f MB\n", f, $$5 / 1048576 }'; done
 
 ## load: the zero-loss load run (LOAD_VISITORS, LOAD_SECONDS, LOAD_DASHBOARDS) on a moto of its own
 load:

@@ -121,11 +121,7 @@ async fn main() {
             Some(before) => format!("{:.2} → {:.2}", size(before), size(&after)),
             None => format!("{:.2}", size(&after)),
         };
-        let errors: usize = rounds_after
-            .iter()
-            .chain(&rounds_before)
-            .map(|figures| figures.errors)
-            .sum();
+        let errors = after_figures.errors + before_figures.as_ref().map_or(0, |before| before.errors);
         println!(
             "{binary:<14} {arm64:>11} {host_size:>16} {:>14} {:>16} {:>18} {:>16}{}",
             column(|f| f.init.as_secs_f64() * 1e3, 1),
@@ -152,7 +148,6 @@ fn megabytes(bytes: u64) -> f64 {
     bytes as f64 / 1_048_576.0
 }
 
-#[derive(Clone)]
 struct Figures {
     /// Process start → the first request for an invocation.
     init: Duration,
