@@ -1,5 +1,5 @@
 # Entry points. Each target installs what it needs (project-local .venv) on a fresh machine.
-.PHONY: dev test lint bench release clean load soak fuzz
+.PHONY: dev test lint bench release clean load soak fuzz deploy-check invoke-check
 
 # The Lambda binaries, as template.yaml names them in BuildProperties.Binary.
 FUNCTIONS := collect aggregate realtime ws-connect ws-disconnect ws-default broadcast web
@@ -19,6 +19,16 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	.venv/bin/cfn-lint template.yaml
 	.venv/bin/python infra/local/check-template.py
+
+## deploy-check: what a first `sam deploy` trips on, offline: cfn-lint, `sam validate --lint`, the SAM
+## transform, IAM conformance and parameter ranges on the local stack, `sam build` (DEPLOY_CHECK_BUILD=0 skips it)
+deploy-check:
+	infra/local/deploy-check.sh
+
+## invoke-check: every fixture in events/ through `cargo lambda watch` + `cargo lambda invoke`, checked
+## against the README's answers (infra/local/invoke-expectations.tsv)
+invoke-check:
+	infra/local/invoke-check.sh
 
 ## fuzz: every fuzz target with 1,000,000 inputs, release build (PULSE_FUZZ_CASES overrides; README, "Fuzzing")
 fuzz:
@@ -48,4 +58,4 @@ release:
 
 clean:
 	cargo clean
-	rm -rf .venv .aws-sam
+	rm -rf .venv .venv-sam .aws-sam

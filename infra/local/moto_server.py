@@ -2,8 +2,9 @@
 bound narrowed, so that an hour of `make dev` answers as fast as its first minute. Same command line
 as `moto_server` (`-H HOST -p PORT`).
 
-- A Query reads its key's partition and key range. moto sorts every item of the table on each Query,
-  so a dashboard's feed got slower with every event ever stored.
+- A Query reads its key's partition and key range, and a Query of an index partitioned like the
+  table (the feed index) its partition. moto sorts every item of the table on each Query, so a
+  dashboard's feed got slower with every event ever stored.
 - A stream keeps its records for MOTO_STREAM_RETENTION_SECONDS (default 300; DynamoDB keeps 24 h),
   not forever. A reader behind the oldest record kept reads from there, as from TRIM_HORIZON.
 - Only the last 1,000 shard iterators issued are kept (moto keeps every one: four a second per poller).
@@ -14,6 +15,8 @@ as `moto_server` (`-H HOST -p PORT`).
   rollup rewrite.
 - One request at a time: moto's models are not thread-safe, and a Query walking a partition while a
   PutItem adds to it would fail.
+- What AWS refuses is refused (local_aws/): IAM per registered access key, DynamoDB's limits, optional
+  per-partition throughput; and a transaction copies only its own items, not whole tables.
 
 The patches are for the pinned moto (infra/local/requirements.txt); with any other version the server
 runs unpatched and says so.
@@ -35,6 +38,8 @@ from moto.dynamodb.models.table import StreamShard, Table
 from moto.dynamodbstreams.models import ShardIterator
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import main
+
+import local_aws
 
 PATCHED_VERSION = "5.2.5"
 STREAM_RETENTION = datetime.timedelta(seconds=float(os.environ.get("MOTO_STREAM_RETENTION_SECONDS", "300")))
@@ -77,6 +82,15 @@ def key_in_range(key: DynamoType, comparison: str, bounds: list) -> bool:
     }.get(comparison, True)
 
 
+def index_partitions_like_the_table(table: Table, index_name: str) -> bool:
+    """Whether the index's partition key is the table's own, so that a Query of the index reads one of
+    the table's partitions (the events table's feed index is keyed by `pk` too)."""
+    for index in table.all_indexes():
+        if index.name == index_name:
+            return [key["AttributeName"] for key in index.schema if key["KeyType"] == "HASH"] == [table.hash_key_attr]
+    return False
+
+
 def narrow_queries_to_their_partition() -> None:
     query = Table.query
     all_items = Table.all_items
@@ -84,9 +98,17 @@ def narrow_queries_to_their_partition() -> None:
     def partition_query(self, hash_key, range_comparison, range_objs, *args, **kwargs):
         # (limit, exclusive_start_key, scan_index_forward, projection_expressions, index_name, ...)
         index_name = kwargs.get("index_name") or (args[4] if len(args) > 4 else None)
-        if index_name is not None or hash_key is None:
+        if hash_key is None:
             return query(self, hash_key, range_comparison, range_objs, *args, **kwargs)
-        token = query_partition.set((hash_key, range_comparison, range_objs))
+        if index_name is None:
+            narrowed = (hash_key, range_comparison, range_objs)
+        elif index_partitions_like_the_table(self, index_name):
+            # The index's partition is the table's: its items are among the partition's (the range
+            # condition is on the index's own sort key, which moto applies).
+            narrowed = (hash_key, None, None)
+        else:
+            return query(self, hash_key, range_comparison, range_objs, *args, **kwargs)
+        token = query_partition.set(narrowed)
         try:
             return query(self, hash_key, range_comparison, range_objs, *args, **kwargs)
         finally:
@@ -191,6 +213,7 @@ def expire_ttl_items_in_background() -> None:
 
 if __name__ == "__main__":
     if moto.__version__ == PATCHED_VERSION:
+        local_aws.install()  # before serialize_requests(): its checks run inside the request lock
         serialize_requests()
         stop_tracking_instances()
         narrow_queries_to_their_partition()

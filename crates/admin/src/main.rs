@@ -9,6 +9,8 @@ use pulse_core::{ReadToken, Site, SiteDirectory, SiteId};
 use pulse_dynamodb::DynamoStore;
 use pulse_dynamodb::schema::{self, Created};
 
+mod replay;
+
 #[derive(Parser)]
 #[command(name = "pulse-admin", about = "Manage sites and the table")]
 struct Cli {
@@ -34,6 +36,19 @@ enum Command {
     /// Manage the table itself.
     #[command(subcommand)]
     Table(TableCommand),
+    /// Work with the table's stream.
+    #[command(subcommand)]
+    Stream(StreamCommand),
+}
+
+#[derive(Subcommand)]
+enum StreamCommand {
+    /// Fold again a batch the aggregate gave up on, from its message in the failure queue (the SQS message
+    /// body, a file or - for standard input). Works while the stream holds the records (24 hours).
+    Replay {
+        #[arg(long)]
+        failure_message: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -130,6 +145,26 @@ async fn main() -> anyhow::Result<()> {
             match schema::create_tables(&client, &cli.table, &rollups).await? {
                 Created::Created => eprintln!("tables {} and {rollups} created", cli.table),
                 Created::AlreadyExisted => eprintln!("tables {} and {rollups} already exist", cli.table),
+            }
+        }
+        Command::Stream(StreamCommand::Replay { failure_message }) => {
+            let message = if failure_message == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&failure_message).with_context(|| format!("reading {failure_message}"))?
+            };
+            let batch = replay::batch_of(&message)?;
+            let replayed = replay::replay(&sdk_config, &cli.table, &batch).await?;
+            eprintln!(
+                "{} records of {} replayed ({} .. {}); {} still failing",
+                replayed.records,
+                batch.shard_id,
+                batch.start_sequence_number,
+                batch.end_sequence_number,
+                replayed.still_failing
+            );
+            if replayed.still_failing > 0 {
+                bail!("some records still fail; the aggregate's log says why");
             }
         }
         Command::Site(SiteCommand::Create { id, domains, public }) => {
@@ -237,8 +272,8 @@ async fn goal_command(store: &DynamoStore, command: GoalCommand) -> anyhow::Resu
                 }
                 _ => bail!("give exactly one of --page, --page-prefix or --event"),
             };
-            if value.is_some_and(|v| !v.is_finite()) {
-                bail!("--value must be a finite number");
+            if value.is_some_and(|v| !pulse_core::number::is_storable(v)) {
+                bail!("--value must be 0 or of magnitude from 1e-130 up to (not including) 1e126");
             }
             let mut goals = find(store, &site).await?.goals;
             if goals.iter().any(|goal| goal.name == name) {

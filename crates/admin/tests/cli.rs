@@ -190,3 +190,92 @@ async fn manages_goals() {
     }
     assert!(!add(&["--name", "one too many", "--page", "/x"]).status.success());
 }
+
+/// A batch the aggregate's mapping gave up on is folded again from its failure message, once: replaying it
+/// a second time counts nothing twice.
+#[tokio::test]
+async fn replays_a_failed_batch_from_its_failure_message() {
+    use pulse_core::realtime::Minute;
+    use pulse_core::{EventKind, EventStore, RealtimeStore};
+
+    let table = format!("admin-{}", pulse_core::EventId::random());
+    stdout(&admin(&table, &["table", "create"]));
+    let sdk_config = pulse_dynamodb::sdk_config().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), &table);
+    let now = chrono::Utc::now();
+    for (index, kind) in [EventKind::Pageview, EventKind::Pageview, EventKind::Event]
+        .into_iter()
+        .enumerate()
+    {
+        let mut event = pulse_core::memory::sample_event(kind, &format!("evt{index}"), now);
+        event.visitor = format!("visitor-{index}");
+        store.put_event(&event, now + chrono::Duration::hours(1)).await.unwrap();
+    }
+
+    // The failure message Lambda would send: the shard and the range of the batch, no records.
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config);
+    let stream_arn = dynamodb
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap()
+        .latest_stream_arn
+        .unwrap();
+    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk_config);
+    let shard = streams
+        .describe_stream()
+        .stream_arn(&stream_arn)
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap()
+        .shards
+        .unwrap()
+        .remove(0);
+    let range = shard.sequence_number_range.unwrap();
+    let message = serde_json::json!({
+        "version": "1.0",
+        "DDBStreamBatchInfo": {
+            "shardId": shard.shard_id.unwrap(),
+            "startSequenceNumber": range.starting_sequence_number.unwrap(),
+            "endSequenceNumber": "99999999999999999999999",
+            "batchSize": 3,
+            "streamArn": stream_arn,
+        }
+    });
+    let file = std::env::temp_dir().join(format!("{table}-failure.json"));
+    std::fs::write(&file, message.to_string()).unwrap();
+
+    let minute = Minute::of(now);
+    let pageviews = || async {
+        store
+            .rollups(&SiteId::parse("demo").unwrap(), minute, minute)
+            .await
+            .unwrap()
+            .iter()
+            .map(|(_, rollup)| (rollup.counts.pageviews, rollup.counts.events))
+            .next()
+    };
+    assert_eq!(pageviews().await, None, "nothing folded before the replay");
+    for _ in 0..2 {
+        let output = admin(
+            &table,
+            &["stream", "replay", "--failure-message", file.to_str().unwrap()],
+        );
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(String::from_utf8_lossy(&output.stderr).contains("3 records"));
+        assert_eq!(pageviews().await, Some((2, 1)));
+    }
+    let garbage = std::env::temp_dir().join(format!("{table}-garbage.json"));
+    std::fs::write(&garbage, "{}").unwrap();
+    let refused = admin(
+        &table,
+        &["stream", "replay", "--failure-message", garbage.to_str().unwrap()],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not an on-failure message"));
+}

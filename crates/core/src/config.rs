@@ -17,6 +17,9 @@ pub enum ConfigError {
     },
     #[error("{name} must be empty or a path such as /api/analytics (segments of A-Z a-z 0-9 . _ ~ -), got '{value}'")]
     NotABasePath { name: &'static str, value: String },
+    /// The value itself stays out of the message: it is a secret.
+    #[error("{name} must be empty or 32 to 256 characters of A-Z, a-z, 0-9 and ._~+/=-")]
+    NotASecret { name: &'static str },
 }
 
 /// The process environment, as a lookup.
@@ -77,6 +80,22 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             Ok(value)
         } else {
             Err(ConfigError::NotABasePath { name, value })
+        }
+    }
+
+    /// A shared secret sent in a header (`X-Origin-Verify`): `None` when unset or empty, else 32 to 256
+    /// characters that are safe in a header value.
+    pub fn secret(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        let Some(value) = self.optional(name).filter(|value| !value.is_empty()) else {
+            return Ok(None);
+        };
+        let safe = value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b'-'));
+        if safe && (32..=256).contains(&value.len()) {
+            Ok(Some(value))
+        } else {
+            Err(ConfigError::NotASecret { name })
         }
     }
 

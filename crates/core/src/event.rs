@@ -240,12 +240,27 @@ pub enum EventSlot {
     /// Ordered by this time, then by event id: the receive time for server-made ids, the id's own time for
     /// a time-ordered client id (UUIDv7, ULID) within [`MAX_ID_AGE`] and [`MAX_ID_LEAD`] of it.
     Timed(DateTime<Utc>),
-    /// Keyed by the client id alone: a client id that carries no usable time. Such events are counted and
-    /// pushed live, but the time-ordered feed query does not see them.
+    /// Keyed by the client id alone: a client id that carries no usable time. The feed finds such events
+    /// by their receive time ([`StoredEvent::needs_feed_key`]).
     ByClientId,
 }
 
+/// How far an event's slot time may lie from its receive time for the feed to find it by the slot: the
+/// feed reads slots from this much before its window and keeps what was received inside it. An event
+/// further off (a client id without time, a client clock behind, a retry much later) is found by its
+/// receive time instead.
+pub const FEED_SLOT_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+
 impl StoredEvent {
+    /// Whether the feed must find this event by its receive time: its slot is not within
+    /// [`FEED_SLOT_TOLERANCE`] of it.
+    pub fn needs_feed_key(&self) -> bool {
+        match self.slot() {
+            EventSlot::Timed(at) => (self.ts - at).abs() > FEED_SLOT_TOLERANCE,
+            EventSlot::ByClientId => true,
+        }
+    }
+
     pub fn slot(&self) -> EventSlot {
         if !self.client_id {
             return EventSlot::Timed(self.ts);

@@ -116,8 +116,7 @@ impl ValidHit {
             .map(str::to_owned);
         let ts_value = match fields.get("ev") {
             None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => n.as_f64().filter(|v| v.is_finite()),
-            Some(_) => return Err(HitError::field("ev", "ev must be a number")),
+            Some(value) => Some(storable_number("ev", value)?),
         };
         if kind == EventKind::Event && ts_name.as_deref() == Some(OUTBOUND_EVENT_NAME) {
             kind = EventKind::Outbound;
@@ -177,8 +176,7 @@ impl ValidHit {
                     Some(value) => Some(value),
                     None => match props.remove("value") {
                         None | Some(Value::Null) => None,
-                        Some(Value::Number(n)) => n.as_f64().filter(|v| v.is_finite()),
-                        Some(_) => return Err(HitError::field("p.value", "p.value must be a number")),
+                        Some(value) => Some(storable_number("p.value", &value)?),
                     },
                 };
                 if let Some(category) = ts_category {
@@ -230,6 +228,23 @@ fn page_from_header(page_header: Option<&str>) -> Result<(Url, bool), HitError> 
         })?;
     let path_known = url.path() != "/" || url.query().is_some();
     Ok((url, path_known))
+}
+
+/// A number DynamoDB can store (see [`crate::number`]): out of range is the client's error, never a
+/// failed write.
+fn storable_number(field: &str, value: &Value) -> Result<f64, HitError> {
+    let Value::Number(number) = value else {
+        return Err(HitError::field(field, format!("{field} must be a number")));
+    };
+    number
+        .as_f64()
+        .filter(|v| crate::number::is_storable(*v))
+        .ok_or_else(|| {
+            HitError::field(
+                field,
+                format!("{field} must be 0 or of magnitude from 1e-130 up to (not including) 1e126"),
+            )
+        })
 }
 
 fn required_str<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a str, HitError> {
@@ -306,12 +321,7 @@ fn extra_props(props: Map<String, Value>) -> Result<BTreeMap<String, PropValue>,
                         "property strings must be at most 500 characters",
                     ));
                 }
-                Value::Number(n) => match n.as_f64().filter(|v| v.is_finite()) {
-                    Some(v) => PropValue::Number(v),
-                    None => {
-                        return Err(HitError::field(field(), "property numbers must be finite"));
-                    }
-                },
+                Value::Number(_) => PropValue::Number(storable_number(&field(), &value)?),
                 Value::Bool(b) => PropValue::Bool(b),
                 _ => {
                     return Err(HitError::field(
@@ -342,6 +352,40 @@ mod tests {
 
     fn field_of(json: &str) -> Option<String> {
         parse(json).expect_err("should be rejected").field
+    }
+
+    /// DynamoDB stores magnitudes from 1e-130 up to (not including) 1e126: anything else is the client's
+    /// error, named by its field, never a failed write.
+    #[test]
+    fn numbers_outside_dynamodbs_range_are_refused_by_field() {
+        let event =
+            |extra: &str| format!(r#"{{"s":"demo","e":"event","u":"https://example.com/","en":"buy",{extra}}}"#);
+        for bad in ["1e126", "-1e126", "1e-131", "-2.5e-200", "9.99e200"] {
+            assert_eq!(
+                field_of(&event(&format!(r#""ev":{bad}"#))).as_deref(),
+                Some("ev"),
+                "{bad}"
+            );
+            let in_props =
+                format!(r#"{{"s":"demo","e":"event","u":"https://example.com/","p":{{"name":"buy","value":{bad}}}}}"#);
+            assert_eq!(field_of(&in_props).as_deref(), Some("p.value"), "{bad}");
+            assert_eq!(
+                field_of(&event(&format!(r#""p":{{"seats":{bad}}}"#))).as_deref(),
+                Some("p.seats"),
+                "{bad}"
+            );
+        }
+        for good in ["0", "-0.0", "9.99e125", "-9.99e125", "1.5e-130", "49.5"] {
+            let hit = parse(&event(&format!(r#""ev":{good},"p":{{"n":{good}}}"#)))
+                .unwrap_or_else(|e| panic!("{good}: {e:?}"));
+            let EventDetail::Event { value: Some(value), .. } = hit.detail else {
+                panic!("an event with a value")
+            };
+            let expected: f64 = good.parse().unwrap();
+            // serde_json's fast float parsing may be one ulp off the exact value.
+            assert!((value - expected).abs() <= expected.abs() * 1e-15, "{good}: {value}");
+            assert_eq!(hit.props["n"], PropValue::Number(value));
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod goal;
 pub mod hit;
 pub mod live;
 pub mod metrics;
+pub mod number;
 pub mod ports;
 pub mod realtime;
 pub mod site;

@@ -159,6 +159,8 @@ pub struct BroadcastConfig {
     /// Attempts per message when throttled.
     pub throttle_attempts: u32,
     pub throttle_backoff: Duration,
+    /// Longest a batch's broadcast may take, cut to the invocation's deadline less a margin.
+    pub budget: Duration,
 }
 
 impl Default for BroadcastConfig {
@@ -167,6 +169,8 @@ impl Default for BroadcastConfig {
             concurrency: 32,
             throttle_attempts: 4,
             throttle_backoff: Duration::from_millis(50),
+            // The template's 30 s function timeout, less the margin to answer.
+            budget: Duration::from_secs(25),
         }
     }
 }
@@ -176,16 +180,51 @@ pub struct BroadcastReport {
     pub messages_sent: usize,
     pub gone: usize,
     pub failed: usize,
+    /// Connections not served when the budget ran out.
+    pub expired: usize,
 }
 
 /// Sends each connection of each site one message per batch (more only when split for size). A failed
-/// delivery never fails the batch: Lambda would redeliver it and everyone else would get duplicates.
+/// delivery never fails the batch: Lambda would redeliver it and everyone else would get duplicates. For
+/// the same reason the broadcast stops when `budget` is spent, before the invocation times out: the
+/// connections not served by then miss this batch (the realtime view still has it), and nobody gets a
+/// second copy.
 pub async fn broadcast<S: ConnectionStore, C: ConnectionSender>(
     store: &S,
     sender: &C,
     config: &BroadcastConfig,
     events: &[StoredEvent],
+    budget: Duration,
 ) -> BroadcastReport {
+    let mut report = BroadcastReport::default();
+    let mut progress = Progress::default();
+    let all = broadcast_all(store, sender, config, events, &mut report, &mut progress);
+    if tokio::time::timeout(budget, all).await.is_err() {
+        report.expired = progress.connections - progress.done;
+        tracing::warn!(
+            expired = report.expired,
+            ?budget,
+            "broadcast budget spent; the rest of the batch is dropped"
+        );
+    }
+    report
+}
+
+/// How far a broadcast got: connections to serve, and those served (delivered, gone or failed).
+#[derive(Default)]
+struct Progress {
+    connections: usize,
+    done: usize,
+}
+
+async fn broadcast_all<S: ConnectionStore, C: ConnectionSender>(
+    store: &S,
+    sender: &C,
+    config: &BroadcastConfig,
+    events: &[StoredEvent],
+    report: &mut BroadcastReport,
+    progress: &mut Progress,
+) {
     let mut by_site: BTreeMap<&SiteId, Vec<FeedEvent>> = BTreeMap::new();
     for event in events {
         by_site
@@ -211,8 +250,8 @@ pub async fn broadcast<S: ConnectionStore, C: ConnectionSender>(
             deliveries.push((connection, messages.clone()));
         }
     }
+    progress.connections = deliveries.len();
 
-    let mut report = BroadcastReport::default();
     // Owned items: a closure over borrowed ones is not general enough to be `Send` across lifetimes.
     let mut outcomes = stream::iter(deliveries)
         .map(|(connection, messages)| async move { deliver(store, sender, config, &connection, &messages).await })
@@ -221,8 +260,8 @@ pub async fn broadcast<S: ConnectionStore, C: ConnectionSender>(
         report.messages_sent += outcome.sent;
         report.gone += usize::from(outcome.gone);
         report.failed += usize::from(outcome.failed);
+        progress.done += 1;
     }
-    report
 }
 
 struct Delivery {

@@ -22,6 +22,10 @@ pub enum StoreError {
     /// the same request fails the same way.
     #[error("the store refused the request")]
     Rejected(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The caller's permissions do not allow the request (IAM's AccessDenied, an unknown or expired
+    /// key): a deployment fault that retrying cannot fix, so it is never treated as transient.
+    #[error("the store denied the request: the function's permissions do not allow it")]
+    Denied(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// An item exists but does not have the expected shape.
     #[error("stored item is malformed: {0}")]
     Malformed(String),

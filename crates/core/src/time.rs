@@ -14,12 +14,16 @@ const ANSWER_MARGIN: Duration = Duration::from_millis(500);
 
 /// The configured budget, or less when the invocation's deadline (milliseconds since the epoch, as the
 /// Lambda runtime gives it; 0 outside Lambda) is nearer: the answer must go out before the function
-/// times out, or API Gateway answers with an error of its own.
+/// times out, or API Gateway answers with an error of its own. A deadline already past when the request
+/// arrives cannot be real (cargo-lambda's emulator sends a constant `600000`, ten minutes after 1970):
+/// the configured budget stands then.
 pub fn request_budget(configured: Duration, deadline_epoch_millis: u64) -> Duration {
     if deadline_epoch_millis == 0 {
         return configured;
     }
     let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(deadline_epoch_millis);
-    let left = deadline.duration_since(SystemTime::now()).unwrap_or_default();
-    configured.min(left.saturating_sub(ANSWER_MARGIN))
+    match deadline.duration_since(SystemTime::now()) {
+        Ok(left) => configured.min(left.saturating_sub(ANSWER_MARGIN)),
+        Err(_) => configured,
+    }
 }

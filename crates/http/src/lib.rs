@@ -152,11 +152,22 @@ mod tests {
             budget <= Duration::from_millis(2_500) && budget > Duration::from_secs(2),
             "{budget:?}"
         );
-        context.deadline = 1;
+        let in_a_quarter_second = SystemTime::now() + Duration::from_millis(250);
+        context.deadline = in_a_quarter_second
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
         assert_eq!(
             request_budget(configured, Some(&context)),
             Duration::ZERO,
-            "deadline passed"
+            "less time left than the margin to answer"
+        );
+        // cargo-lambda's emulator: `Lambda-Runtime-Deadline-Ms: 600000`, a duration, not an epoch time.
+        context.deadline = 600_000;
+        assert_eq!(
+            request_budget(configured, Some(&context)),
+            configured,
+            "a deadline in the past at arrival is not real"
         );
     }
 }

@@ -19,6 +19,29 @@ pub async fn not_found() -> Response {
     gateway_error(StatusCode::NOT_FOUND, "Not Found")
 }
 
+/// A route past its throttling limit.
+pub fn too_many_requests() -> Response {
+    gateway_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
+}
+
+/// What API Gateway answers when the function fails (a timeout included).
+pub fn internal_error() -> Response {
+    gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+}
+
+/// What API Gateway answers when the integration does not answer within 30 s.
+pub fn service_unavailable() -> Response {
+    gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+}
+
+/// The Lambda context of an invocation that may run for `timeout`: its deadline in epoch milliseconds,
+/// as the runtime reads it from `Lambda-Runtime-Deadline-Ms`.
+pub fn context_until(timeout: std::time::Duration) -> lambda_runtime::Context {
+    let mut context = lambda_runtime::Context::default();
+    context.deadline = u64::try_from((Utc::now() + timeout).timestamp_millis()).unwrap_or_default();
+    context
+}
+
 fn gateway_error(status: StatusCode, message: &str) -> Response {
     (
         status,

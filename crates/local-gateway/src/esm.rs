@@ -13,6 +13,8 @@ pub struct MappingSpec {
     pub function: String,
     pub batch_size: usize,
     pub max_retries: u32,
+    /// `BisectBatchOnFunctionError`: a batch whose invocation fails is split in two, each half retried.
+    pub bisect_on_error: bool,
     /// Lambda event-filtering patterns (ORed).
     pub filters: Vec<Value>,
 }
@@ -65,6 +67,9 @@ pub fn mapping_from_template(logical_id: &str) -> anyhow::Result<MappingSpec> {
         function: logical_id.to_owned(),
         batch_size: number("BatchSize")? as usize,
         max_retries: number("MaximumRetryAttempts")? as u32,
+        bisect_on_error: resolve(&template, &properties["BisectBatchOnFunctionError"])
+            .as_bool()
+            .unwrap_or(false),
         filters,
     })
 }

@@ -9,6 +9,8 @@
 
 mod apigw;
 pub mod esm;
+pub mod identity;
+pub mod limits;
 pub mod load;
 pub mod streams;
 pub mod ws;
@@ -19,7 +21,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aggregate::AggregateApp;
-use aws_config::SdkConfig;
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{StatusCode, header};
@@ -28,6 +29,9 @@ use axum::routing::{any, get, post};
 use broadcast::BroadcastApp;
 use broadcast::sender::ApiGatewaySender;
 use collect::CollectApp;
+use identity::Principals;
+use lambda_http::RequestExt as _;
+use limits::{Limits, Throttle};
 use pulse_core::live::BroadcastConfig;
 use pulse_dynamodb::DynamoStore;
 use realtime::RealtimeApp;
@@ -46,17 +50,14 @@ pub struct Functions {
     /// web/public as embedded in the `web` binary, and `WEBSOCKET_URL` for config.json.
     pub web: WebApp,
     /// What `ws-disconnect` holds: the store alone.
-    pub store: DynamoStore,
+    pub ws_disconnect: DynamoStore,
 }
 
 impl Functions {
-    /// Configuration comes from `lookup` (the environment, in the binary); `sdk_config` builds the
-    /// broadcast's management API client, pointed at `WEBSOCKET_ENDPOINT` (this gateway).
-    pub fn new(
-        store: DynamoStore,
-        sdk_config: &SdkConfig,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> anyhow::Result<Self> {
+    /// Configuration comes from `lookup` (the environment, in the binary). Each function reaches DynamoDB
+    /// as its own principal, and the broadcast's management API client, pointed at `WEBSOCKET_ENDPOINT`
+    /// (this gateway), signs as the broadcast too.
+    pub fn new(principals: &Principals, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let collect_config = collect::Config::from_lookup(&lookup)?;
         let realtime_config = realtime::Config::from_lookup(&lookup)?;
         let aggregate_config = aggregate::Config::from_lookup(&lookup)?;
@@ -64,20 +65,23 @@ impl Functions {
         let broadcast_config = broadcast::Config::from_lookup(&lookup)?;
         let web_config = web::Config::from_lookup(&lookup)?;
         Ok(Self {
-            collect: CollectApp::new(store.clone(), &collect_config),
-            realtime: RealtimeApp::new(store.clone(), &realtime_config),
+            collect: CollectApp::new(principals.store("CollectFunction"), &collect_config),
+            realtime: RealtimeApp::new(principals.store("RealtimeFunction"), &realtime_config),
             aggregate: AggregateApp {
-                store: store.clone(),
+                store: principals.store("AggregateFunction"),
                 config: aggregate_config.aggregate,
             },
-            ws_connect: ConnectApp::new(store.clone(), &websocket_config),
+            ws_connect: ConnectApp::new(principals.store("WsConnectFunction"), &websocket_config),
             broadcast: BroadcastApp {
-                store: store.clone(),
-                sender: ApiGatewaySender::new(sdk_config, &broadcast_config.websocket_endpoint),
+                store: principals.store("BroadcastFunction"),
+                sender: ApiGatewaySender::new(
+                    &principals.principal("BroadcastFunction").sdk_config,
+                    &broadcast_config.websocket_endpoint,
+                ),
                 config: BroadcastConfig::default(),
             },
             web: WebApp::new(&web_config),
-            store,
+            ws_disconnect: principals.store("WsDisconnectFunction"),
         })
     }
 }
@@ -88,14 +92,52 @@ pub struct Gateway {
     pub connections: ws::Connections,
     /// Batches handed to the broadcast function (for the live benchmark's messages-per-batch figure).
     pub broadcast_batches: AtomicUsize,
+    /// What API Gateway and Lambda enforce, and the HTTP routes' throttling state.
+    pub limits: Limits,
+    throttle: Throttle,
 }
 
 impl Gateway {
-    pub fn new(functions: Functions) -> Self {
+    pub fn new(functions: Functions, limits: Limits) -> Self {
         Self {
             functions,
             connections: ws::Connections::default(),
             broadcast_batches: AtomicUsize::new(0),
+            limits,
+            throttle: Throttle::default(),
+        }
+    }
+
+    /// Runs one HTTP invocation of `function` as API Gateway and Lambda would: throttled per route, with
+    /// the function's deadline in its context, and cut off at its timeout.
+    async fn invoke_http<F, Fut>(
+        &self,
+        function: &str,
+        route_key: &str,
+        request: Request,
+        peer: SocketAddr,
+        parameters: HashMap<String, String>,
+        handler: F,
+    ) -> Response
+    where
+        F: FnOnce(lambda_http::Request) -> Fut,
+        Fut: std::future::Future<Output = Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error>>,
+    {
+        if !self.throttle.admit(route_key, &self.limits) {
+            return apigw::too_many_requests();
+        }
+        let timeout = self.limits.timeout_of(function);
+        let event = match apigw::to_lambda_request(request, peer, route_key, parameters).await {
+            Ok(event) => event.with_lambda_context(apigw::context_until(timeout)),
+            Err(response) => return response,
+        };
+        match tokio::time::timeout(timeout.min(limits::HTTP_INTEGRATION_TIMEOUT), handler(event)).await {
+            Ok(answer) => apigw::from_lambda_response(answer),
+            Err(_) if timeout < limits::HTTP_INTEGRATION_TIMEOUT => {
+                tracing::error!(function, ?timeout, "function timed out");
+                apigw::internal_error()
+            }
+            Err(_) => apigw::service_unavailable(),
         }
     }
 }
@@ -105,6 +147,7 @@ impl Gateway {
 pub fn router(gateway: Arc<Gateway>) -> Router {
     let http_api = Router::new()
         .route("/collect", any(collect_route))
+        .route("/t", any(stealth_collect_route))
         .route("/sites/{site_id}/realtime", any(realtime_route))
         .route("/sites/{site_id}/tracker.js", any(site_tracker_route))
         // Static paths above win over this one, as more specific routes do in API Gateway.
@@ -139,8 +182,21 @@ pub async fn serve(listener: tokio::net::TcpListener, gateway: Arc<Gateway>) -> 
 }
 
 /// Feeds the table's stream to both stream consumers, each through its own event source mapping as
-/// template.yaml defines it (own filters, position and retries), until the future is dropped.
-pub async fn run_stream_consumers(poller: Arc<StreamPoller>, gateway: Arc<Gateway>) -> anyhow::Result<()> {
+/// template.yaml defines it (own filters, position and retries, and the function's own role), until the
+/// future is dropped.
+pub async fn run_stream_consumers(
+    principals: &Principals,
+    table: &str,
+    region: &str,
+    gateway: Arc<Gateway>,
+) -> anyhow::Result<()> {
+    let poller = |function: &str| {
+        Arc::new(StreamPoller {
+            streams: principals.streams(function),
+            table: table.to_owned(),
+            region: region.to_owned(),
+        })
+    };
     let for_aggregate = gateway.clone();
     let aggregate: StreamFunction = Arc::new(move |event: Value| {
         let gateway = for_aggregate.clone();
@@ -162,10 +218,8 @@ pub async fn run_stream_consumers(poller: Arc<StreamPoller>, gateway: Arc<Gatewa
         })
     });
     tokio::try_join!(
-        poller
-            .clone()
-            .run(esm::mapping_from_template("AggregateFunction")?, aggregate),
-        poller.run(esm::mapping_from_template("BroadcastFunction")?, broadcast),
+        poller("AggregateFunction").run(esm::mapping_from_template("AggregateFunction")?, aggregate),
+        poller("BroadcastFunction").run(esm::mapping_from_template("BroadcastFunction")?, broadcast),
     )?;
     Ok(())
 }
@@ -184,11 +238,24 @@ async fn collect_route(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
-    let event = match apigw::to_lambda_request(request, peer, "ANY /collect", HashMap::new()).await {
-        Ok(event) => event,
-        Err(response) => return response,
-    };
-    apigw::from_lambda_response(collect::function_handler(&gateway.functions.collect, event).await)
+    invoke_collect(&gateway, peer, request, "ANY /collect").await
+}
+
+/// `ANY /t`: ts-analytics' stealth-mode tracker, the same hits as `/collect`.
+async fn stealth_collect_route(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    invoke_collect(&gateway, peer, request, "ANY /t").await
+}
+
+async fn invoke_collect(gateway: &Gateway, peer: SocketAddr, request: Request, route_key: &str) -> Response {
+    gateway
+        .invoke_http("collect", route_key, request, peer, HashMap::new(), |event| {
+            collect::function_handler(&gateway.functions.collect, event)
+        })
+        .await
 }
 
 /// Only GET is routed in the template; API Gateway answers other methods (and CORS preflights, from the
@@ -204,11 +271,11 @@ async fn realtime_route(
         _ => return apigw::not_found().await,
     };
     let parameters = HashMap::from([("siteId".to_owned(), site_id)]);
-    let event = match apigw::to_lambda_request(request, peer, route_key, parameters).await {
-        Ok(event) => event,
-        Err(response) => return response,
-    };
-    apigw::from_lambda_response(realtime::function_handler(&gateway.functions.realtime, event).await)
+    gateway
+        .invoke_http("realtime", route_key, request, peer, parameters, |event| {
+            realtime::function_handler(&gateway.functions.realtime, event)
+        })
+        .await
 }
 
 /// `ANY /{asset}`: the web function (files of web/public, `/dashboard`, `/config.json`).
@@ -240,11 +307,11 @@ async fn invoke_web(
     route_key: &str,
     parameters: HashMap<String, String>,
 ) -> Response {
-    let event = match apigw::to_lambda_request(request, peer, route_key, parameters).await {
-        Ok(event) => event,
-        Err(response) => return response,
-    };
-    apigw::from_lambda_response(web::function_handler(&gateway.functions.web, event).await)
+    gateway
+        .invoke_http("web", route_key, request, peer, parameters, |event| {
+            web::function_handler(&gateway.functions.web, event)
+        })
+        .await
 }
 
 /// The demo site's folder, read on each request so that edits show on reload.
@@ -279,7 +346,13 @@ pub struct StackOptions {
     pub base_path: String,
     /// Further configuration of the functions, as environment variables would give it.
     pub settings: Vec<(&'static str, String)>,
+    /// Changes each function's policy before it is registered (a test takes a grant away).
+    pub edit_policy: Option<PolicyEdit>,
 }
+
+/// `(function, its statements from template.yaml)` → the statements to register.
+pub type PolicyEdit =
+    Box<dyn Fn(&str, Vec<pulse_dynamodb::policy::Statement>) -> Vec<pulse_dynamodb::policy::Statement> + Send + Sync>;
 
 /// A whole local stack on a fresh table, for tests and benchmarks: the table created on the DynamoDB at
 /// `endpoint`, the gateway on a free loopback port (its own management API as `WEBSOCKET_ENDPOINT`) and
@@ -290,6 +363,8 @@ pub struct LocalStack {
     pub store: DynamoStore,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub streams: aws_sdk_dynamodbstreams::Client,
+    /// Each function's identity, and what the local DynamoDB allowed and denied it.
+    pub principals: Principals,
 }
 
 impl LocalStack {
@@ -312,6 +387,11 @@ impl LocalStack {
         );
         let store = DynamoStore::new(dynamodb.clone(), table);
         pulse_dynamodb::schema::create_tables(&dynamodb, table, store.rollup_table()).await?;
+        let edit = |function: &str, statements| match &options.edit_policy {
+            Some(edit) => edit(function, statements),
+            None => statements,
+        };
+        let principals = Principals::register_with(endpoint, &sdk_config, table, store.rollup_table(), edit).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let socket = listener.local_addr()?;
         let address = format!("http://{socket}");
@@ -326,25 +406,25 @@ impl LocalStack {
                 .find(|(setting, _)| *setting == other)
                 .map(|(_, value)| value.clone()),
         };
-        let mut functions = Functions::new(store.clone(), &sdk_config, lookup)?;
+        let mut functions = Functions::new(&principals, lookup)?;
         if let Some(assets) = options.web_assets {
             functions.web = WebApp::with_assets(assets, web::SITE_TRACKER.clone(), &web::Config::from_lookup(lookup)?);
         }
-        let gateway = Arc::new(Gateway::new(functions));
+        let gateway = Arc::new(Gateway::new(functions, Limits::from_lookup(lookup)?));
         tokio::spawn(serve(listener, gateway.clone()));
-        let poller = Arc::new(StreamPoller {
-            streams: streams.clone(),
-            dynamodb: dynamodb.clone(),
-            table: table.to_owned(),
-            region: sdk_config.region().map(|r| r.to_string()).unwrap_or_default(),
+        let region = sdk_config.region().map(|r| r.to_string()).unwrap_or_default();
+        let consumers = (principals.clone(), table.to_owned(), gateway.clone());
+        tokio::spawn(async move {
+            let (principals, table, gateway) = consumers;
+            run_stream_consumers(&principals, &table, &region, gateway).await
         });
-        tokio::spawn(run_stream_consumers(poller, gateway.clone()));
         Ok(Self {
             address,
             gateway,
             store,
             dynamodb,
             streams,
+            principals,
         })
     }
 }

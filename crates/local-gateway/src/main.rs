@@ -3,9 +3,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser;
-use local_gateway::streams::StreamPoller;
+use local_gateway::identity::Principals;
 use local_gateway::{Functions, Gateway, run_stream_consumers, serve};
-use pulse_dynamodb::DynamoStore;
 use tracing_subscriber::EnvFilter;
 
 /// Serves the HTTP routes with the real handler code and feeds the table's stream to the stream
@@ -26,13 +25,14 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let table = std::env::var("TABLE_NAME").context("TABLE_NAME is not set")?;
     let sdk_config = pulse_dynamodb::sdk_config().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config);
-    let mut store = DynamoStore::new(dynamodb.clone(), &table);
-    if let Ok(rollups) = std::env::var("ROLLUP_TABLE_NAME")
-        && !rollups.is_empty()
-    {
-        store = store.with_rollup_table(rollups);
-    }
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").context(
+        "AWS_ENDPOINT_URL_DYNAMODB is not set: the local gateway runs against the local DynamoDB (infra/local)",
+    )?;
+    let rollup_table = std::env::var("ROLLUP_TABLE_NAME")
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| pulse_core::config::default_rollup_table(&table));
+    let principals = Principals::register(&endpoint, &sdk_config, &table, &rollup_table).await?;
     // The broadcast's management API client, and the dashboards' WebSocket, reach this gateway unless
     // told otherwise.
     let own_endpoint = format!("http://{}", args.addr);
@@ -42,20 +42,16 @@ async fn main() -> anyhow::Result<()> {
         "WEBSOCKET_URL" => std::env::var(name).ok().or_else(|| Some(own_websocket.clone())),
         _ => std::env::var(name).ok(),
     };
-    let gateway = Arc::new(Gateway::new(Functions::new(store, &sdk_config, lookup)?));
-    let poller = Arc::new(StreamPoller {
-        streams: aws_sdk_dynamodbstreams::Client::new(&sdk_config),
-        dynamodb,
-        table,
-        region: sdk_config.region().map(|r| r.to_string()).unwrap_or_default(),
-    });
+    let limits = local_gateway::limits::Limits::from_lookup(|name| std::env::var(name).ok())?;
+    let gateway = Arc::new(Gateway::new(Functions::new(&principals, lookup)?, limits));
+    let region = sdk_config.region().map(|r| r.to_string()).unwrap_or_default();
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;
     tracing::info!("local gateway on http://{}", args.addr);
     tokio::select! {
         served = serve(listener, gateway.clone()) => served.context("serving")?,
-        polled = run_stream_consumers(poller, gateway) => polled.context("polling the stream")?,
+        polled = run_stream_consumers(&principals, &table, &region, gateway) => polled.context("polling the stream")?,
         _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
     }
     Ok(())

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
+use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use serde_json::{Value, json};
 
 use crate::esm::{MappingSpec, passes};
@@ -22,8 +22,8 @@ pub type StreamFunction =
     Arc<dyn Fn(Value) -> Pin<Box<dyn Future<Output = anyhow::Result<Value>> + Send>> + Send + Sync>;
 
 pub struct StreamPoller {
+    /// Signed as the consuming function: a mapping reads the stream with its function's role.
     pub streams: aws_sdk_dynamodbstreams::Client,
-    pub dynamodb: aws_sdk_dynamodb::Client,
     pub table: String,
     pub region: String,
 }
@@ -31,15 +31,18 @@ pub struct StreamPoller {
 impl StreamPoller {
     /// Runs one mapping until the future is dropped.
     pub async fn run(self: Arc<Self>, spec: MappingSpec, function: StreamFunction) -> anyhow::Result<()> {
+        // As Lambda's event source mapping does, with the function's role: the table's stream by ListStreams.
         let stream_arn = self
-            .dynamodb
-            .describe_table()
+            .streams
+            .list_streams()
             .table_name(&self.table)
             .send()
             .await
-            .context("describing the table")?
-            .table
-            .and_then(|t| t.latest_stream_arn)
+            .context("listing the table's streams")?
+            .streams
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|stream| stream.stream_arn)
             .context("the table has no stream")?;
         let mut shards: HashMap<String, ShardPosition> = HashMap::new();
         loop {
@@ -122,7 +125,7 @@ impl StreamPoller {
             let empty = records.is_empty();
             let records: Vec<Value> = records
                 .into_iter()
-                .map(|record| lambda_record(record, stream_arn, &self.region))
+                .map(|record| pulse_dynamodb::stream_records::lambda_record(record, stream_arn, &self.region))
                 .filter(|record| passes(&spec.filters, record))
                 .collect();
             for batch in records.chunks(spec.batch_size.max(1)) {
@@ -142,22 +145,34 @@ impl StreamPoller {
     }
 
     /// Invokes the function with a batch; on reported failures, again from the first failed record, up
-    /// to the mapping's retry limit. Then the batch is dropped, as Lambda sends it to the on-failure
-    /// destination.
-    async fn deliver(&self, spec: &MappingSpec, function: &StreamFunction, mut batch: Vec<Value>) {
-        for attempt in 0..=spec.max_retries {
-            let failed_from = match function(json!({ "Records": batch })).await {
-                Ok(response) => first_failure(&response, &batch),
-                Err(err) => {
-                    tracing::warn!(mapping = %spec.function, error = %format!("{err:#}"), "function failed; retrying the batch");
-                    Some(0)
-                }
-            };
-            let Some(from) = failed_from else { return };
-            batch.drain(..from);
-            tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt + 1).min(10))).await;
+    /// to the mapping's retry limit. When the invocation itself fails and the mapping bisects, the batch
+    /// is split in two and each half delivered in turn, with retries of its own. A batch out of retries is
+    /// dropped, as Lambda sends it to the on-failure destination.
+    pub(crate) async fn deliver(&self, spec: &MappingSpec, function: &StreamFunction, batch: Vec<Value>) {
+        // Halves still to deliver, the next on top: records keep their stream order.
+        let mut pending = vec![batch];
+        'batches: while let Some(mut batch) = pending.pop() {
+            for attempt in 0..=spec.max_retries {
+                let failed_from = match function(json!({ "Records": batch })).await {
+                    Ok(response) => first_failure(&response, &batch),
+                    Err(err) if spec.bisect_on_error && batch.len() > 1 => {
+                        tracing::warn!(mapping = %spec.function, error = %format!("{err:#}"), records = batch.len(), "function failed; bisecting the batch");
+                        let second = batch.split_off(batch.len() / 2);
+                        pending.push(second);
+                        pending.push(batch);
+                        continue 'batches;
+                    }
+                    Err(err) => {
+                        tracing::warn!(mapping = %spec.function, error = %format!("{err:#}"), "function failed; retrying the batch");
+                        Some(0)
+                    }
+                };
+                let Some(from) = failed_from else { continue 'batches };
+                batch.drain(..from);
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt + 1).min(10))).await;
+            }
+            tracing::error!(mapping = %spec.function, records = batch.len(), "retries exhausted; batch dropped (on-failure destination)");
         }
-        tracing::error!(mapping = %spec.function, records = batch.len(), "retries exhausted; batch dropped (on-failure destination)");
     }
 }
 
@@ -196,7 +211,7 @@ pub async fn read_whole_stream(
             records.extend(
                 page_records
                     .into_iter()
-                    .map(|r| lambda_record(r, &stream_arn, "us-east-1")),
+                    .map(|r| pulse_dynamodb::stream_records::lambda_record(r, &stream_arn, "us-east-1")),
             );
             iterator = page.next_shard_iterator;
         }
@@ -229,31 +244,71 @@ fn first_failure(response: &Value, batch: &[Value]) -> Option<usize> {
     })
 }
 
-/// A stream record in the shape Lambda delivers it (the DynamoDB Streams record plus eventSourceARN).
-fn lambda_record(record: Record, stream_arn: &str, region: &str) -> Value {
-    let change = record
-        .dynamodb
-        .unwrap_or_else(|| aws_sdk_dynamodbstreams::types::StreamRecord::builder().build());
-    let image = |attributes: Option<HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| {
-        attributes.map(|a| serde_json::to_value(serde_dynamo::Item::from(a)).unwrap_or(Value::Null))
-    };
-    let mut dynamodb = json!({
-        "ApproximateCreationDateTime": change.approximate_creation_date_time.map(|t| t.secs()),
-        "Keys": image(change.keys),
-        "SequenceNumber": change.sequence_number,
-        "SizeBytes": change.size_bytes,
-        "StreamViewType": change.stream_view_type.map(|t| t.as_str().to_owned()),
-    });
-    if let Some(new_image) = image(change.new_image) {
-        dynamodb["NewImage"] = new_image;
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A function that crashes on any batch holding the record `poison` and records what it folded.
+    fn crashing_on(poison: u64, folded: Arc<Mutex<Vec<u64>>>) -> StreamFunction {
+        Arc::new(move |event: Value| {
+            let folded = folded.clone();
+            Box::pin(async move {
+                let ids: Vec<u64> = event["Records"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["id"].as_u64().unwrap())
+                    .collect();
+                if ids.contains(&poison) {
+                    anyhow::bail!("crashed");
+                }
+                folded.lock().unwrap().extend(ids);
+                Ok(json!({"batchItemFailures": []}))
+            })
+        })
     }
-    json!({
-        "eventID": record.event_id,
-        "eventName": record.event_name.map(|n| n.as_str().to_owned()),
-        "eventVersion": record.event_version.unwrap_or_else(|| "1.1".into()),
-        "eventSource": "aws:dynamodb",
-        "awsRegion": record.aws_region.unwrap_or_else(|| region.to_owned()),
-        "dynamodb": dynamodb,
-        "eventSourceARN": stream_arn,
-    })
+
+    fn poller() -> StreamPoller {
+        let config = aws_sdk_dynamodbstreams::Config::builder()
+            .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
+            .build();
+        StreamPoller {
+            streams: aws_sdk_dynamodbstreams::Client::from_conf(config),
+            table: "t".into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    /// With `BisectBatchOnFunctionError`, one record that crashes the function holds up only itself: every
+    /// other record of the batch is delivered, in order. Without it the whole batch is lost.
+    #[tokio::test]
+    async fn a_crashing_record_is_bisected_out_of_its_batch() {
+        let batch: Vec<Value> = (0..8).map(|id| json!({"id": id})).collect();
+        for bisect_on_error in [true, false] {
+            let spec = MappingSpec {
+                function: "AggregateFunction".into(),
+                batch_size: 8,
+                max_retries: 1,
+                bisect_on_error,
+                filters: Vec::new(),
+            };
+            let folded = Arc::new(Mutex::new(Vec::new()));
+            poller()
+                .deliver(&spec, &crashing_on(5, folded.clone()), batch.clone())
+                .await;
+            let folded = folded.lock().unwrap().clone();
+            if bisect_on_error {
+                assert_eq!(folded, [0, 1, 2, 3, 4, 6, 7]);
+            } else {
+                assert!(folded.is_empty());
+            }
+        }
+        assert!(
+            crate::esm::mapping_from_template("AggregateFunction")
+                .unwrap()
+                .bisect_on_error
+        );
+    }
 }

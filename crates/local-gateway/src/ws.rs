@@ -165,7 +165,10 @@ pub async fn connect_route(
         let body = body_of(&answer).unwrap_or_default();
         return (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
     }
-    upgrade.on_upgrade(move |socket| run_connection(gateway, connection_id, socket, source_ip, user_agent))
+    upgrade
+        .max_frame_size(crate::limits::WS_MAX_FRAME_BYTES)
+        .max_message_size(crate::limits::WS_MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| run_connection(gateway, connection_id, socket, source_ip, user_agent))
 }
 
 /// One live socket: outgoing messages from the management API, incoming ones to `$default`, and
@@ -189,8 +192,20 @@ async fn run_connection(
             user_agent: user_agent.clone(),
         },
     );
+    let opened = tokio::time::Instant::now();
+    let mut last_message = opened;
     loop {
+        // API Gateway closes a connection idle for 10 minutes, and any after 2 hours.
+        let closes_at = (last_message + gateway.limits.ws_idle_timeout).min(opened + gateway.limits.ws_max_connection);
         tokio::select! {
+            () = tokio::time::sleep_until(closes_at) => {
+                let close = axum::extract::ws::CloseFrame {
+                    code: axum::extract::ws::close_code::AWAY,
+                    reason: "Going away".into(),
+                };
+                let _ = socket.send(Message::Close(Some(close))).await;
+                break;
+            }
             outgoing = inbox.recv() => match outgoing {
                 Some(message) => {
                     let closing = matches!(message, Message::Close(_));
@@ -204,6 +219,7 @@ async fn run_connection(
             incoming = socket.recv() => match incoming {
                 Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
                     touch(&gateway, &connection_id);
+                    last_message = tokio::time::Instant::now();
                     // `$default` gets text bodies; a binary frame reaches it as an empty, invalid message.
                     let body = match &message {
                         Message::Text(text) => text.as_str(),
@@ -237,7 +253,8 @@ async fn run_connection(
             Map::new(),
         ) {
             Ok(event) => {
-                if let Err(err) = websocket::disconnect::function_handler(&gateway.functions.store, event).await {
+                if let Err(err) = websocket::disconnect::function_handler(&gateway.functions.ws_disconnect, event).await
+                {
                     tracing::error!(error = %err, "$disconnect handler failed");
                 }
             }
@@ -295,6 +312,17 @@ pub async fn post_to_connection(
     let Some(connection) = live.get(&connection_id) else {
         return gone();
     };
+    if body.len() > crate::limits::WS_MAX_POST_BYTES {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            [
+                ("x-amzn-errortype", "PayloadTooLargeException"),
+                ("content-type", "application/json"),
+            ],
+            r#"{"message":"Message too long"}"#,
+        )
+            .into_response();
+    }
     let message = match String::from_utf8(body.to_vec()) {
         Ok(text) => Message::Text(text.into()),
         Err(err) => Message::Binary(err.into_bytes().into()),

@@ -18,6 +18,9 @@ pub fn event_item(
     item.insert("pk".into(), AttributeValue::S(keys::site_pk(&event.site)));
     item.insert("sk".into(), AttributeValue::S(keys::event_sk(event)));
     item.insert("ttl".into(), AttributeValue::N(expires_at.timestamp().to_string()));
+    if let Some(feed_key) = keys::feed_key(event) {
+        item.insert(keys::FEED_KEY.into(), AttributeValue::S(feed_key));
+    }
     Ok(item)
 }
 

@@ -30,6 +30,12 @@ pub const LIVE_PREFIX: &str = "LIVE#";
 /// Sort key of a connection's own item (pk `CONN#{id}`).
 pub const CONNECTION_SK: &str = "CONN";
 
+/// The events table's sparse index of events by receive time (template.yaml, `GlobalSecondaryIndexes`):
+/// only events whose sort key is not near their receive time carry its key, [`FEED_KEY`].
+pub const FEED_INDEX: &str = "feed";
+/// Sort key attribute of [`FEED_INDEX`] (its partition key is the table's `pk`).
+pub const FEED_KEY: &str = "fk";
+
 /// Sorts after every character used in timestamps, minutes and ids: closes a `BETWEEN` range.
 const RANGE_END: char = '~';
 
@@ -70,11 +76,36 @@ pub fn is_raw_event_key(pk: &str, sk: &str) -> bool {
     pk.starts_with(SITE_PREFIX) && RAW_EVENT_PREFIXES.iter().any(|prefix| sk.starts_with(prefix))
 }
 
-/// The sort keys of one kind's events received at or after `since`, as a `BETWEEN` range.
+/// The sort keys of one kind's events that may have been received at or after `since`, as a `BETWEEN`
+/// range: slots from [`pulse_core::event::FEED_SLOT_TOLERANCE`] before it (further off, an event also
+/// has a [`feed_key`]).
 pub fn event_sk_range(kind: EventKind, since: DateTime<Utc>) -> (String, String) {
+    time_range(kind, since - pulse_core::event::FEED_SLOT_TOLERANCE)
+}
+
+/// `PV#{received}#{id}` or `EV#{received}#{id}` for an event the feed cannot find by its sort key
+/// ([`StoredEvent::needs_feed_key`]), `None` for the others: the index stays sparse, so it costs a write
+/// only for those.
+pub fn feed_key(event: &StoredEvent) -> Option<String> {
+    event.needs_feed_key().then(|| {
+        format!(
+            "{}{}#{}",
+            kind_prefix(event.kind()),
+            pulse_core::time::iso_millis(event.ts),
+            event.id
+        )
+    })
+}
+
+/// The feed keys of one kind's events received at or after `since`, as a `BETWEEN` range.
+pub fn feed_key_range(kind: EventKind, since: DateTime<Utc>) -> (String, String) {
+    time_range(kind, since)
+}
+
+fn time_range(kind: EventKind, from: DateTime<Utc>) -> (String, String) {
     let prefix = kind_prefix(kind);
     (
-        format!("{prefix}{}", pulse_core::time::iso_millis(since)),
+        format!("{prefix}{}", pulse_core::time::iso_millis(from)),
         format!("{prefix}{RANGE_END}"),
     )
 }
@@ -224,5 +255,53 @@ mod tests {
         );
         let v4 = "019bc134-a725-4abc-8def-0123456789ab";
         assert_eq!(key_when_received(v4, id_time), format!("ID#{v4}"));
+    }
+
+    /// Every event is found by the feed, by its sort key or by its feed key, whatever its id: one key
+    /// near its receive time, never both far from it.
+    #[test]
+    fn every_event_has_a_key_near_its_receive_time() {
+        let received = Utc.with_ymd_and_hms(2026, 1, 15, 10, 30, 12).unwrap();
+        let uuid_v7_at = |at: DateTime<Utc>| {
+            let millis = at.timestamp_millis() as u64;
+            format!("{:08x}-{:04x}-7abc-8def-0123456789ab", millis >> 16, millis & 0xffff)
+        };
+        let cases = [
+            ("server id", None),
+            ("uuid v4", Some("019bc134-a725-4abc-8def-0123456789ab".to_owned())),
+            ("arbitrary", Some("evt_01HZX3".to_owned())),
+            (
+                "fresh v7",
+                Some(uuid_v7_at(received - chrono::Duration::milliseconds(300))),
+            ),
+            (
+                "v7 an hour behind",
+                Some(uuid_v7_at(received - chrono::Duration::hours(1))),
+            ),
+            (
+                "v7 a minute ahead",
+                Some(uuid_v7_at(received + chrono::Duration::minutes(1))),
+            ),
+            (
+                "v7 a day behind",
+                Some(uuid_v7_at(received - chrono::Duration::hours(30))),
+            ),
+        ];
+        let since = received - chrono::Duration::minutes(5);
+        for (case, id) in cases {
+            let mut event = sample_event(EventKind::Pageview, id.as_deref().unwrap_or("srv"), received);
+            event.client_id = id.is_some();
+            let (from, through) = event_sk_range(EventKind::Pageview, since);
+            let sk = event_sk(&event);
+            let by_sort_key = from <= sk && sk < through;
+            let by_feed_key = feed_key(&event).is_some_and(|fk| {
+                let (from, through) = feed_key_range(EventKind::Pageview, since);
+                from <= fk && fk < through
+            });
+            assert!(by_sort_key || by_feed_key, "{case}: {sk}");
+            // The index holds only the events whose sort key is far from their receive time.
+            let sort_key_near = matches!(case, "server id" | "fresh v7");
+            assert_eq!(feed_key(&event).is_none(), sort_key_near, "{case}: {sk}");
+        }
     }
 }

@@ -4,11 +4,13 @@
 mod connections;
 mod events;
 pub mod keys;
+pub mod policy;
 mod rollups;
 mod salts;
 pub mod schema;
 mod sites;
 pub mod stream;
+pub mod stream_records;
 
 use std::time::Duration;
 
@@ -119,21 +121,40 @@ fn https_client(trust_store: TrustStore) -> SharedHttpClient {
 }
 
 /// An SDK failure as the use cases see it: a request DynamoDB refuses as invalid (an item over 400 KB,
-/// a malformed expression) fails the same way every time, so it is [`StoreError::Rejected`]; anything
-/// else (throttling, network, timeouts, server errors) may pass later and is
+/// a malformed expression, a missing table) fails the same way every time, so it is
+/// [`StoreError::Rejected`]; one that the caller's permissions do not allow is [`StoreError::Denied`];
+/// anything else (throttling, network, timeouts, server errors) may pass later and is
 /// [`StoreError::Unavailable`]. The source is kept for the logs.
 pub(crate) fn store_error<E, R>(err: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata,
     SdkError<E, R>: std::error::Error + Send + Sync + 'static,
 {
-    let permanent = err
-        .as_service_error()
-        .and_then(ProvideErrorMetadata::code)
-        .is_some_and(|code| code == "ValidationException");
-    if permanent {
-        StoreError::Rejected(Box::new(err))
-    } else {
-        StoreError::Unavailable(Box::new(err))
+    let code = err.as_service_error().and_then(ProvideErrorMetadata::code);
+    match code.map(PermanentFault::of_code) {
+        Some(Some(PermanentFault::Invalid)) => StoreError::Rejected(Box::new(err)),
+        Some(Some(PermanentFault::Denied)) => StoreError::Denied(Box::new(err)),
+        _ => StoreError::Unavailable(Box::new(err)),
+    }
+}
+
+/// The error codes that retrying cannot fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PermanentFault {
+    Invalid,
+    Denied,
+}
+
+impl PermanentFault {
+    fn of_code(code: &str) -> Option<Self> {
+        match code {
+            "ValidationException" | "ResourceNotFoundException" | "SerializationException" => Some(Self::Invalid),
+            "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "InvalidSignatureException"
+            | "MissingAuthenticationTokenException"
+            | "ExpiredTokenException" => Some(Self::Denied),
+            _ => None,
+        }
     }
 }

@@ -227,21 +227,48 @@ impl RealtimeStore for DynamoStore {
         Ok(self.read_rollups(site, first, last, false).await?.into_iter().collect())
     }
 
-    /// Two Queries, newest first, `limit` items each: page views, and other events.
+    /// Per kind (page views, other events), newest first and `limit` items each, two Queries at once: the
+    /// table by sort key, and the feed index for the events whose sort key is far from their receive time
+    /// (client ids without a time, client clocks behind). Merged by receive time.
     async fn recent_events(
         &self,
         site: &SiteId,
         since: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let (pageviews, others) = tokio::join!(
-            self.newest_events(site, EventKind::Pageview, since, limit),
-            self.newest_events(site, EventKind::Event, since, limit),
+        let (by_slot_pageviews, by_slot_others, by_receipt_pageviews, by_receipt_others) = tokio::join!(
+            self.newest_events(site, EventKind::Pageview, since, limit, FeedSource::SortKey),
+            self.newest_events(site, EventKind::Event, since, limit, FeedSource::SortKey),
+            self.newest_events(site, EventKind::Pageview, since, limit, FeedSource::FeedIndex),
+            self.newest_events(site, EventKind::Event, since, limit, FeedSource::FeedIndex),
         );
-        let mut events = pageviews?;
-        events.extend(others?);
+        let mut events = Vec::new();
+        for (by_slot, by_receipt) in [
+            (by_slot_pageviews, by_receipt_pageviews),
+            (by_slot_others, by_receipt_others),
+        ] {
+            let mut kind: Vec<StoredEvent> = by_slot?
+                .into_iter()
+                .chain(by_receipt?)
+                .filter(|e| e.ts >= since)
+                .collect();
+            kind.sort_by(|a, b| b.ts.cmp(&a.ts).then_with(|| b.id.as_str().cmp(a.id.as_str())));
+            // An event near its slot may carry a feed key too (a slot just inside the tolerance).
+            kind.dedup_by(|a, b| a.id == b.id);
+            kind.truncate(limit);
+            events.extend(kind);
+        }
         Ok(events)
     }
+}
+
+/// Where the feed reads a kind's newest events.
+#[derive(Debug, Clone, Copy)]
+enum FeedSource {
+    /// The table, by slot time.
+    SortKey,
+    /// The sparse feed index, by receive time.
+    FeedIndex,
 }
 
 impl DynamoStore {
@@ -251,13 +278,22 @@ impl DynamoStore {
         kind: EventKind,
         since: DateTime<Utc>,
         limit: usize,
+        source: FeedSource,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let (from, through) = keys::event_sk_range(kind, since);
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :through")
+        let query = self.client.query().table_name(&self.table);
+        let ((from, through), query) = match source {
+            FeedSource::SortKey => (
+                keys::event_sk_range(kind, since),
+                query.key_condition_expression("pk = :pk AND sk BETWEEN :from AND :through"),
+            ),
+            FeedSource::FeedIndex => (
+                keys::feed_key_range(kind, since),
+                query
+                    .index_name(keys::FEED_INDEX)
+                    .key_condition_expression(format!("pk = :pk AND {} BETWEEN :from AND :through", keys::FEED_KEY)),
+            ),
+        };
+        let output = query
             .expression_attribute_values(":pk", AttributeValue::S(keys::site_pk(site)))
             .expression_attribute_values(":from", AttributeValue::S(from))
             .expression_attribute_values(":through", AttributeValue::S(through))

@@ -6,8 +6,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification,
-    StreamViewType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use serde::Deserialize;
 
@@ -22,6 +22,22 @@ pub struct TableDefinition {
     /// `None` for the rollup table: its rewrites must not reach the stream consumers.
     pub stream_specification: Option<StreamSpec>,
     pub time_to_live_specification: TtlSpec,
+    #[serde(default)]
+    pub global_secondary_indexes: Vec<IndexSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IndexSpec {
+    pub index_name: String,
+    pub key_schema: Vec<KeySpec>,
+    pub projection: ProjectionSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProjectionSpec {
+    pub projection_type: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -140,11 +156,31 @@ pub async fn create_table(client: &Client, kind: TableKind, table: &str) -> Resu
                 .map_err(|e| create_error(Box::new(e)))?,
         );
     }
-    for key in &definition.key_schema {
-        request = request.key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(&key.attribute_name)
-                .key_type(KeyType::from(key.key_type.as_str()))
+    let key_schema = |keys: &[KeySpec]| {
+        keys.iter()
+            .map(|key| {
+                KeySchemaElement::builder()
+                    .attribute_name(&key.attribute_name)
+                    .key_type(KeyType::from(key.key_type.as_str()))
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    request = request.set_key_schema(Some(
+        key_schema(&definition.key_schema).map_err(|e| create_error(Box::new(e)))?,
+    ));
+    for index in &definition.global_secondary_indexes {
+        request = request.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(&index.index_name)
+                .set_key_schema(Some(
+                    key_schema(&index.key_schema).map_err(|e| create_error(Box::new(e)))?,
+                ))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(index.projection.projection_type.as_str()))
+                        .build(),
+                )
                 .build()
                 .map_err(|e| create_error(Box::new(e)))?,
         );
@@ -200,6 +236,16 @@ mod tests {
             .collect();
         assert_eq!(keys, [("pk", "HASH"), ("sk", "RANGE")]);
         assert!(table.attribute_definitions.iter().all(|a| a.attribute_type == "S"));
+        let feed = &table.global_secondary_indexes[0];
+        assert_eq!(feed.index_name, crate::keys::FEED_INDEX);
+        assert_eq!(
+            (
+                feed.key_schema[0].attribute_name.as_str(),
+                feed.key_schema[1].attribute_name.as_str()
+            ),
+            ("pk", crate::keys::FEED_KEY),
+            "the feed index is per site partition, like the table"
+        );
         assert_eq!(table.stream_specification.unwrap().stream_view_type, "NEW_IMAGE");
         assert_eq!(
             table.time_to_live_specification,

@@ -563,7 +563,13 @@ fn check(records: &[Record], runtime: &tokio::runtime::Runtime, tally: &Tally) -
             .unwrap();
     }
     let outbox = Outbox::default();
-    let report = runtime.block_on(broadcast(&store, &outbox, &BroadcastConfig::default(), &events));
+    let report = runtime.block_on(broadcast(
+        &store,
+        &outbox,
+        &BroadcastConfig::default(),
+        &events,
+        std::time::Duration::from_secs(25),
+    ));
     prop_assert_eq!(report.failed, 0);
     for bytes in outbox.0.lock().unwrap().iter() {
         let message: Value = serde_json::from_slice(bytes).map_err(|e| TestCaseError::fail(format!("message: {e}")))?;

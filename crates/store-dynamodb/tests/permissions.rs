@@ -39,7 +39,12 @@ fn expected_grants() -> BTreeSet<Grant> {
         grant("CollectFunction", "Table", &["GetItem"], &sites),
         grant("CollectFunction", "Table", &["PutItem"], &site_items),
         grant("CollectFunction", "RollupTable", &["GetItem", "PutItem"], &salt),
-        grant("AggregateFunction", "RollupTable", &["Query", "PutItem"], &site_items),
+        grant(
+            "AggregateFunction",
+            "RollupTable",
+            &["Query", "GetItem", "PutItem"],
+            &site_items,
+        ),
         grant("RealtimeFunction", "Table", &["GetItem"], &sites),
         grant("RealtimeFunction", "Table", &["Query"], &site_items),
         grant("RealtimeFunction", "RollupTable", &["Query"], &site_items),
@@ -150,11 +155,20 @@ fn every_function_reaches_only_the_partitions_it_owns() {
             if table_actions.is_empty() {
                 continue;
             }
-            let table = tag_text(&statement["Resource"]).trim_end_matches(".Arn").to_owned();
-            let partitions = leading_keys(&statement)
-                .unwrap_or_else(|| panic!("{name}: {actions:?} on {table} without a dynamodb:LeadingKeys condition"));
-            for action in table_actions {
-                granted.insert((name.clone(), table.clone(), action.clone(), partitions.clone()));
+            for resource in strings(&statement["Resource"]) {
+                // `Table.Arn`, or an index of it: `${Table.Arn}/index/feed`.
+                let table = resource
+                    .trim_start_matches("${")
+                    .split(['.', '}'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                let partitions = leading_keys(&statement).unwrap_or_else(|| {
+                    panic!("{name}: {actions:?} on {table} without a dynamodb:LeadingKeys condition")
+                });
+                for action in &table_actions {
+                    granted.insert((name.clone(), table.clone(), (*action).clone(), partitions.clone()));
+                }
             }
         }
     }

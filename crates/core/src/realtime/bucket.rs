@@ -88,7 +88,7 @@ impl BucketTotals {
         for hit in &event.goals {
             let totals = self.goals.entry(hit.goal.as_str().to_owned()).or_default();
             totals.conversions += 1;
-            totals.value += hit.value.unwrap_or_default();
+            totals.value = crate::number::saturating_add(totals.value, hit.value.unwrap_or_default());
         }
     }
 }

@@ -274,7 +274,7 @@ impl MinuteCounts {
         for (goal, totals) in self.buckets.values().flat_map(|copy| &copy.goals) {
             let sum = self.goals.entry(goal.clone()).or_default();
             sum.conversions += totals.conversions;
-            sum.value += totals.value;
+            sum.value = crate::number::saturating_add(sum.value, totals.value);
         }
         true
     }

@@ -324,7 +324,7 @@ pub fn build_view(
             conversion_rate: 0.0,
         });
         count.conversions += totals.conversions;
-        count.value += totals.value;
+        count.value = crate::number::saturating_add(count.value, totals.value);
     }
     for state in visitors.values() {
         for goal in &state.goals {

@@ -30,18 +30,23 @@ where
     if events.is_empty() {
         return Ok(DynamoDbEventResponse::default());
     }
-    let report = broadcast(&app.store, &app.sender, &app.config, &events).await;
+    // Stops before the invocation's deadline: a timeout would redeliver the whole batch, and every
+    // dashboard already served would get it twice.
+    let budget = pulse_core::time::request_budget(app.config.budget, event.context.deadline);
+    let report = broadcast(&app.store, &app.sender, &app.config, &events, budget).await;
     tracing::info!(
         events = events.len(),
         messages = report.messages_sent,
         gone = report.gone,
         failed = report.failed,
+        expired = report.expired,
         "batch broadcast"
     );
     Metrics::new("broadcast")
         .add("MessagesSent", report.messages_sent as u64)
         .add("ConnectionsGone", report.gone as u64)
         .add("DeliveriesFailed", report.failed as u64)
+        .add("DeliveriesExpired", report.expired as u64)
         .emit();
     Ok(DynamoDbEventResponse::default())
 }
@@ -170,5 +175,59 @@ mod tests {
             1,
             "retried after the throttle, sent once"
         );
+    }
+
+    /// Answers the connection named `stuck` only after an hour; the others at once.
+    struct StuckSender {
+        stuck: &'static str,
+        sent: Mutex<Vec<String>>,
+    }
+
+    impl ConnectionSender for StuckSender {
+        async fn send(&self, connection: &ConnectionId, _message: &[u8]) -> Result<(), SendError> {
+            if connection.as_str() == self.stuck {
+                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            }
+            self.sent.lock().unwrap().push(connection.to_string());
+            Ok(())
+        }
+    }
+
+    /// A delivery that hangs does not run the invocation into its timeout (which would redeliver the
+    /// batch to every dashboard already served): the broadcast stops at its deadline and succeeds.
+    #[tokio::test]
+    async fn the_broadcast_stops_before_the_invocations_deadline() {
+        let store = MemoryStore::default();
+        for (connection, site) in [("a1", "demo"), ("a2", "demo"), ("b1", "docs-site")] {
+            store
+                .connections
+                .lock()
+                .unwrap()
+                .insert(ConnectionId::parse(connection).unwrap(), SiteId::parse(site).unwrap());
+        }
+        let app = BroadcastApp {
+            store,
+            sender: StuckSender {
+                stuck: "a2",
+                sent: Mutex::default(),
+            },
+            config: BroadcastConfig::default(),
+        };
+        let event: Event =
+            serde_json::from_str(include_str!("../../../../events/broadcast/stream-batch.json")).unwrap();
+        let mut context = lambda_runtime::Context::default();
+        let deadline = std::time::SystemTime::now() + std::time::Duration::from_millis(1500);
+        context.deadline = deadline.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+        let started = std::time::Instant::now();
+        let response = function_handler(&app, LambdaEvent::new(event, context)).await.unwrap();
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(1400),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(response.batch_item_failures.is_empty());
+        let mut sent = app.sender.sent.lock().unwrap().clone();
+        sent.sort();
+        assert_eq!(sent, ["a1", "b1"], "the others were served before the deadline");
     }
 }

@@ -31,11 +31,11 @@ impl Config {
             rollup_table_name: pulse_core::config::rollup_table_name(&settings, &table_name),
             table_name,
             collect: CollectConfig {
-                raw_event_ttl: settings.seconds("RAW_EVENT_TTL_SECONDS", 60..=31_536_000, defaults.raw_event_ttl)?,
+                raw_event_ttl: settings.seconds("RAW_EVENT_TTL_SECONDS", 3_600..=31_536_000, defaults.raw_event_ttl)?,
                 site_cache_ttl: settings.seconds("SITE_CACHE_SECONDS", 0..=3_600, defaults.site_cache_ttl)?,
                 unknown_site_cache_ttl: defaults.unknown_site_cache_ttl,
             },
-            origin_verify_secret: settings.optional("ORIGIN_VERIFY_SECRET"),
+            origin_verify_secret: settings.secret("ORIGIN_VERIFY_SECRET")?,
             request_budget: pulse_core::config::request_budget(&settings)?,
         })
     }

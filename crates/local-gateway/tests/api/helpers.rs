@@ -24,6 +24,8 @@ pub struct TestApp {
     pub dynamodb: Client,
     pub streams: aws_sdk_dynamodbstreams::Client,
     pub token: String,
+    /// Each function's identity, and what the local DynamoDB allowed and denied it.
+    pub principals: local_gateway::identity::Principals,
     _moto: Option<MotoServer>,
 }
 
@@ -54,6 +56,25 @@ pub async fn spawn_app_with_private_moto() -> TestApp {
     spawn_app_on(moto.endpoint(), Some(moto), StackOptions::default()).await
 }
 
+/// Like [`spawn_app`], on `moto` (a server of the test's own) with the functions configured with
+/// `settings`.
+pub async fn spawn_app_on_private(moto: MotoServer, settings: Vec<(&'static str, String)>) -> TestApp {
+    let options = StackOptions {
+        settings,
+        ..StackOptions::default()
+    };
+    spawn_app_on(moto.endpoint(), Some(moto), options).await
+}
+
+/// Like [`spawn_app`], with each function's policy passed through `edit` before it is registered.
+pub async fn spawn_app_with_policy(edit: local_gateway::PolicyEdit) -> TestApp {
+    let options = StackOptions {
+        edit_policy: Some(edit),
+        ..StackOptions::default()
+    };
+    spawn_app_on(moto_endpoint(), None, options).await
+}
+
 async fn spawn_app_on(endpoint: String, moto: Option<MotoServer>, options: StackOptions) -> TestApp {
     let table = format!("test-{}", pulse_core::EventId::random());
     let stack = LocalStack::start_with(&endpoint, &table, options)
@@ -79,6 +100,7 @@ async fn spawn_app_on(endpoint: String, moto: Option<MotoServer>, options: Stack
         dynamodb: stack.dynamodb,
         streams: stack.streams,
         token: token.expose().to_owned(),
+        principals: stack.principals,
         _moto: moto,
     }
 }
@@ -190,9 +212,15 @@ pub struct MotoServer {
 
 impl MotoServer {
     pub fn start() -> Self {
+        Self::start_with_env(&[])
+    }
+
+    /// A moto with extra environment, such as `LOCAL_DYNAMODB_PARTITION_WCU`.
+    pub fn start_with_env(env: &[(&str, &str)]) -> Self {
         let binary = std::env::var("MOTO_SERVER").expect("MOTO_SERVER is not set: run the tests with `make test`");
         let port = StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(binary)
+            .envs(env.iter().copied())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

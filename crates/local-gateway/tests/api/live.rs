@@ -15,7 +15,7 @@ use crate::helpers::{FIREFOX, TestApp, s, spawn_app};
 pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 impl TestApp {
-    fn ws_url(&self, query: &str) -> String {
+    pub(crate) fn ws_url(&self, query: &str) -> String {
         format!("{}/ws?{query}", self.address.replace("http://", "ws://"))
     }
 
@@ -97,12 +97,23 @@ pub(crate) async fn next_events(socket: &mut Socket, count: usize) -> Vec<Value>
     events
 }
 
-async fn wait_until(mut condition: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+pub(crate) async fn wait_until(condition: impl AsyncFnMut() -> bool) {
+    assert!(
+        holds_within(Duration::from_secs(10), condition).await,
+        "condition not met in time"
+    );
+}
+
+/// Whether `condition` comes to hold within `wait`.
+pub(crate) async fn holds_within(wait: Duration, mut condition: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
     while !condition().await {
-        assert!(tokio::time::Instant::now() < deadline, "condition not met in time");
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    true
 }
 
 #[tokio::test]
@@ -261,7 +272,7 @@ async fn next_events_any(socket: &mut Socket) -> Vec<Value> {
     events_within(socket, Duration::from_secs(3)).await
 }
 
-fn urlencode(raw: &str) -> String {
+pub(crate) fn urlencode(raw: &str) -> String {
     url::form_urlencoded::byte_serialize(raw.as_bytes()).collect()
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests: real HTTP through the local gateway, the real handlers, and moto's DynamoDB.
 //! `make test` starts moto and points AWS_ENDPOINT_URL_DYNAMODB at it; every test gets its own table.
 
+mod aws_rules;
 mod collect;
 mod fault_proxy;
 mod faults;
@@ -8,6 +9,7 @@ mod goals;
 mod helpers;
 mod live;
 mod load;
+mod parameters;
 mod realtime;
 mod store;
 mod web;

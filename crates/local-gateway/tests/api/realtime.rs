@@ -1,9 +1,9 @@
 use chrono::Utc;
-use pulse_core::{EventId, EventKind, EventStore};
+use pulse_core::{EventId, EventKind, EventStore, SiteId};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{FIREFOX, Item, TestApp, s, spawn_app};
+use crate::helpers::{FIREFOX, Item, TestApp, s, spawn_app, uuid_v7};
 
 const CHROME: &str =
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
@@ -224,4 +224,82 @@ async fn the_same_stream_batch_twice_leaves_every_rollup_unchanged() {
         assert_eq!(response["batchItemFailures"], json!([]));
     }
     assert_eq!(app.rollup_items().await, before);
+}
+
+/// A ULID of `at`: 48 bits of milliseconds, then 80 random bits, in Crockford's base 32.
+fn ulid(at: chrono::DateTime<Utc>) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let random = EventId::random();
+    let mut bits: u128 = (at.timestamp_millis() as u128) << 80;
+    bits |= random
+        .as_str()
+        .bytes()
+        .fold(0u128, |acc, b| acc.wrapping_mul(31).wrapping_add(b as u128))
+        & ((1 << 80) - 1);
+    (0..26)
+        .rev()
+        .map(|i| ALPHABET[((bits >> (i * 5)) & 31) as usize] as char)
+        .collect()
+}
+
+/// Every accepted event is in the feed, newest first by receive time, whatever its id's format and the
+/// client's clock: a UUIDv4 (`crypto.randomUUID()`), a ULID, any other string, UUIDv7s from a clock an
+/// hour behind or minutes ahead, no id at all. A retry of one of them adds nothing, and a goal completed
+/// by an event whose id carries no time shows too.
+#[tokio::test]
+async fn every_accepted_event_is_in_the_feed_whatever_its_id_and_clock() {
+    let app = spawn_app().await;
+    let demo = SiteId::parse("demo").unwrap();
+    let goal = pulse_core::goal::Goal {
+        name: pulse_core::goal::GoalName::parse("purchase").unwrap(),
+        rule: pulse_core::goal::GoalRule::Event {
+            name: "buy".into(),
+            property: None,
+        },
+        value: None,
+    };
+    app.store.set_goals(&demo, &[goal]).await.unwrap();
+    let now = Utc::now();
+    let v4 = "1b4e28ba-2fa1-41d2-883f-0016d3cca427";
+    let hits = [
+        json!({"s": "demo", "e": "pageview", "u": "https://example.com/v4", "id": v4}),
+        json!({"s": "demo", "e": "pageview", "u": "https://example.com/ulid", "id": ulid(now)}),
+        json!({"s": "demo", "e": "pageview", "u": "https://example.com/arbitrary", "id": "evt_01HZX3"}),
+        json!({"s": "demo", "e": "pageview", "u": "https://example.com/behind", "id": uuid_v7(now - chrono::Duration::hours(1))}),
+        json!({"s": "demo", "e": "pageview", "u": "https://example.com/ahead", "id": uuid_v7(now + chrono::Duration::minutes(3))}),
+        json!({"s": "demo", "e": "pageview", "u": "https://example.com/fresh", "id": uuid_v7(now)}),
+        json!({"s": "demo", "e": "pageview", "u": "https://example.com/none"}),
+        json!({"s": "demo", "e": "event", "u": "https://example.com/cart", "en": "buy", "id": "4f1c2a9e-8b3d-4c6e-9a7f-2d5b8e1c3a60"}),
+    ];
+    for hit in &hits {
+        assert_eq!(app.send_hit(hit.clone()).await.status(), StatusCode::NO_CONTENT);
+    }
+    // The UUIDv4 hit again, as a tracker's retry: stored once.
+    assert_eq!(app.send_hit(hits[0].clone()).await.status(), StatusCode::NO_CONTENT);
+    let view = app
+        .realtime_when("?window=5&events=20", |view| view["pageViews"] == 7)
+        .await;
+    let feed: Vec<(String, String)> = view["recentEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let label = e["path"].as_str().or(e["goal"].as_str()).unwrap_or_default();
+            (e["type"].as_str().unwrap().to_owned(), label.to_owned())
+        })
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("goal", "purchase"),
+        ("event", "/cart"),
+        ("pageview", "/none"),
+        ("pageview", "/fresh"),
+        ("pageview", "/ahead"),
+        ("pageview", "/behind"),
+        ("pageview", "/arbitrary"),
+        ("pageview", "/ulid"),
+        ("pageview", "/v4"),
+    ]
+    .map(|(kind, label)| (kind.to_owned(), label.to_owned()))
+    .to_vec();
+    assert_eq!(feed, expected, "{view}");
 }

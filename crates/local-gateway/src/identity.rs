@@ -1,0 +1,173 @@
+//! Each function calls DynamoDB as itself, as under its execution role in AWS: it signs with an access
+//! key of its own, registered with the local DynamoDB (infra/local/local_aws) together with the
+//! function's policy from template.yaml ([`pulse_dynamodb::policy`]). The local DynamoDB then refuses
+//! what IAM would refuse (action, resource, `dynamodb:LeadingKeys`) with AccessDeniedException, and keeps
+//! a log of what each function was allowed and denied. Keys that are not registered (the admin CLI, test
+//! set-up) keep full rights.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+use pulse_dynamodb::DynamoStore;
+use pulse_dynamodb::policy::{self, Deployment, FUNCTIONS_WITH_POLICIES};
+use serde::Deserialize;
+
+/// moto's account: the ARNs of its tables carry it.
+pub const LOCAL_ACCOUNT: &str = "123456789012";
+
+/// One function's identity: its access key and the SDK configuration that signs with it.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub function: &'static str,
+    pub access_key_id: String,
+    pub sdk_config: SdkConfig,
+}
+
+/// Every function's identity, registered with the DynamoDB at `endpoint` for one pair of tables.
+#[derive(Clone, Debug)]
+pub struct Principals {
+    endpoint: String,
+    table: String,
+    rollup_table: String,
+    by_function: BTreeMap<&'static str, Principal>,
+}
+
+/// What the local DynamoDB recorded for one principal.
+#[derive(Debug, Deserialize)]
+pub struct PrincipalLog {
+    pub function: String,
+    /// The statements (by Sid) and actions that allowed a call.
+    pub allowed: Vec<AllowedUse>,
+    pub denied: Vec<Denial>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+pub struct AllowedUse {
+    pub sid: String,
+    pub action: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Denial {
+    pub action: String,
+    pub resource: String,
+    pub leading_keys: Vec<String>,
+    pub message: String,
+}
+
+impl Principals {
+    /// Registers every function of [`FUNCTIONS_WITH_POLICIES`] with the policy template.yaml gives it.
+    pub async fn register(
+        endpoint: &str,
+        sdk_config: &SdkConfig,
+        table: &str,
+        rollup_table: &str,
+    ) -> anyhow::Result<Self> {
+        Self::register_with(endpoint, sdk_config, table, rollup_table, |_, statements| statements).await
+    }
+
+    /// Like [`Self::register`], with each function's statements passed through `edit` first (a test
+    /// takes a grant away to see the call refused).
+    pub async fn register_with(
+        endpoint: &str,
+        sdk_config: &SdkConfig,
+        table: &str,
+        rollup_table: &str,
+        edit: impl Fn(&str, Vec<policy::Statement>) -> Vec<policy::Statement>,
+    ) -> anyhow::Result<Self> {
+        let region = sdk_config
+            .region()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "us-east-1".into());
+        let deployment = Deployment {
+            region: &region,
+            account: LOCAL_ACCOUNT,
+            table,
+            rollup_table,
+        };
+        let http = reqwest::Client::new();
+        let mut by_function = BTreeMap::new();
+        for function in FUNCTIONS_WITH_POLICIES {
+            let statements = edit(function, policy::statements(function, &deployment)?);
+            // Unique per stack: tests run many stacks against one DynamoDB.
+            let access_key_id = format!("LOCAL{}{}", function.to_uppercase(), pulse_core::EventId::random());
+            http.post(format!("{endpoint}/_pulse/principals"))
+                .json(&serde_json::json!({
+                    "access_key_id": access_key_id,
+                    "function": function,
+                    "statements": statements,
+                }))
+                .send()
+                .await
+                .and_then(reqwest::Response::error_for_status)
+                .with_context(|| {
+                    format!("registering {function}'s policy with the local DynamoDB at {endpoint} (is it infra/local/moto-server?)")
+                })?;
+            let credentials = Credentials::new(&access_key_id, "local", None, None, "pulse-local");
+            let sdk_config = sdk_config
+                .to_builder()
+                .credentials_provider(SharedCredentialsProvider::new(credentials))
+                .build();
+            by_function.insert(
+                function,
+                Principal {
+                    function,
+                    access_key_id,
+                    sdk_config,
+                },
+            );
+        }
+        Ok(Self {
+            endpoint: endpoint.to_owned(),
+            table: table.to_owned(),
+            rollup_table: rollup_table.to_owned(),
+            by_function,
+        })
+    }
+
+    pub fn principal(&self, function: &str) -> &Principal {
+        self.by_function
+            .get(function)
+            .unwrap_or_else(|| panic!("{function} has no registered policy"))
+    }
+
+    /// The store as `function` reaches it: its own credentials, both tables.
+    pub fn store(&self, function: &str) -> DynamoStore {
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&self.principal(function).sdk_config)
+                .endpoint_url(&self.endpoint)
+                .build(),
+        );
+        DynamoStore::new(client, &self.table).with_rollup_table(&self.rollup_table)
+    }
+
+    /// The stream client of `function`'s event source mapping, which reads with the function's role.
+    pub fn streams(&self, function: &str) -> aws_sdk_dynamodbstreams::Client {
+        aws_sdk_dynamodbstreams::Client::from_conf(
+            aws_sdk_dynamodbstreams::config::Builder::from(&self.principal(function).sdk_config)
+                .endpoint_url(&self.endpoint)
+                .build(),
+        )
+    }
+
+    /// What the local DynamoDB allowed and denied `function` so far.
+    pub async fn log(&self, function: &str) -> anyhow::Result<PrincipalLog> {
+        let principal = self.principal(function);
+        let log = reqwest::get(format!(
+            "{}/_pulse/principals/{}/log",
+            self.endpoint, principal.access_key_id
+        ))
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .context("reading a principal's log")?
+        .json()
+        .await?;
+        Ok(log)
+    }
+
+    pub fn functions(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.by_function.keys().copied()
+    }
+}
