@@ -88,30 +88,9 @@ fn strings(value: &Yaml) -> Vec<String> {
     }
 }
 
-/// Every policy statement a function's role holds: the function's own `Policies`, or those of the
-/// explicit role it names.
-fn statements(resources: &Yaml, function: &Yaml) -> Vec<Yaml> {
-    let properties = &function["Properties"];
-    let documents: Vec<Yaml> = match properties.get("Role") {
-        Some(role) => {
-            let role_name = tag_text(role).trim_end_matches(".Arn").to_owned();
-            resources[role_name.as_str()]["Properties"]["Policies"]
-                .as_sequence()
-                .into_iter()
-                .flatten()
-                .map(|policy| policy["PolicyDocument"].clone())
-                .collect()
-        }
-        None => properties
-            .get("Policies")
-            .and_then(Yaml::as_sequence)
-            .cloned()
-            .unwrap_or_default(),
-    };
-    documents
-        .iter()
-        .flat_map(|document| document["Statement"].as_sequence().cloned().unwrap_or_default())
-        .collect()
+/// Every policy statement a function's role holds (its own `Policies`, or those of the role it names).
+fn statements(function: &str) -> Vec<Yaml> {
+    pulse_dynamodb::policy::raw_statements(function).expect("the function's policies parse")
 }
 
 fn leading_keys(statement: &Yaml) -> Option<Vec<String>> {
@@ -143,10 +122,9 @@ const STREAM_ACTIONS: [&str; 4] = [
 #[test]
 fn every_function_reaches_only_the_partitions_it_owns() {
     let template = template();
-    let resources = &template["Resources"];
     let mut granted = BTreeSet::new();
-    for (name, function) in functions(&template) {
-        for statement in statements(resources, &function) {
+    for (name, _) in functions(&template) {
+        for statement in statements(&name) {
             let actions = strings(&statement["Action"]);
             let table_actions: Vec<&String> = actions
                 .iter()
@@ -203,13 +181,12 @@ fn no_function_writes_the_registry_and_only_collect_reads_the_salt() {
 #[test]
 fn stream_consumers_read_only_this_tables_stream() {
     let template = template();
-    let resources = &template["Resources"];
     for (name, function) in functions(&template) {
         let consumes_stream = function["Properties"]
             .get("Events")
             .and_then(Yaml::as_mapping)
             .is_some_and(|events| events.values().any(|event| event["Type"].as_str() == Some("DynamoDB")));
-        let stream_statements: Vec<Yaml> = statements(resources, &function)
+        let stream_statements: Vec<Yaml> = statements(&name)
             .into_iter()
             .filter(|statement| {
                 strings(&statement["Action"])

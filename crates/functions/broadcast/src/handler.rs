@@ -92,10 +92,8 @@ mod tests {
         }
     }
 
-    async fn run(
-        connections: &[(&str, &str)],
-        sender: RecordingSender,
-    ) -> (BroadcastApp<MemoryStore, RecordingSender>, DynamoDbEventResponse) {
+    /// A store holding these (connection, site) pairs.
+    fn store_with(connections: &[(&str, &str)]) -> MemoryStore {
         let store = MemoryStore::default();
         for (connection, site) in connections {
             store
@@ -104,8 +102,15 @@ mod tests {
                 .unwrap()
                 .insert(ConnectionId::parse(connection).unwrap(), SiteId::parse(site).unwrap());
         }
+        store
+    }
+
+    async fn run(
+        connections: &[(&str, &str)],
+        sender: RecordingSender,
+    ) -> (BroadcastApp<MemoryStore, RecordingSender>, DynamoDbEventResponse) {
         let app = BroadcastApp {
-            store,
+            store: store_with(connections),
             sender,
             config: BroadcastConfig::default(),
         };
@@ -197,16 +202,8 @@ mod tests {
     /// batch to every dashboard already served): the broadcast stops at its deadline and succeeds.
     #[tokio::test]
     async fn the_broadcast_stops_before_the_invocations_deadline() {
-        let store = MemoryStore::default();
-        for (connection, site) in [("a1", "demo"), ("a2", "demo"), ("b1", "docs-site")] {
-            store
-                .connections
-                .lock()
-                .unwrap()
-                .insert(ConnectionId::parse(connection).unwrap(), SiteId::parse(site).unwrap());
-        }
         let app = BroadcastApp {
-            store,
+            store: store_with(&[("a1", "demo"), ("a2", "demo"), ("b1", "docs-site")]),
             sender: StuckSender {
                 stuck: "a2",
                 sent: Mutex::default(),

@@ -14,14 +14,8 @@ use serde_json::{Value, json};
 use crate::helpers::{FIREFOX, MotoServer, TestApp, s, spawn_app, spawn_app_at, spawn_app_with_policy, uuid_v7};
 use crate::live::urlencode;
 
-/// Every call a user's day makes: hits with a goal, a dashboard that gets them pushed, the realtime view,
-/// a dashboard that vanishes (the broadcast's 410 clean-up) and one that closes. Returns what went wrong
-/// as the user would see it, without stopping: a missing grant shows first as its denial.
-async fn a_users_day(app: &TestApp) -> Vec<String> {
-    use futures::StreamExt;
-
-    let mut problems = Vec::new();
-    let demo = SiteId::parse("demo").unwrap();
+/// The demo site's goal `purchase`: any `buy` event.
+async fn set_purchase_goal(app: &TestApp) {
     let goal = Goal {
         name: GoalName::parse("purchase").unwrap(),
         rule: GoalRule::Event {
@@ -30,7 +24,20 @@ async fn a_users_day(app: &TestApp) -> Vec<String> {
         },
         value: None,
     };
-    app.store.set_goals(&demo, &[goal]).await.unwrap();
+    app.store
+        .set_goals(&SiteId::parse("demo").unwrap(), &[goal])
+        .await
+        .unwrap();
+}
+
+/// Every call a user's day makes: hits with a goal, a dashboard that gets them pushed, the realtime view,
+/// a dashboard that vanishes (the broadcast's 410 clean-up) and one that closes. Returns what went wrong
+/// as the user would see it, without stopping: a missing grant shows first as its denial.
+async fn a_users_day(app: &TestApp) -> Vec<String> {
+    use futures::StreamExt;
+
+    let mut problems = Vec::new();
+    set_purchase_goal(app).await;
     let wait = Duration::from_secs(15);
     let open = |app: &TestApp| {
         let url = app.ws_url(&format!("siteId=demo&token={}", app.token));
@@ -185,16 +192,7 @@ async fn a_grant_taken_away_is_refused_and_named() {
 #[tokio::test]
 async fn out_of_range_numbers_are_refused_and_sums_keep_the_minute_moving() {
     let app = spawn_app().await;
-    let demo = SiteId::parse("demo").unwrap();
-    let goal = Goal {
-        name: GoalName::parse("purchase").unwrap(),
-        rule: GoalRule::Event {
-            name: "buy".into(),
-            property: None,
-        },
-        value: None,
-    };
-    app.store.set_goals(&demo, &[goal]).await.unwrap();
+    set_purchase_goal(&app).await;
     let buy = |value: &str| {
         let body = format!(r#"{{"s":"demo","e":"event","u":"https://example.com/","en":"buy","ev":{value}}}"#);
         app.post_collect(body, "application/json", FIREFOX)
