@@ -5,7 +5,7 @@
 # constant deadline).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export MOTO_PORT="${INVOKE_CHECK_MOTO_PORT:-8768}"
+export MOTO_PORT="${INVOKE_CHECK_MOTO_PORT:-8769}"
 port="${INVOKE_CHECK_PORT:-9768}"
 source infra/local/env.sh
 source infra/local/moto.sh

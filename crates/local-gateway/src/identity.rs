@@ -3,9 +3,11 @@
 //! function's policy from template.yaml ([`pulse_dynamodb::policy`]). The local DynamoDB then refuses
 //! what IAM would refuse (action, resource, `dynamodb:LeadingKeys`) with AccessDeniedException, and keeps
 //! a log of what each function was allowed and denied. Keys that are not registered (the admin CLI, test
-//! set-up) keep full rights.
+//! set-up) keep full rights. The management API (`@connections`), which this gateway serves itself, is
+//! checked here against the same policies ([`Principals::authorize_management`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use aws_config::SdkConfig;
@@ -23,7 +25,19 @@ pub struct Principal {
     pub function: &'static str,
     pub access_key_id: String,
     pub sdk_config: SdkConfig,
+    statements: Vec<policy::Statement>,
+    /// What the management API allowed and denied this principal.
+    management: Arc<Mutex<ManagementLog>>,
 }
+
+#[derive(Debug, Default)]
+struct ManagementLog {
+    allowed: BTreeSet<AllowedUse>,
+    denied: Vec<Denial>,
+}
+
+/// The management API's action, as IAM names it.
+const MANAGE_CONNECTIONS: &str = "execute-api:ManageConnections";
 
 /// Every function's identity, registered with the DynamoDB at `endpoint` for one pair of tables.
 #[derive(Clone, Debug)]
@@ -49,7 +63,7 @@ pub struct AllowedUse {
     pub action: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Denial {
     pub action: String,
     pub resource: String,
@@ -116,6 +130,8 @@ impl Principals {
                     function,
                     access_key_id,
                     sdk_config,
+                    statements,
+                    management: Arc::default(),
                 },
             );
         }
@@ -152,10 +168,10 @@ impl Principals {
         )
     }
 
-    /// What the local DynamoDB allowed and denied `function` so far.
+    /// What the local DynamoDB and the management API allowed and denied `function` so far.
     pub async fn log(&self, function: &str) -> anyhow::Result<PrincipalLog> {
         let principal = self.principal(function);
-        let log = reqwest::get(format!(
+        let mut log: PrincipalLog = reqwest::get(format!(
             "{}/_pulse/principals/{}/log",
             self.endpoint, principal.access_key_id
         ))
@@ -164,10 +180,129 @@ impl Principals {
         .context("reading a principal's log")?
         .json()
         .await?;
+        let management = principal.management.lock().expect("management log lock");
+        log.allowed.extend(management.allowed.iter().cloned());
+        log.denied.extend(management.denied.iter().cloned());
         Ok(log)
+    }
+
+    /// Checks a management API call (`method` on `@connections/{connection}`) signed with
+    /// `authorization` (the SigV4 header) as IAM would check `execute-api:ManageConnections`. A key that
+    /// is no function's (the admin CLI) has every right. The error is AWS's message.
+    pub fn authorize_management(&self, authorization: &str, method: &str, connection: &str) -> Result<(), String> {
+        let Some(principal) =
+            access_key_of(authorization).and_then(|key| self.by_function.values().find(|p| p.access_key_id == key))
+        else {
+            return Ok(());
+        };
+        let region = credential_region(authorization).unwrap_or("us-east-1");
+        let resource =
+            format!("arn:aws:execute-api:{region}:{LOCAL_ACCOUNT}:local/live/{method}/@connections/{connection}");
+        let allowing = principal.statements.iter().find(|statement| {
+            statement.condition.is_none()
+                && statement
+                    .actions
+                    .iter()
+                    .any(|action| glob_matches(action, MANAGE_CONNECTIONS, true))
+                && statement
+                    .resources
+                    .iter()
+                    .any(|pattern| glob_matches(pattern, &resource, false))
+        });
+        let mut log = principal.management.lock().expect("management log lock");
+        match allowing {
+            Some(statement) => {
+                log.allowed.insert(AllowedUse {
+                    sid: statement.sid.clone(),
+                    action: MANAGE_CONNECTIONS.to_owned(),
+                });
+                Ok(())
+            }
+            None => {
+                let message = format!(
+                    "User: arn:aws:sts::{LOCAL_ACCOUNT}:assumed-role/{}/local is not authorized to perform: \
+                     {MANAGE_CONNECTIONS} on resource: {resource} because no identity-based policy allows the \
+                     {MANAGE_CONNECTIONS} action",
+                    principal.function
+                );
+                log.denied.push(Denial {
+                    action: MANAGE_CONNECTIONS.to_owned(),
+                    resource,
+                    leading_keys: Vec::new(),
+                    message: message.clone(),
+                });
+                Err(message)
+            }
+        }
     }
 
     pub fn functions(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.by_function.keys().copied()
+    }
+}
+
+/// The access key id of a SigV4 `Authorization` header (`… Credential=AKID/date/region/service/…`).
+fn access_key_of(authorization: &str) -> Option<&str> {
+    authorization.split("Credential=").nth(1)?.split('/').next()
+}
+
+fn credential_region(authorization: &str) -> Option<&str> {
+    authorization.split("Credential=").nth(1)?.split('/').nth(2)
+}
+
+/// IAM's wildcards: `*` any run of characters, `?` any one.
+fn glob_matches(pattern: &str, value: &str, ignore_case: bool) -> bool {
+    let (pattern, value): (Vec<char>, Vec<char>) = if ignore_case {
+        (
+            pattern.to_lowercase().chars().collect(),
+            value.to_lowercase().chars().collect(),
+        )
+    } else {
+        (pattern.chars().collect(), value.chars().collect())
+    };
+    // Classic wildcard matching with backtracking to the last `*`.
+    let (mut p, mut v, mut star, mut resume) = (0, 0, None, 0);
+    while v < value.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == value[v]) {
+            p += 1;
+            v += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some(p);
+            resume = v;
+            p += 1;
+        } else if let Some(at) = star {
+            p = at + 1;
+            resume += 1;
+            v = resume;
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iam_wildcards() {
+        let arn = "arn:aws:execute-api:us-east-1:123456789012:local/live/POST/@connections/abc";
+        assert!(glob_matches(
+            "arn:aws:execute-api:us-east-1:123456789012:*/*/POST/@connections/*",
+            arn,
+            false
+        ));
+        assert!(!glob_matches(
+            "arn:aws:execute-api:us-east-1:123456789012:*/*/DELETE/@connections/*",
+            arn,
+            false
+        ));
+        assert!(glob_matches("execute-api:manage*", MANAGE_CONNECTIONS, true));
+        assert!(glob_matches("a?c", "abc", false) && !glob_matches("a?c", "ac", false));
+        let header =
+            "AWS4-HMAC-SHA256 Credential=LOCALKEY/20261203/eu-west-1/execute-api/aws4_request, SignedHeaders=host";
+        assert_eq!(access_key_of(header), Some("LOCALKEY"));
+        assert_eq!(credential_region(header), Some("eu-west-1"));
     }
 }

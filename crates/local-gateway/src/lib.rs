@@ -95,16 +95,19 @@ pub struct Gateway {
     /// What API Gateway and Lambda enforce, and the HTTP routes' throttling state.
     pub limits: Limits,
     throttle: Throttle,
+    /// The functions' identities, for the management API's IAM check.
+    pub principals: Principals,
 }
 
 impl Gateway {
-    pub fn new(functions: Functions, limits: Limits) -> Self {
+    pub fn new(functions: Functions, limits: Limits, principals: Principals) -> Self {
         Self {
             functions,
             connections: ws::Connections::default(),
             broadcast_batches: AtomicUsize::new(0),
             limits,
             throttle: Throttle::default(),
+            principals,
         }
     }
 
@@ -410,7 +413,11 @@ impl LocalStack {
         if let Some(assets) = options.web_assets {
             functions.web = WebApp::with_assets(assets, web::SITE_TRACKER.clone(), &web::Config::from_lookup(lookup)?);
         }
-        let gateway = Arc::new(Gateway::new(functions, Limits::from_lookup(lookup)?));
+        let gateway = Arc::new(Gateway::new(
+            functions,
+            Limits::from_lookup(lookup)?,
+            principals.clone(),
+        ));
         tokio::spawn(serve(listener, gateway.clone()));
         let region = sdk_config.region().map(|r| r.to_string()).unwrap_or_default();
         let consumers = (principals.clone(), table.to_owned(), gateway.clone());

@@ -43,7 +43,11 @@ async fn main() -> anyhow::Result<()> {
         _ => std::env::var(name).ok(),
     };
     let limits = local_gateway::limits::Limits::from_lookup(|name| std::env::var(name).ok())?;
-    let gateway = Arc::new(Gateway::new(Functions::new(&principals, lookup)?, limits));
+    let gateway = Arc::new(Gateway::new(
+        Functions::new(&principals, lookup)?,
+        limits,
+        principals.clone(),
+    ));
     let region = sdk_config.region().map(|r| r.to_string()).unwrap_or_default();
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

@@ -289,6 +289,31 @@ async fn default_route(connection_id: &str, identity: (&str, &str), body: &str) 
     }
 }
 
+/// The management API's IAM check ([`crate::identity::Principals::authorize_management`]): when it
+/// fails, 403 AccessDeniedException, as API Gateway answers a caller whose policy does not allow the call.
+fn refusal(gateway: &Gateway, headers: &HeaderMap, method: &str, connection_id: &str) -> Option<Response> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    gateway
+        .principals
+        .authorize_management(authorization, method, connection_id)
+        .err()
+        .map(|message| {
+            tracing::warn!(%message, "management API call denied");
+            (
+                StatusCode::FORBIDDEN,
+                [
+                    ("x-amzn-errortype", "AccessDeniedException"),
+                    ("content-type", "application/json"),
+                ],
+                json!({ "message": message }).to_string(),
+            )
+                .into_response()
+        })
+}
+
 fn gone() -> Response {
     // The SDK reads the error type from this header (restJson1).
     (
@@ -306,8 +331,12 @@ fn gone() -> Response {
 pub async fn post_to_connection(
     State(gateway): State<Arc<Gateway>>,
     Path(connection_id): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(denied) = refusal(&gateway, &headers, "POST", &connection_id) {
+        return denied;
+    }
     let live = gateway.connections.live.lock().expect("connections lock");
     let Some(connection) = live.get(&connection_id) else {
         return gone();
@@ -335,7 +364,14 @@ pub async fn post_to_connection(
 }
 
 /// `GET /@connections/{id}`.
-pub async fn get_connection(State(gateway): State<Arc<Gateway>>, Path(connection_id): Path<String>) -> Response {
+pub async fn get_connection(
+    State(gateway): State<Arc<Gateway>>,
+    Path(connection_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(denied) = refusal(&gateway, &headers, "GET", &connection_id) {
+        return denied;
+    }
     let live = gateway.connections.live.lock().expect("connections lock");
     let Some(connection) = live.get(&connection_id) else {
         return gone();
@@ -354,7 +390,14 @@ pub async fn get_connection(State(gateway): State<Arc<Gateway>>, Path(connection
 }
 
 /// `DELETE /@connections/{id}`: closes the socket (its `$disconnect` follows).
-pub async fn delete_connection(State(gateway): State<Arc<Gateway>>, Path(connection_id): Path<String>) -> Response {
+pub async fn delete_connection(
+    State(gateway): State<Arc<Gateway>>,
+    Path(connection_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(denied) = refusal(&gateway, &headers, "DELETE", &connection_id) {
+        return denied;
+    }
     let live = gateway.connections.live.lock().expect("connections lock");
     let Some(connection) = live.get(&connection_id) else {
         return gone();

@@ -97,8 +97,9 @@ async fn a_users_day(app: &TestApp) -> Vec<String> {
     problems
 }
 
-/// The DynamoDB actions each function's policy grants, by statement.
-fn granted_dynamodb_actions(function: &str) -> BTreeSet<(String, String)> {
+/// The DynamoDB and management API actions each function's policy grants, by statement (the failure
+/// queue's `sqs:SendMessage` is Lambda's own call, not the function's).
+fn granted_actions(function: &str) -> BTreeSet<(String, String)> {
     let deployment = policy::Deployment {
         region: "us-east-1",
         account: local_gateway::identity::LOCAL_ACCOUNT,
@@ -113,14 +114,14 @@ fn granted_dynamodb_actions(function: &str) -> BTreeSet<(String, String)> {
             statement
                 .actions
                 .into_iter()
-                .filter(|action| action.starts_with("dynamodb:"))
+                .filter(|action| action.starts_with("dynamodb:") || action.starts_with("execute-api:"))
                 .map(move |action| (sid.clone(), action))
         })
         .collect()
 }
 
 /// Least privilege from both sides: no call a function makes is denied (a grant the code needs is
-/// missing), and every DynamoDB grant is used (a grant the code does not need).
+/// missing), and every DynamoDB and management API grant is used (a grant the code does not need).
 #[tokio::test]
 async fn every_function_calls_only_what_its_policy_grants_and_uses_every_grant() {
     let app = spawn_app().await;
@@ -133,7 +134,7 @@ async fn every_function_calls_only_what_its_policy_grants_and_uses_every_grant()
             denials.push(format!("{function} was denied: {}", denial.message));
         }
         let used: BTreeSet<(String, String)> = log.allowed.into_iter().map(|u| (u.sid, u.action)).collect();
-        for (sid, action) in granted_dynamodb_actions(function).difference(&used) {
+        for (sid, action) in granted_actions(function).difference(&used) {
             unused.push(format!(
                 "{function} never used {action} of statement {sid}: remove it from template.yaml"
             ));
@@ -153,25 +154,44 @@ async fn every_function_calls_only_what_its_policy_grants_and_uses_every_grant()
 #[tokio::test]
 async fn a_grant_taken_away_is_refused_and_named() {
     let app = spawn_app_with_policy(Box::new(|function, mut statements| {
-        if function == "AggregateFunction" {
-            for statement in &mut statements {
-                statement.actions.retain(|action| action != "dynamodb:GetItem");
-            }
+        let taken = match function {
+            "AggregateFunction" => "dynamodb:GetItem",
+            "BroadcastFunction" => "execute-api:ManageConnections",
+            _ => return statements,
+        };
+        for statement in &mut statements {
+            statement.actions.retain(|action| action != taken);
         }
         statements
     }))
     .await;
+    let _dashboard = app.dashboard().await;
     let hit = json!({"s": "demo", "e": "pageview", "u": "https://example.com/"});
     assert_eq!(app.send_hit(hit).await.status(), StatusCode::NO_CONTENT);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let denial = loop {
-        let log = app.principals.log("AggregateFunction").await.unwrap();
-        if let Some(denial) = log.denied.into_iter().next() {
-            break denial;
+    let first_denial = |function: &'static str| {
+        let app = &app;
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let log = app.principals.log(function).await.unwrap();
+                if let Some(denial) = log.denied.into_iter().next() {
+                    return denial;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "{function} was never denied");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
         }
-        assert!(tokio::time::Instant::now() < deadline, "the aggregate was never denied");
-        tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    // The management API, which the gateway serves itself, checks the broadcast's policy too.
+    let push = first_denial("BroadcastFunction").await;
+    assert_eq!(push.action, "execute-api:ManageConnections");
+    assert!(
+        push.message.contains("assumed-role/BroadcastFunction/"),
+        "{}",
+        push.message
+    );
+    assert!(push.resource.contains("/POST/@connections/"), "{}", push.resource);
+    let denial = first_denial("AggregateFunction").await;
     assert_eq!(denial.action, "dynamodb:GetItem");
     assert_eq!(denial.leading_keys, ["SITE#demo"]);
     for named in [
