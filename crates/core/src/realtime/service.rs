@@ -32,7 +32,8 @@ impl<S: SiteDirectory + RealtimeStore> RealtimeService<S> {
     }
 
     /// Reads cost one Query over the window's rollup items (all shards) and, when the feed is asked
-    /// for, two Queries of at most `params.events` raw events each: never proportional to page views.
+    /// for, four Queries of at most `params.events` raw events each (per kind, the table and its feed
+    /// index): never proportional to page views.
     pub async fn view(
         &self,
         site_id: &SiteId,
