@@ -82,13 +82,16 @@ def key_in_range(key: DynamoType, comparison: str, bounds: list) -> bool:
     }.get(comparison, True)
 
 
-def index_partitions_like_the_table(table: Table, index_name: str) -> bool:
-    """Whether the index's partition key is the table's own, so that a Query of the index reads one of
-    the table's partitions (the events table's feed index is keyed by `pk` too)."""
+def index_range_if_partitioned_like_the_table(table: Table, index_name: str) -> str | None:
+    """The index's sort key attribute when its partition key is the table's own, so that a Query of the
+    index reads one of the table's partitions (the events table's feed index is keyed by `pk` too)."""
     for index in table.all_indexes():
-        if index.name == index_name:
-            return [key["AttributeName"] for key in index.schema if key["KeyType"] == "HASH"] == [table.hash_key_attr]
-    return False
+        if index.name != index_name:
+            continue
+        keys = {key["KeyType"]: key["AttributeName"] for key in index.schema}
+        if keys.get("HASH") == table.hash_key_attr and "RANGE" in keys:
+            return keys["RANGE"]
+    return None
 
 
 def narrow_queries_to_their_partition() -> None:
@@ -101,11 +104,11 @@ def narrow_queries_to_their_partition() -> None:
         if hash_key is None:
             return query(self, hash_key, range_comparison, range_objs, *args, **kwargs)
         if index_name is None:
-            narrowed = (hash_key, range_comparison, range_objs)
-        elif index_partitions_like_the_table(self, index_name):
-            # The index's partition is the table's: its items are among the partition's (the range
-            # condition is on the index's own sort key, which moto applies).
-            narrowed = (hash_key, None, None)
+            narrowed = (hash_key, range_comparison, range_objs, None)
+        elif (index_range := index_range_if_partitioned_like_the_table(self, index_name)) is not None:
+            # The index's partition is the table's: its items are the partition's items that carry the
+            # index's sort key (a sparse index: few of them), in the Query's range of that key.
+            narrowed = (hash_key, range_comparison, range_objs, index_range)
         else:
             return query(self, hash_key, range_comparison, range_objs, *args, **kwargs)
         token = query_partition.set(narrowed)
@@ -118,10 +121,13 @@ def narrow_queries_to_their_partition() -> None:
         narrowed = query_partition.get()
         if narrowed is None or not self.range_key_attr:
             return all_items(self)
-        hash_key, comparison, bounds = narrowed
+        hash_key, comparison, bounds, index_range = narrowed
         items = list(self.items.get(hash_key, {}).values())
+        if index_range is not None:
+            items = [item for item in items if index_range in item.attrs]
+        key_of = (lambda item: item.attrs[index_range]) if index_range is not None else (lambda item: item.range_key)
         if comparison and bounds and all(bound.type == "S" for bound in bounds):
-            items = [item for item in items if key_in_range(item.range_key, comparison, bounds)]
+            items = [item for item in items if key_of(item).type == "S" and key_in_range(key_of(item), comparison, bounds)]
         if self.range_key_type == "S":
             # query() sorts again with moto's own comparisons, which are slow; on a list already in order
             # that costs one comparison per item.
