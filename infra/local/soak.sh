@@ -14,7 +14,8 @@ log="$(mktemp -d)/dev.log"
 
 infra/local/dev.sh >"$log" 2>&1 &
 dev=$!
-trap 'kill -INT $dev 2>/dev/null || true; wait $dev 2>/dev/null || true' EXIT
+# TERM, not INT: a background job of a non-interactive shell ignores SIGINT, so make dev would outlive the soak.
+trap 'kill -TERM $dev 2>/dev/null || true; wait $dev 2>/dev/null || true' EXIT
 for _ in $(seq 1 600); do
   grep -q "demo read token" "$log" && break
   kill -0 $dev 2>/dev/null || { cat "$log" >&2; exit 1; }
