@@ -105,14 +105,15 @@ enum SiteCommand {
     },
     /// List registered sites.
     List,
-    /// Replace a site's read token. Prints the new token once; the old one stops working within the
-    /// functions' site cache lifetime, and open dashboards are closed (with --websocket-endpoint).
+    /// Replace a site's read token. Prints the new token once, first; the old one stops working within
+    /// the functions' site cache lifetime, and dashboards holding it are closed by the broadcast
+    /// function within seconds (and from here first with --websocket-endpoint).
     RotateToken {
         #[arg(long)]
         id: String,
     },
     /// Remove a site: its hits are refused within the functions' site cache lifetime; open dashboards
-    /// are closed (with --websocket-endpoint); its stored events expire by TTL.
+    /// are closed by the broadcast function within seconds; its stored events expire by TTL.
     Delete {
         #[arg(long)]
         id: String,
@@ -197,40 +198,57 @@ async fn main() -> anyhow::Result<()> {
             let id = SiteId::parse(&id)?;
             let token = ReadToken::generate();
             store.set_token_hash(&id, &token.hash()).await?;
-            let closed = close_dashboards(&store, &sdk_config, cli.websocket_endpoint.as_deref(), &id).await?;
-            eprintln!("new read token for {id} follows (shown once); {SITE_CACHE_NOTE}; {closed}:");
+            // Printed before anything else can fail: the old token no longer works, so a lost new one
+            // would lock the owner out.
+            eprintln!("new read token for {id} follows (shown once); {SITE_CACHE_NOTE}:");
             println!("{}", token.expose());
+            let site = store.find_site(&id).await.ok().flatten();
+            eprintln!(
+                "{}",
+                close_dashboards(
+                    &store,
+                    &sdk_config,
+                    cli.websocket_endpoint.as_deref(),
+                    &id,
+                    site.as_ref()
+                )
+                .await
+            );
         }
         Command::Goal(command) => goal_command(&store, command).await?,
         Command::Site(SiteCommand::Delete { id }) => {
             let id = SiteId::parse(&id)?;
             store.delete_site(&id).await?;
-            let closed = close_dashboards(&store, &sdk_config, cli.websocket_endpoint.as_deref(), &id).await?;
-            eprintln!("site {id} deleted; {SITE_CACHE_NOTE}; {closed}");
+            eprintln!("site {id} deleted; {SITE_CACHE_NOTE}");
+            eprintln!(
+                "{}",
+                close_dashboards(&store, &sdk_config, cli.websocket_endpoint.as_deref(), &id, None).await
+            );
         }
     }
     Ok(())
 }
 
-/// Closes the site's open dashboards through the management API, and says what happened to them.
+/// Closes the dashboards that `site` (as it is now; `None` once deleted) no longer admits, and says what
+/// happened. The broadcast function does the same as soon as the change reaches it on the table's stream,
+/// so this is only sooner, and a failure here leaves nothing open for long.
 async fn close_dashboards(
     store: &DynamoStore,
     sdk_config: &aws_config::SdkConfig,
     endpoint: Option<&str>,
-    site: &SiteId,
-) -> anyhow::Result<String> {
+    site_id: &SiteId,
+    site: Option<&pulse_core::Site>,
+) -> String {
+    const BY_THE_STREAM: &str = "the broadcast function closes the dashboards of the old token as soon as the \
+        change reaches it on the table's stream (seconds)";
     let Some(endpoint) = endpoint else {
-        return Ok(
-            "open dashboards stay connected (up to API Gateway's 2 hours) unless you pass \
-            --websocket-endpoint (the WebSocketManagementEndpoint output)"
-                .to_owned(),
-        );
+        return format!("{BY_THE_STREAM}; pass --websocket-endpoint to close them from here first");
     };
     let closer = broadcast::sender::ApiGatewaySender::new(sdk_config, endpoint);
-    let closed = pulse_core::live::disconnect_site(store, &closer, site)
-        .await
-        .context("closing the site's open dashboards")?;
-    Ok(format!("{closed} open dashboard connection(s) closed"))
+    match pulse_core::live::revoke_stale_connections(store, &closer, site_id, site).await {
+        Ok(closed) => format!("{closed} open dashboard connection(s) closed"),
+        Err(err) => format!("could not close the open dashboards from here ({err}); {BY_THE_STREAM}"),
+    }
 }
 
 /// How long a warm function trusts what it read of a site, goals included (`SITE_CACHE_SECONDS`).

@@ -9,9 +9,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::enrich::{self, Salt};
 use crate::event::{EventId, StoredEvent};
 use crate::hit::{HitError, MAX_BODY_BYTES, ParsedHit, ValidHit};
+use crate::origin::DeclaredOrigin;
 use crate::ports::{EventStore, PutOutcome, SaltStore, SiteDirectory, StoreError};
+use crate::rate::{RateCounter, SiteRateLimiter, Verdict};
 use crate::site::Site;
 use crate::site_cache::SiteCache;
+
+/// The template's `SiteHitRateLimit`: a fifth of the HTTP route's default throttle, so that a site
+/// flooded at several times its limit leaves room for every other.
+pub const DEFAULT_SITE_HIT_RATE_LIMIT: u32 = 200;
 
 #[derive(Debug, Clone)]
 pub struct CollectConfig {
@@ -22,6 +28,9 @@ pub struct CollectConfig {
     /// How long a warm function remembers that a site does not exist. Short, so that a site created
     /// right after a stray hit starts counting quickly.
     pub unknown_site_cache_ttl: Duration,
+    /// Most hits a second stored for one site, across all instances (`SITE_HIT_RATE_LIMIT`); `None`: no
+    /// limit. See [`crate::rate`].
+    pub site_hit_rate_limit: Option<u32>,
 }
 
 impl Default for CollectConfig {
@@ -30,6 +39,7 @@ impl Default for CollectConfig {
             raw_event_ttl: Duration::from_secs(86_400),
             site_cache_ttl: Duration::from_secs(60),
             unknown_site_cache_ttl: Duration::from_secs(10),
+            site_hit_rate_limit: Some(DEFAULT_SITE_HIT_RATE_LIMIT),
         }
     }
 }
@@ -45,6 +55,9 @@ pub struct CollectRequest<'a> {
     pub country: Option<&'a str>,
     /// The request's Referer, else its Origin: the page of a hit sent without `u`.
     pub page_header: Option<&'a str>,
+    /// The page the browser says the hit comes from (`Origin`, else `Referer`); it must be one of the
+    /// site's, whatever `u` says, or any page could make its visitors post hits for any site.
+    pub declared_origin: DeclaredOrigin<'a>,
     pub received_at: DateTime<Utc>,
 }
 
@@ -69,6 +82,10 @@ pub enum CollectError {
     UnknownSite,
     #[error("the page's hostname is not allowed for this site")]
     HostNotAllowed,
+    #[error("the sending page's origin is not one of the site's domains")]
+    OriginNotAllowed,
+    #[error("the site has sent more hits this second than it may")]
+    RateLimited,
     #[error("could not store the event")]
     Store(#[from] StoreError),
 }
@@ -78,13 +95,15 @@ pub struct Collector<S> {
     config: CollectConfig,
     sites: SiteCache,
     salt: Mutex<Option<(NaiveDate, Salt)>>,
+    rate: SiteRateLimiter,
 }
 
-impl<S: SiteDirectory + SaltStore + EventStore> Collector<S> {
+impl<S: SiteDirectory + SaltStore + EventStore + RateCounter> Collector<S> {
     pub fn new(store: S, config: CollectConfig) -> Self {
         let sites = SiteCache::new(config.site_cache_ttl, config.unknown_site_cache_ttl);
         Self {
             store,
+            rate: SiteRateLimiter::new(config.site_hit_rate_limit),
             config,
             sites,
             salt: Mutex::default(),
@@ -112,9 +131,18 @@ impl<S: SiteDirectory + SaltStore + EventStore> Collector<S> {
             .get(&self.store, &hit.site)
             .await?
             .ok_or(CollectError::UnknownSite)?;
+        if let Some(declared_host) = request.declared_origin.host()
+            && !declared_host.is_some_and(|host| site.allows_host(&host))
+        {
+            return Err(CollectError::OriginNotAllowed);
+        }
         let page_host = hit.url.host_str().unwrap_or_default();
         if !site.allows_host(page_host) {
             return Err(CollectError::HostNotAllowed);
+        }
+        // Last of the checks, so that only hits that would be stored spend the site's allowance.
+        if self.rate.admit(&self.store, &site.id, request.received_at).await == Verdict::Limited {
+            return Err(CollectError::RateLimited);
         }
         let salt = self.salt(request.received_at.date_naive()).await?;
         let mut event = enrich_hit(hit, &site, &request, user_agent, &salt);

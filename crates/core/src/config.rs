@@ -133,6 +133,8 @@ pub struct ReaderConfig {
     pub site_cache_ttl: Duration,
     /// See [`request_budget`].
     pub request_budget: Duration,
+    /// `ORIGIN_VERIFY_SECRET`: when set, requests without it are refused (see [`crate::origin`]).
+    pub origin_verify_secret: Option<crate::origin::OriginSecret>,
 }
 
 /// `REQUEST_BUDGET_MS` (default 8 s of the template's 10 s function timeout): how long a request handler
@@ -159,6 +161,9 @@ impl ReaderConfig {
             table_name,
             site_cache_ttl: settings.seconds("SITE_CACHE_SECONDS", 0..=3_600, Duration::from_secs(60))?,
             request_budget: request_budget(&settings)?,
+            origin_verify_secret: settings
+                .secret("ORIGIN_VERIFY_SECRET")?
+                .map(crate::origin::OriginSecret::new),
         })
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::event::StoredEvent;
 use crate::ports::StoreError;
 use crate::realtime::view::FeedEvent;
-use crate::site::SiteId;
+use crate::site::{SiteId, TokenHash};
 
 /// API Gateway's WebSocket connection id (base64-like, e.g. `L0SM9cOFvHcCIhw=`). It becomes a key
 /// fragment (`CONN#{id}`), so only [`ConnectionId::parse`] makes one.
@@ -40,20 +40,40 @@ impl fmt::Display for ConnectionId {
     }
 }
 
+/// A dashboard's connection as a site's Query finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveConnection {
+    pub id: ConnectionId,
+    /// The hash of the token it was admitted with; `None` when it was admitted as a public site's reader
+    /// without one. Revocation compares it with the site's current token.
+    pub admitted_with: Option<TokenHash>,
+}
+
+/// What recording a connection came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Admitted,
+    /// The site holds its cap of connections already.
+    Full,
+}
+
 pub trait ConnectionStore: Send + Sync {
-    /// Records a dashboard connection to `site`, findable both by site and by connection id.
+    /// Records a dashboard connection to `site`, findable both by site and by connection id, unless the
+    /// site already holds `cap` of them: exact under concurrent connects (never count-then-write).
     fn add_connection(
         &self,
         site: &SiteId,
         connection: &ConnectionId,
+        admitted_with: Option<&TokenHash>,
+        cap: usize,
         expires_at: chrono::DateTime<chrono::Utc>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<Admission, StoreError>> + Send;
 
     /// Removes a connection's items, if any: idempotent.
     fn remove_connection(&self, connection: &ConnectionId) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Every connection of a site (one paginated Query).
-    fn site_connections(&self, site: &SiteId) -> impl Future<Output = Result<Vec<ConnectionId>, StoreError>> + Send;
+    fn site_connections(&self, site: &SiteId) -> impl Future<Output = Result<Vec<LiveConnection>, StoreError>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,34 +97,7 @@ pub trait ConnectionCloser: Send + Sync {
     fn close(&self, connection: &ConnectionId) -> impl Future<Output = Result<(), SendError>> + Send;
 }
 
-/// Closes every open dashboard of a site and forgets it: a WebSocket is authorised once, at `$connect`,
-/// so rotating a site's token or deleting the site must end the connections made with the old one.
-/// Returns how many were open. A close that fails for another reason than `Gone` is an error: the
-/// caller must not claim the dashboards are gone.
-pub async fn disconnect_site<S: ConnectionStore, C: ConnectionCloser>(
-    store: &S,
-    closer: &C,
-    site: &SiteId,
-) -> Result<usize, DisconnectError> {
-    let connections = store.site_connections(site).await?;
-    for connection in &connections {
-        match closer.close(connection).await {
-            Ok(()) | Err(SendError::Gone) => {}
-            Err(SendError::Throttled) => return Err(DisconnectError::Close("throttled".into())),
-            Err(SendError::Failed(reason)) => return Err(DisconnectError::Close(reason)),
-        }
-        store.remove_connection(connection).await?;
-    }
-    Ok(connections.len())
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DisconnectError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("a connection could not be closed: {0}")]
-    Close(String),
-}
+pub use crate::revocation::{DisconnectError, disconnect_site, revoke_stale_connections};
 
 /// API Gateway refuses WebSocket frames over 128 KB; a little room is kept for the envelope.
 pub const MAX_MESSAGE_BYTES: usize = 120 * 1024;
@@ -247,7 +240,7 @@ async fn broadcast_all<S: ConnectionStore, C: ConnectionSender>(
         // Shared, not copied, across a site's connections.
         let messages = Arc::new(site_messages(site, feed));
         for connection in connections {
-            deliveries.push((connection, messages.clone()));
+            deliveries.push((connection.id, messages.clone()));
         }
     }
     progress.connections = deliveries.len();

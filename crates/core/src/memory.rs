@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::enrich::Salt;
 use crate::event::StoredEvent;
-use crate::live::{ConnectionId, ConnectionStore};
+use crate::live::{Admission, ConnectionId, ConnectionStore, LiveConnection};
 use crate::ports::{EventStore, PutOutcome, RealtimeStore, SaltStore, SiteDirectory, StoreError};
 use crate::realtime::aggregate::{RollupKey, RollupStore, SaveOutcome};
 use crate::realtime::{FingerprintBucket, Minute, MinuteCounts, MinuteRollup, VisitorPart, bucket, codec};
@@ -25,6 +25,10 @@ pub struct MemoryStore {
     pub buckets: Mutex<BTreeMap<(RollupKey, u8), FingerprintBucket>>,
     /// Dashboard connections and their sites.
     pub connections: Mutex<BTreeMap<ConnectionId, SiteId>>,
+    /// The token hash each connection was admitted with (absent: none, a public site's reader).
+    pub admitted_with: Mutex<HashMap<ConnectionId, crate::site::TokenHash>>,
+    /// Per-site, per-second hit counters ([`crate::rate`]).
+    pub rate_counters: Mutex<HashMap<(SiteId, i64), u32>>,
     /// Rollup writes made, for tests that count them.
     pub rollup_writes: std::sync::atomic::AtomicUsize,
     client_ids: Mutex<HashSet<(SiteId, String)>>,
@@ -218,34 +222,62 @@ impl RealtimeStore for MemoryStore {
     }
 }
 
+impl crate::rate::RateCounter for MemoryStore {
+    async fn claim(&self, site: &SiteId, second: i64, tokens: u32, limit: u32) -> Result<bool, StoreError> {
+        self.check_available()?;
+        let mut used = self.rate_counters.lock().unwrap();
+        let used = used.entry((site.clone(), second)).or_default();
+        if *used + tokens > limit {
+            return Ok(false);
+        }
+        *used += tokens;
+        Ok(true)
+    }
+}
+
 impl ConnectionStore for MemoryStore {
     async fn add_connection(
         &self,
         site: &SiteId,
         connection: &ConnectionId,
+        admitted_with: Option<&crate::site::TokenHash>,
+        cap: usize,
         _expires_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Admission, StoreError> {
         self.check_available()?;
-        self.connections
-            .lock()
-            .unwrap()
-            .insert(connection.clone(), site.clone());
-        Ok(())
+        // Counted and written under one lock: the cap is exact, as the DynamoDB adapter's slots make it.
+        let mut connections = self.connections.lock().unwrap();
+        if connections.values().filter(|s| *s == site).count() >= cap {
+            return Ok(Admission::Full);
+        }
+        connections.insert(connection.clone(), site.clone());
+        if let Some(hash) = admitted_with {
+            self.admitted_with
+                .lock()
+                .unwrap()
+                .insert(connection.clone(), hash.clone());
+        }
+        Ok(Admission::Admitted)
     }
 
     async fn remove_connection(&self, connection: &ConnectionId) -> Result<(), StoreError> {
         self.check_available()?;
         self.connections.lock().unwrap().remove(connection);
+        self.admitted_with.lock().unwrap().remove(connection);
         Ok(())
     }
 
-    async fn site_connections(&self, site: &SiteId) -> Result<Vec<ConnectionId>, StoreError> {
+    async fn site_connections(&self, site: &SiteId) -> Result<Vec<LiveConnection>, StoreError> {
         self.check_available()?;
         let connections = self.connections.lock().unwrap();
+        let admitted_with = self.admitted_with.lock().unwrap();
         Ok(connections
             .iter()
             .filter(|(_, s)| *s == site)
-            .map(|(c, _)| c.clone())
+            .map(|(id, _)| LiveConnection {
+                id: id.clone(),
+                admitted_with: admitted_with.get(id).cloned(),
+            })
             .collect())
     }
 }

@@ -101,6 +101,15 @@ pub fn temporarily_unavailable() -> Response<Body> {
     response
 }
 
+/// 429 with `Retry-After: 1`: a per-site limit, which frees up within the second.
+pub fn rate_limited(message: &str) -> Response<Body> {
+    let mut response = error(StatusCode::TOO_MANY_REQUESTS, message, None);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
 /// [`pulse_core::time::request_budget`] for an HTTP request's Lambda context.
 pub fn request_budget(configured: Duration, context: Option<&Context>) -> Duration {
     // No context (and so no deadline) outside Lambda, in the local gateway.

@@ -144,8 +144,7 @@ mod tests {
         for function in ["AggregateFunction", "BroadcastFunction"] {
             let spec = mapping_from_template(function).unwrap();
             let prefix_of = |field: &str| -> BTreeSet<String> {
-                spec.filters
-                    .iter()
+                raw_event_filters(&spec.filters)
                     .map(|f| {
                         f["dynamodb"]["Keys"][field]["S"][0]["prefix"]
                             .as_str()
@@ -169,7 +168,7 @@ mod tests {
     fn both_mappings_pass_raw_event_inserts_only() {
         for function in ["AggregateFunction", "BroadcastFunction"] {
             let spec = mapping_from_template(function).unwrap();
-            assert_eq!(spec.filters.len(), 3, "{function}");
+            assert_eq!(raw_event_filters(&spec.filters).count(), 3, "{function}");
             assert!(spec.batch_size >= 1 && spec.max_retries >= 1, "{function}");
             let pageview = key(keys::PAGEVIEW_PREFIX, "2026-01-15T10:30:00.000Z#a");
             let passing = [
@@ -189,6 +188,29 @@ mod tests {
             // A REMOVE (TTL deletion) has no NewImage.
             assert!(!passes(&spec.filters, &record(&pageview, false)), "{function}");
         }
+    }
+
+    fn raw_event_filters(filters: &[Value]) -> impl Iterator<Item = &Value> {
+        filters
+            .iter()
+            .filter(|f| f["dynamodb"]["Keys"]["pk"]["S"][0]["prefix"].is_string())
+    }
+
+    /// The broadcast also sees a site's registry entry change or go (to close revoked dashboards); an
+    /// insert (a new site) is not its business, and the aggregate sees none of it.
+    #[test]
+    fn the_broadcast_alone_sees_registry_changes() {
+        let registry = |event_name: &str| {
+            let keys = json!({"pk": {"S": keys::SITES_PK}, "sk": {"S": format!("{}demo", keys::SITE_PREFIX)}});
+            json!({"eventName": event_name, "dynamodb": {"Keys": keys}})
+        };
+        let broadcast = mapping_from_template("BroadcastFunction").unwrap();
+        let aggregate = mapping_from_template("AggregateFunction").unwrap();
+        for event_name in ["MODIFY", "REMOVE"] {
+            assert!(passes(&broadcast.filters, &registry(event_name)), "{event_name}");
+            assert!(!passes(&aggregate.filters, &registry(event_name)), "{event_name}");
+        }
+        assert!(!passes(&broadcast.filters, &registry("INSERT")));
     }
 
     /// `sam build` builds each function's `BuildProperties.Binary` with cargo-lambda: every one must be

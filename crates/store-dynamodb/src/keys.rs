@@ -10,6 +10,8 @@ use pulse_core::{EventKind, EventSlot, SiteId, StoredEvent};
 pub const SITES_PK: &str = "SITES";
 /// Partition of the daily visitor-id salts.
 pub const SALT_PK: &str = "SALT";
+/// Partition prefix of a site's per-second hit counters in the short-lived table (see `pulse_core::rate`).
+pub const RATE_PREFIX: &str = "RATE#";
 
 /// Partition prefix of everything that belongs to one site.
 pub const SITE_PREFIX: &str = "SITE#";
@@ -29,6 +31,9 @@ pub const CONNECTION_PREFIX: &str = "CONN#";
 pub const LIVE_PREFIX: &str = "LIVE#";
 /// Sort key of a connection's own item (pk `CONN#{id}`).
 pub const CONNECTION_SK: &str = "CONN";
+/// Sort key prefix of a site's connection slots under `LIVE#{site}`: a site has as many slots as its
+/// cap, and a connection is admitted by a conditional put of a free one, so the cap holds exactly.
+pub const SLOT_PREFIX: &str = "SLOT#";
 
 /// The events table's sparse index of events by receive time (template.yaml, `GlobalSecondaryIndexes`):
 /// only events whose sort key is not near their receive time carry its key, [`FEED_KEY`].
@@ -47,6 +52,11 @@ pub fn site_pk(site: &SiteId) -> String {
 /// `SITE#{site}` under [`SITES_PK`].
 pub fn registry_sk(site: &SiteId) -> String {
     site_pk(site)
+}
+
+/// The site a registry sort key names, if it is one.
+pub fn registry_site(sk: &str) -> Option<SiteId> {
+    sk.strip_prefix(SITE_PREFIX).and_then(|id| SiteId::parse(id).ok())
 }
 
 /// `PV#{ts}#{id}` for page views, `EV#{ts}#{id}` for custom events and outbound clicks, where `ts` is the
@@ -162,9 +172,24 @@ pub fn connection_sk(connection: &ConnectionId) -> String {
     format!("{CONNECTION_PREFIX}{connection}")
 }
 
+/// `SLOT#{n}` (zero-padded) under [`live_pk`]: the `n`-th of a site's connection slots.
+pub fn slot_sk(slot: usize) -> String {
+    format!("{SLOT_PREFIX}{slot:06}")
+}
+
 /// `CONN#{id}`: the connection's own partition, so `$disconnect` (which knows only the id) finds its site.
 pub fn connection_pk(connection: &ConnectionId) -> String {
     format!("{CONNECTION_PREFIX}{connection}")
+}
+
+/// `RATE#{site}`: one site's hit counters, one item a second.
+pub fn rate_pk(site: &SiteId) -> String {
+    format!("{RATE_PREFIX}{site}")
+}
+
+/// `{unix second}` under [`rate_pk`].
+pub fn rate_sk(second: i64) -> String {
+    second.to_string()
 }
 
 /// `DAY#{yyyy-mm-dd}` under [`SALT_PK`].

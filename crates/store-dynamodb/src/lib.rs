@@ -5,6 +5,7 @@ mod connections;
 mod events;
 pub mod keys;
 pub mod policy;
+mod rate;
 mod rollups;
 mod salts;
 pub mod schema;

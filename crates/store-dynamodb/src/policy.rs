@@ -213,7 +213,10 @@ mod tests {
         let post = broadcast.iter().find(|s| s.sid == "PostToConnections").unwrap();
         assert_eq!(
             post.resources,
-            ["arn:aws:execute-api:us-east-1:123456789012:*/*/POST/@connections/*"]
+            [
+                "arn:aws:execute-api:us-east-1:123456789012:*/*/POST/@connections/*",
+                "arn:aws:execute-api:us-east-1:123456789012:*/*/DELETE/@connections/*"
+            ]
         );
         for function in FUNCTIONS_WITH_POLICIES {
             assert!(!statements(function, &DEPLOYMENT).unwrap().is_empty(), "{function}");

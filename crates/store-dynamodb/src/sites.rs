@@ -33,6 +33,11 @@ impl From<SiteItem> for Site {
     }
 }
 
+/// A registry item's image from the table's stream.
+pub(crate) fn site_from_image(image: serde_dynamo::Item) -> Result<Site, serde_dynamo::Error> {
+    serde_dynamo::from_item::<_, SiteItem>(image).map(Site::from)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SiteAdminError {
     #[error("site '{0}' already exists")]

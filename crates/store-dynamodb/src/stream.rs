@@ -53,3 +53,40 @@ fn raw_event(record: &EventRecord) -> Option<StreamEvent> {
         }
     }
 }
+
+/// A site's registry entry changed: `now` is what it holds after the change, `None` once deleted.
+#[derive(Debug, Clone)]
+pub struct RegistryChange {
+    pub site_id: pulse_core::SiteId,
+    pub now: Option<pulse_core::Site>,
+}
+
+/// The batch's changes to the site registry (`SITES` items), in stream order. The broadcast reads them to
+/// close dashboards whose token was rotated or whose site was deleted, with no operator action. A new
+/// image that cannot be decoded is logged and skipped: closing on a guess would be worse.
+pub fn registry_changes(records: &[EventRecord]) -> Vec<RegistryChange> {
+    records.iter().filter_map(registry_change).collect()
+}
+
+fn registry_change(record: &EventRecord) -> Option<RegistryChange> {
+    let key = |name: &str| match record.change.keys.get(name) {
+        Some(serde_dynamo::AttributeValue::S(value)) => Some(value.as_str()),
+        _ => None,
+    };
+    if key("pk")? != keys::SITES_PK {
+        return None;
+    }
+    let site_id = keys::registry_site(key("sk")?)?;
+    let now = match record.event_name.as_str() {
+        "REMOVE" => None,
+        "INSERT" | "MODIFY" => match crate::sites::site_from_image(record.change.new_image.clone()) {
+            Ok(site) => Some(site),
+            Err(err) => {
+                tracing::error!(event_id = %record.event_id, error = %err, "undecodable registry image; skipped");
+                return None;
+            }
+        },
+        _ => return None,
+    };
+    Some(RegistryChange { site_id, now })
+}

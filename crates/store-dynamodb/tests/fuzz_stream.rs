@@ -559,7 +559,7 @@ fn check(records: &[Record], runtime: &tokio::runtime::Runtime, tally: &Tally) -
     for (i, event) in events.iter().enumerate() {
         let connection = ConnectionId::parse(&format!("c{i}")).unwrap();
         runtime
-            .block_on(store.add_connection(&event.site, &connection, Utc::now() + Duration::hours(1)))
+            .block_on(store.add_connection(&event.site, &connection, None, 1_000, Utc::now() + Duration::hours(1)))
             .unwrap();
     }
     let outbox = Outbox::default();

@@ -30,6 +30,7 @@ fn grant(function: &str, table: &str, actions: &[&str], partitions: &[String]) -
 fn expected_grants() -> BTreeSet<Grant> {
     let sites = vec![keys::SITES_PK.to_owned()];
     let salt = vec![keys::SALT_PK.to_owned()];
+    let hit_counters = vec![format!("{}*", keys::RATE_PREFIX)];
     let site_items = vec![format!("{}*", keys::SITE_PREFIX)];
     let connections = vec![
         format!("{}*", keys::LIVE_PREFIX),
@@ -39,6 +40,7 @@ fn expected_grants() -> BTreeSet<Grant> {
         grant("CollectFunction", "Table", &["GetItem"], &sites),
         grant("CollectFunction", "Table", &["PutItem"], &site_items),
         grant("CollectFunction", "RollupTable", &["GetItem", "PutItem"], &salt),
+        grant("CollectFunction", "RollupTable", &["UpdateItem"], &hit_counters),
         grant(
             "AggregateFunction",
             "RollupTable",

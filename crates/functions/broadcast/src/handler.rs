@@ -1,10 +1,13 @@
 use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::{Error, LambdaEvent};
 use pulse_core::StoredEvent;
-use pulse_core::live::{BroadcastConfig, ConnectionSender, ConnectionStore, broadcast};
+use pulse_core::live::{
+    BroadcastConfig, ConnectionCloser, ConnectionSender, ConnectionStore, broadcast, revoke_stale_connections,
+};
 use pulse_core::metrics::Metrics;
-use pulse_dynamodb::stream::raw_events;
+use pulse_dynamodb::stream::{raw_events, registry_changes};
 
 /// Everything the handler needs, built once per cold start.
 pub struct BroadcastApp<S, C> {
@@ -21,13 +24,19 @@ pub async fn function_handler<S, C>(
 ) -> Result<DynamoDbEventResponse, Error>
 where
     S: ConnectionStore,
-    C: ConnectionSender,
+    C: ConnectionSender + ConnectionCloser,
 {
+    let revoked = revoke(app, &event.payload.records).await;
     let events: Vec<StoredEvent> = raw_events(&event.payload.records)
         .into_iter()
         .map(|r| r.event)
         .collect();
     if events.is_empty() {
+        if revoked > 0 {
+            Metrics::new("broadcast")
+                .add("ConnectionsRevoked", revoked as u64)
+                .emit();
+        }
         return Ok(DynamoDbEventResponse::default());
     }
     // Stops before the invocation's deadline: a timeout would redeliver the whole batch, and every
@@ -43,12 +52,29 @@ where
         "batch broadcast"
     );
     Metrics::new("broadcast")
+        .add("ConnectionsRevoked", revoked as u64)
         .add("MessagesSent", report.messages_sent as u64)
         .add("ConnectionsGone", report.gone as u64)
         .add("DeliveriesFailed", report.failed as u64)
         .add("DeliveriesExpired", report.expired as u64)
         .emit();
     Ok(DynamoDbEventResponse::default())
+}
+
+/// Closes the dashboards that a registry change in the batch no longer admits (a rotated token, a
+/// deleted site): revocation needs no operator, and a dashboard holding the old token stops receiving
+/// within the stream's delay. A failure is logged, not retried: the change's record is not redelivered,
+/// but the realtime API refuses the old token within its site cache's TTL all the same, and
+/// `pulse-admin` closes the same connections itself.
+async fn revoke<S: ConnectionStore, C: ConnectionCloser>(app: &BroadcastApp<S, C>, records: &[EventRecord]) -> usize {
+    let mut revoked = 0;
+    for change in registry_changes(records) {
+        match revoke_stale_connections(&app.store, &app.sender, &change.site_id, change.now.as_ref()).await {
+            Ok(closed) => revoked += closed,
+            Err(err) => tracing::error!(site = %change.site_id, error = %err, "could not close revoked dashboards"),
+        }
+    }
+    revoked
 }
 
 #[cfg(test)]
@@ -69,6 +95,7 @@ mod tests {
         sent: Mutex<BTreeMap<String, Vec<Value>>>,
         gone: Vec<String>,
         throttled_once: Mutex<Vec<String>>,
+        closed: Mutex<Vec<String>>,
     }
 
     impl ConnectionSender for RecordingSender {
@@ -88,6 +115,13 @@ mod tests {
                 .entry(connection.to_string())
                 .or_default()
                 .push(message);
+            Ok(())
+        }
+    }
+
+    impl ConnectionCloser for RecordingSender {
+        async fn close(&self, connection: &ConnectionId) -> Result<(), SendError> {
+            self.closed.lock().unwrap().push(connection.to_string());
             Ok(())
         }
     }
@@ -182,10 +216,60 @@ mod tests {
         );
     }
 
+    /// A rotated token closes the dashboards admitted with the old one and keeps those of the new one; a
+    /// deleted site loses all of its dashboards; a site that did not change keeps its own.
+    #[tokio::test]
+    async fn a_rotation_or_a_deletion_in_the_stream_closes_the_revoked_dashboards() {
+        let store = store_with(&[("old", "demo"), ("new", "demo"), ("d1", "docs-site"), ("o1", "other")]);
+        let admitted = [
+            ("old", "pt_demo-token"),
+            ("new", "pt_rotated-token"),
+            ("d1", "pt_docs"),
+            ("o1", "pt_o"),
+        ];
+        for (connection, token) in admitted {
+            let hash = pulse_core::TokenHash::of(token);
+            store
+                .admitted_with
+                .lock()
+                .unwrap()
+                .insert(ConnectionId::parse(connection).unwrap(), hash);
+        }
+        let app = BroadcastApp {
+            store,
+            sender: RecordingSender::default(),
+            config: BroadcastConfig::default(),
+        };
+        let event: Event =
+            serde_json::from_str(include_str!("../../../../events/broadcast/registry-changes.json")).unwrap();
+        let response = function_handler(&app, LambdaEvent::new(event, Default::default()))
+            .await
+            .unwrap();
+        assert!(response.batch_item_failures.is_empty());
+        let mut closed = app.sender.closed.lock().unwrap().clone();
+        closed.sort();
+        assert_eq!(closed, ["d1", "old"]);
+        let remaining: Vec<String> = app
+            .store
+            .connections
+            .lock()
+            .unwrap()
+            .keys()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(remaining, ["new", "o1"]);
+    }
+
     /// Answers the connection named `stuck` only after an hour; the others at once.
     struct StuckSender {
         stuck: &'static str,
         sent: Mutex<Vec<String>>,
+    }
+
+    impl ConnectionCloser for StuckSender {
+        async fn close(&self, _connection: &ConnectionId) -> Result<(), SendError> {
+            Ok(())
+        }
     }
 
     impl ConnectionSender for StuckSender {

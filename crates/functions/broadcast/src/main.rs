@@ -1,12 +1,12 @@
 use broadcast::sender::ApiGatewaySender;
 use broadcast::{BroadcastApp, Config, function_handler};
-use lambda_runtime::{Error, run, service_fn, tracing};
+use lambda_runtime::{Error, run, service_fn};
 use pulse_core::live::BroadcastConfig;
 use pulse_dynamodb::DynamoStore;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    pulse_core::logging::init();
     let config = Config::from_env()?;
     let sdk_config = pulse_dynamodb::lambda_sdk_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), &config.table_name);

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use pulse_core::CollectConfig;
 use pulse_core::config::{ConfigError, Settings};
+use pulse_core::origin::OriginSecret;
 
 /// Configuration read once at cold start.
 #[derive(Debug, Clone)]
@@ -12,7 +13,7 @@ pub struct Config {
     pub collect: CollectConfig,
     /// Secret that CloudFront adds as `X-Origin-Verify`. Only a request carrying it may have its client
     /// IP and country taken from CloudFront's viewer headers.
-    pub origin_verify_secret: Option<String>,
+    pub origin_verify_secret: Option<OriginSecret>,
     /// Longest a hit may take ([`pulse_core::config::request_budget`]). Past it the hit gets a 503 with
     /// `Retry-After`, never the platform's own error, and the tracker sends it again (deduplicated).
     pub request_budget: Duration,
@@ -34,8 +35,14 @@ impl Config {
                 raw_event_ttl: settings.seconds("RAW_EVENT_TTL_SECONDS", 3_600..=31_536_000, defaults.raw_event_ttl)?,
                 site_cache_ttl: settings.seconds("SITE_CACHE_SECONDS", 0..=3_600, defaults.site_cache_ttl)?,
                 unknown_site_cache_ttl: defaults.unknown_site_cache_ttl,
+                site_hit_rate_limit: Some(settings.number(
+                    "SITE_HIT_RATE_LIMIT",
+                    0..=100_000,
+                    u64::from(pulse_core::collect::DEFAULT_SITE_HIT_RATE_LIMIT),
+                )? as u32)
+                .filter(|limit| *limit > 0),
             },
-            origin_verify_secret: settings.secret("ORIGIN_VERIFY_SECRET")?,
+            origin_verify_secret: settings.secret("ORIGIN_VERIFY_SECRET")?.map(OriginSecret::new),
             request_budget: pulse_core::config::request_budget(&settings)?,
         })
     }

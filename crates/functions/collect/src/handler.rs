@@ -6,24 +6,22 @@ use lambda_http::http::{HeaderMap, Method, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use pulse_core::metrics::Metrics;
+use pulse_core::origin::{self, DeclaredOrigin, ORIGIN_VERIFY_HEADER, OriginSecret};
+use pulse_core::rate::RateCounter;
 use pulse_core::{CollectError, CollectRequest, Collected, Collector, EventStore, SaltStore, SiteDirectory};
-use subtle::ConstantTimeEq;
 
 use pulse_http as response;
 
 use crate::config::Config;
 
-/// The header CloudFront adds to every origin request, carrying the shared secret.
-pub const ORIGIN_VERIFY_HEADER: &str = "x-origin-verify";
-
 /// Everything the handler needs, built once per cold start.
 pub struct CollectApp<S> {
     pub collector: Collector<S>,
-    origin_verify_secret: Option<String>,
+    origin_verify_secret: Option<OriginSecret>,
     request_budget: Duration,
 }
 
-impl<S: SiteDirectory + SaltStore + EventStore> CollectApp<S> {
+impl<S: SiteDirectory + SaltStore + EventStore + RateCounter> CollectApp<S> {
     pub fn new(store: S, config: &Config) -> Self {
         Self {
             collector: Collector::new(store, config.collect.clone()),
@@ -36,8 +34,16 @@ impl<S: SiteDirectory + SaltStore + EventStore> CollectApp<S> {
 /// `POST /collect`. Never an `Err` for anything a client can send: every outcome is a response.
 pub async fn function_handler<S>(app: &CollectApp<S>, request: Request) -> Result<Response<Body>, Error>
 where
-    S: SiteDirectory + SaltStore + EventStore,
+    S: SiteDirectory + SaltStore + EventStore + RateCounter,
 {
+    // With a secret configured, a request without it came around CloudFront (and any WAF on it).
+    if !origin::via_cdn(
+        app.origin_verify_secret.as_ref(),
+        header_str(request.headers(), ORIGIN_VERIFY_HEADER),
+    ) {
+        let (message, field) = origin::ORIGIN_REQUIRED;
+        return Ok(response::error(StatusCode::FORBIDDEN, message, Some(field)));
+    }
     match *request.method() {
         Method::POST => {}
         Method::OPTIONS => return Ok(response::preflight("POST, OPTIONS", "Content-Type")),
@@ -52,17 +58,11 @@ where
     }
 
     let headers = request.headers();
-    let via_cloudfront = app.origin_verify_secret.as_deref().is_some_and(|secret| {
-        header_str(headers, ORIGIN_VERIFY_HEADER)
-            .is_some_and(|sent| bool::from(sent.as_bytes().ct_eq(secret.as_bytes())))
-    });
-    let client_ip = client_ip(&request, via_cloudfront);
-    // Without a CloudFront secret configured, a CDN in front (Cloudflare, or CloudFront set up by hand)
-    // is trusted for the country; with one, only requests that prove they came through it are.
-    let country_trusted = via_cloudfront || app.origin_verify_secret.is_none();
-    let country = country_trusted
-        .then(|| header_str(headers, "cloudfront-viewer-country").or_else(|| header_str(headers, "cf-ipcountry")))
-        .flatten();
+    // Past that check, a configured secret proves the request came through the CDN, so its viewer
+    // address is trusted. Without a secret, a CDN in front (Cloudflare, or CloudFront set up by hand) is
+    // trusted for the country only: the address stays API Gateway's own view of the caller.
+    let client_ip = client_ip(&request, app.origin_verify_secret.is_some());
+    let country = header_str(headers, "cloudfront-viewer-country").or_else(|| header_str(headers, "cf-ipcountry"));
 
     let budget = response::request_budget(app.request_budget, request.lambda_context_ref());
     let collecting = app.collector.collect(CollectRequest {
@@ -71,6 +71,10 @@ where
         client_ip,
         country,
         page_header: header_str(headers, "referer").or_else(|| header_str(headers, "origin")),
+        declared_origin: DeclaredOrigin {
+            origin: header_str(headers, "origin"),
+            referer: header_str(headers, "referer"),
+        },
         received_at: Utc::now(),
     });
     let outcome = tokio::time::timeout(budget, collecting).await;
@@ -100,6 +104,8 @@ fn outcome_metric<E>(outcome: &Result<Result<Collected, CollectError>, E>) -> &'
         Ok(Ok(Collected::Unsupported)) => "HitsDroppedUnsupported",
         Ok(Err(CollectError::UnknownSite)) => "HitsDroppedUnknownSite",
         Ok(Err(CollectError::HostNotAllowed)) => "HitsDroppedForeignHost",
+        Ok(Err(CollectError::OriginNotAllowed)) => "HitsDroppedForeignOrigin",
+        Ok(Err(CollectError::RateLimited)) => "HitsRateLimited",
         Ok(Err(CollectError::Invalid(_) | CollectError::TooLarge)) => "HitsInvalid",
         Ok(Err(CollectError::Store(_))) | Err(_) => "HitsStoreFailed",
     }
@@ -117,6 +123,14 @@ fn error_response(err: &CollectError) -> Response<Body> {
             "the page's hostname is not allowed for this site",
             Some("u"),
         ),
+        CollectError::OriginNotAllowed => response::error(
+            StatusCode::FORBIDDEN,
+            "hits from a browser are accepted only from the site's own pages (Origin or Referer)",
+            Some("origin"),
+        ),
+        CollectError::RateLimited => {
+            response::rate_limited("this site has sent more hits this second than it may; retry after a moment")
+        }
         CollectError::Store(store) => response::store_failed(store, store.is_transient()),
     }
 }
@@ -451,6 +465,46 @@ mod tests {
         assert_eq!(body["field"], "u");
     }
 
+    /// A browser on another site's page (its `Origin`) cannot post hits for this site by naming one of
+    /// this site's pages in `u`; the beacon's `Referer` is held to the same rule, and a sender that
+    /// declares neither (a server) is held to `u` alone.
+    #[tokio::test]
+    async fn a_foreign_origin_is_a_403_whatever_u_says() {
+        let app = app(None);
+        let forged = include_str!("../../../../events/collect/forged-origin.json");
+        let (status, body) = run(&app, fixture(forged)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body["field"], "origin");
+
+        let with_headers = |origin: Option<&str>, referer: Option<&str>| {
+            let mut request = fixture(forged);
+            let headers = request.headers_mut();
+            headers.remove("origin");
+            for (name, value) in [("origin", origin), ("referer", referer)] {
+                if let Some(value) = value {
+                    headers.insert(name, value.parse().unwrap());
+                }
+            }
+            request
+        };
+        let cases = [
+            (None, Some("https://evil.example/page"), StatusCode::FORBIDDEN),
+            (Some("null"), None, StatusCode::FORBIDDEN),
+            (
+                Some("https://blog.example.com"),
+                Some("https://evil.example/"),
+                StatusCode::NO_CONTENT,
+            ),
+            (None, Some("https://example.com/pricing"), StatusCode::NO_CONTENT),
+            (None, None, StatusCode::NO_CONTENT),
+        ];
+        for (origin, referer, expected) in cases {
+            let (status, _) = run(&app, with_headers(origin, referer)).await;
+            assert_eq!(status, expected, "Origin {origin:?}, Referer {referer:?}");
+        }
+        assert_eq!(stored(&app).len(), 3, "only the accepted hits were stored");
+    }
+
     #[tokio::test]
     async fn preflight_allows_any_origin_to_post() {
         let app = app(None);
@@ -487,28 +541,26 @@ mod tests {
         assert_eq!(response.headers()["retry-after"], "5");
     }
 
+    /// With the secret configured, only requests carrying it are served: a direct call to API Gateway
+    /// (around CloudFront and its WAF) is a 403 and stores nothing; a proven one is keyed by CloudFront's
+    /// viewer address, which in this fixture equals the direct fixture's source IP.
     #[tokio::test]
-    async fn viewer_address_is_trusted_only_with_the_origin_secret() {
+    async fn with_the_origin_secret_only_cdn_requests_are_served() {
         let via_cloudfront = include_str!("../../../../events/collect/via-cloudfront.json");
-        let same_visitor_direct = include_str!("../../../../events/collect/pageview.json");
-
-        // With the right secret the visitor is keyed by CloudFront's viewer address, which in this fixture
-        // equals the direct fixture's source IP, so both hits are the same visitor.
+        let direct = include_str!("../../../../events/collect/pageview.json");
         let trusted = app(Some("s3cret-s3cret-s3cret-s3cret-s3cret"));
-        run(&trusted, fixture(via_cloudfront)).await;
-        run(&trusted, fixture(same_visitor_direct)).await;
+        assert_eq!(run(&trusted, fixture(via_cloudfront)).await.0, StatusCode::NO_CONTENT);
+        let (status, body) = run(&trusted, fixture(direct)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body["field"], ORIGIN_VERIFY_HEADER);
         let events = stored(&trusted);
-        assert_eq!(events[0].visitor, events[1].visitor);
+        assert_eq!(events.len(), 1, "the direct hit stored nothing");
         assert_eq!(events[0].country.as_deref(), Some("FR"));
 
-        // With another secret configured, the forged-looking headers are ignored: CloudFront's own IP is
-        // the visitor and the country is not taken.
+        // A guessed secret is as good as none.
         let other = app(Some("a-different-secret-a-different-secret"));
-        run(&other, fixture(via_cloudfront)).await;
-        run(&other, fixture(same_visitor_direct)).await;
-        let events = stored(&other);
-        assert_ne!(events[0].visitor, events[1].visitor);
-        assert_eq!(events[0].country, None);
+        assert_eq!(run(&other, fixture(via_cloudfront)).await.0, StatusCode::FORBIDDEN);
+        assert!(stored(&other).is_empty());
     }
 
     #[test]
@@ -527,11 +579,12 @@ mod tests {
     #[test]
     fn each_outcome_counts_in_its_metric() {
         type Outcome = Result<Result<Collected, CollectError>, ()>;
-        let cases: [(Outcome, &str); 5] = [
+        let cases: [(Outcome, &str); 6] = [
             (Ok(Ok(Collected::Duplicate)), "HitsDuplicate"),
             (Ok(Ok(Collected::Bot)), "HitsDroppedBot"),
             (Ok(Err(CollectError::UnknownSite)), "HitsDroppedUnknownSite"),
             (Ok(Err(CollectError::HostNotAllowed)), "HitsDroppedForeignHost"),
+            (Ok(Err(CollectError::OriginNotAllowed)), "HitsDroppedForeignOrigin"),
             (Err(()), "HitsStoreFailed"),
         ];
         for (outcome, metric) in cases {
@@ -540,7 +593,7 @@ mod tests {
     }
 
     /// Behind Cloudflare (which adds the secret header through a Transform Rule), CF-Connecting-IP and
-    /// CF-IPCountry are trusted under the same proof, and ignored without it.
+    /// CF-IPCountry are trusted under the same proof; a guess of the secret is refused.
     #[tokio::test]
     async fn cloudflare_headers_are_trusted_only_with_the_origin_secret() {
         let secret = "s3cret-s3cret-s3cret-s3cret-s3cret";
@@ -554,14 +607,23 @@ mod tests {
             request
         };
         let app = app(Some(secret));
-        run(&app, through_cloudflare(secret)).await;
-        run(&app, through_cloudflare("a-forged-guess-a-forged-guess-xx")).await;
+        assert_eq!(run(&app, through_cloudflare(secret)).await.0, StatusCode::NO_CONTENT);
+        let guessed = through_cloudflare("a-forged-guess-a-forged-guess-xx");
+        assert_eq!(run(&app, guessed).await.0, StatusCode::FORBIDDEN);
         let events = stored(&app);
+        assert_eq!(events.len(), 1);
         assert_eq!(events[0].country.as_deref(), Some("JP"));
-        assert_eq!(events[1].country, None);
-        assert_ne!(
-            events[0].visitor, events[1].visitor,
-            "only the proven request used CF-Connecting-IP"
-        );
+
+        // Without a secret, CF-Connecting-IP is not the visitor's address: two claims, one visitor.
+        let no_secret = self::app(None);
+        for claimed in ["203.0.113.77", "198.51.100.9"] {
+            let mut request = fixture(include_str!("../../../../events/collect/pageview.json"));
+            request
+                .headers_mut()
+                .insert("cf-connecting-ip", claimed.parse().unwrap());
+            assert_eq!(run(&no_secret, request).await.0, StatusCode::NO_CONTENT);
+        }
+        let events = stored(&no_secret);
+        assert_eq!(events[0].visitor, events[1].visitor);
     }
 }

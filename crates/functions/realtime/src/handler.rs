@@ -3,6 +3,7 @@ use std::time::Duration;
 use chrono::Utc;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
+use pulse_core::origin::{self, ORIGIN_VERIFY_HEADER, OriginSecret};
 use pulse_core::realtime::service::{RealtimeError, RealtimeService};
 use pulse_core::realtime::view::RealtimeParams;
 use pulse_core::site_cache::SiteCache;
@@ -15,6 +16,7 @@ use crate::Config;
 pub struct RealtimeApp<S> {
     pub service: RealtimeService<S>,
     request_budget: Duration,
+    origin_verify_secret: Option<OriginSecret>,
 }
 
 impl<S: SiteDirectory + RealtimeStore> RealtimeApp<S> {
@@ -24,6 +26,7 @@ impl<S: SiteDirectory + RealtimeStore> RealtimeApp<S> {
         Self {
             service: RealtimeService::new(store, sites),
             request_budget: config.request_budget,
+            origin_verify_secret: config.origin_verify_secret.clone(),
         }
     }
 }
@@ -33,6 +36,14 @@ pub async fn function_handler<S>(app: &RealtimeApp<S>, request: Request) -> Resu
 where
     S: SiteDirectory + RealtimeStore,
 {
+    let sent_secret = request
+        .headers()
+        .get(ORIGIN_VERIFY_HEADER)
+        .and_then(|v| v.to_str().ok());
+    if !origin::via_cdn(app.origin_verify_secret.as_ref(), sent_secret) {
+        let (message, field) = origin::ORIGIN_REQUIRED;
+        return Ok(response::error(StatusCode::FORBIDDEN, message, Some(field)));
+    }
     match *request.method() {
         Method::GET => {}
         Method::OPTIONS => return Ok(response::preflight("GET, OPTIONS", "Authorization")),

@@ -3,7 +3,8 @@ use std::time::Duration;
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use chrono::Utc;
 use lambda_runtime::{Error, LambdaEvent};
-use pulse_core::live::{ConnectionId, ConnectionStore};
+use pulse_core::live::{Admission, ConnectionId, ConnectionStore};
+use pulse_core::origin::{self, ORIGIN_VERIFY_HEADER, OriginSecret};
 use pulse_core::site_cache::SiteCache;
 use pulse_core::{SiteDirectory, SiteId};
 
@@ -19,6 +20,7 @@ pub struct ConnectApp<S> {
     sites: SiteCache,
     max_connections_per_site: usize,
     request_budget: Duration,
+    origin_verify_secret: Option<OriginSecret>,
 }
 
 impl<S: SiteDirectory + ConnectionStore> ConnectApp<S> {
@@ -28,6 +30,7 @@ impl<S: SiteDirectory + ConnectionStore> ConnectApp<S> {
             sites: SiteCache::new(config.reader.site_cache_ttl, Duration::from_secs(10)),
             max_connections_per_site: config.max_connections_per_site,
             request_budget: config.reader.request_budget,
+            origin_verify_secret: config.reader.origin_verify_secret.clone(),
         }
     }
 }
@@ -43,6 +46,11 @@ where
     S: SiteDirectory + ConnectionStore,
 {
     let request = event.payload;
+    let sent_secret = request.headers.get(ORIGIN_VERIFY_HEADER).and_then(|v| v.to_str().ok());
+    if !origin::via_cdn(app.origin_verify_secret.as_ref(), sent_secret) {
+        let (message, field) = origin::ORIGIN_REQUIRED;
+        return Ok(response::error(403, message, Some(field)));
+    }
     let Some(connection) = request
         .request_context
         .connection_id
@@ -82,7 +90,14 @@ async fn admit<S: SiteDirectory + ConnectionStore>(
     connection: &ConnectionId,
 ) -> ApiGatewayProxyResponse {
     let refused = || response::error(401, "a valid token for this site is required", Some("token"));
+    // The cache answers made-up ids without a read; a site that exists is read afresh, so a token
+    // rotated a moment ago is refused (and its successor accepted) at once, not after the cache's TTL.
     let site = match app.sites.get(&app.store, site_id).await {
+        Ok(Some(_)) => app.store.find_site(site_id).await,
+        Ok(None) => Ok(None),
+        Err(err) => Err(err),
+    };
+    let site = match site {
         Ok(Some(site)) => site,
         Ok(None) => return refused(),
         Err(err) => {
@@ -93,26 +108,33 @@ async fn admit<S: SiteDirectory + ConnectionStore>(
     if !site.readable_with(token) {
         return refused();
     }
-    match app.store.site_connections(&site.id).await {
-        Ok(open) if open.len() >= app.max_connections_per_site => {
-            return response::error(
-                429,
-                "this site has as many live dashboards open as it may; close one or poll the realtime API",
-                None,
-            );
-        }
-        Ok(_) => {}
-        Err(err) => {
-            tracing::error!(error = %err, source = ?std::error::Error::source(&err), "connection count failed");
-            return response::unavailable();
-        }
-    }
+    // Kept with the connection so that a rotation closes exactly the dashboards of the old token.
+    let admitted_with = token
+        .filter(|token| site.token_hash.verifies(token))
+        .map(|_| site.token_hash.clone());
     let expires_at = Utc::now() + CONNECTION_TTL;
-    if let Err(err) = app.store.add_connection(&site.id, connection, expires_at).await {
-        tracing::error!(error = %err, source = ?std::error::Error::source(&err), "could not record the connection");
-        return response::unavailable();
+    let admission = app
+        .store
+        .add_connection(
+            &site.id,
+            connection,
+            admitted_with.as_ref(),
+            app.max_connections_per_site,
+            expires_at,
+        )
+        .await;
+    match admission {
+        Ok(Admission::Admitted) => response::ok(),
+        Ok(Admission::Full) => response::error(
+            429,
+            "this site has as many live dashboards open as it may; close one or poll the realtime API",
+            None,
+        ),
+        Err(err) => {
+            tracing::error!(error = %err, source = ?std::error::Error::source(&err), "could not record the connection");
+            response::unavailable()
+        }
     }
-    response::ok()
 }
 
 #[cfg(test)]

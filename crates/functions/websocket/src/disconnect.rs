@@ -38,7 +38,13 @@ mod tests {
         let store = MemoryStore::default();
         let connection = ConnectionId::parse("L0SM9cOFvHcCIhw=").unwrap();
         store
-            .add_connection(&SiteId::parse("demo").unwrap(), &connection, chrono::Utc::now())
+            .add_connection(
+                &SiteId::parse("demo").unwrap(),
+                &connection,
+                None,
+                10,
+                chrono::Utc::now(),
+            )
             .await
             .unwrap();
         for _ in 0..2 {

@@ -31,7 +31,8 @@ async fn set_purchase_goal(app: &TestApp) {
 }
 
 /// Every call a user's day makes: hits with a goal, a dashboard that gets them pushed, the realtime view,
-/// a dashboard that vanishes (the broadcast's 410 clean-up) and one that closes. Returns what went wrong
+/// a dashboard that vanishes (the broadcast's 410 clean-up), one that closes, and one that the broadcast
+/// closes when the owner rotates the token. Returns what went wrong
 /// as the user would see it, without stopping: a missing grant shows first as its denial.
 async fn a_users_day(app: &TestApp) -> Vec<String> {
     use futures::StreamExt;
@@ -60,6 +61,10 @@ async fn a_users_day(app: &TestApp) -> Vec<String> {
             problems.push(format!("@connections answered {status} for a vanished dashboard"));
         }
     }
+    let Ok(mut revoked) = open(app).await else {
+        problems.push("a third dashboard could not connect".to_owned());
+        return problems;
+    };
 
     for hit in [
         json!({"s": "demo", "e": "pageview", "u": "https://example.com/pricing", "id": uuid_v7(chrono::Utc::now())}),
@@ -88,11 +93,31 @@ async fn a_users_day(app: &TestApp) -> Vec<String> {
     }
     let _ = futures::SinkExt::close(&mut dashboard).await;
     let forgotten = crate::live::holds_within(wait, async || {
-        !app.items().await.iter().any(|item| s(item, "pk").starts_with("CONN#"))
+        app.items()
+            .await
+            .iter()
+            .filter(|item| s(item, "pk").starts_with("CONN#"))
+            .count()
+            == 1
     })
     .await;
     if !forgotten {
         problems.push("connection items stayed after the dashboards left".to_owned());
+    }
+    // The owner rotates the token: the broadcast closes the dashboard still holding the old one.
+    let new_token = pulse_core::ReadToken::generate();
+    let demo = SiteId::parse("demo").unwrap();
+    app.store.set_token_hash(&demo, &new_token.hash()).await.unwrap();
+    let closed = tokio::time::timeout(wait, async {
+        while let Some(Ok(message)) = revoked.next().await {
+            if message.is_close() {
+                break;
+            }
+        }
+    })
+    .await;
+    if closed.is_err() {
+        problems.push("the dashboard of a rotated token stayed open".to_owned());
     }
     problems
 }

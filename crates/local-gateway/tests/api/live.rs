@@ -23,7 +23,7 @@ impl TestApp {
         self.dashboard_for("demo", Some(&self.token.clone())).await
     }
 
-    async fn dashboard_for(&self, site: &str, token: Option<&str>) -> Socket {
+    pub(crate) async fn dashboard_for(&self, site: &str, token: Option<&str>) -> Socket {
         let query = match token {
             Some(token) => format!("siteId={site}&token={token}"),
             None => format!("siteId={site}"),

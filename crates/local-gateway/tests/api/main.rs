@@ -12,4 +12,5 @@ mod load;
 mod parameters;
 mod realtime;
 mod store;
+mod trust;
 mod web;

@@ -1,0 +1,205 @@
+//! Per-site fairness: at most `limit` hits a second are stored for one site, across every instance of
+//! collect, so one site's flood (or a site whose page views are forged) cannot take the throughput,
+//! concurrency and bill of the others.
+//!
+//! Each second has a counter per site in the store. An instance claims a block of that second's
+//! allowance with one conditional write and spends it from memory, so the store sees one write per
+//! block, not per hit. A claim that would pass the limit fails, and the instance refuses the site's hits
+//! until the second ends. Blocks an instance does not spend are lost: the bound is never exceeded, and
+//! a site near its limit may get a little less (at most a block per instance a second).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+
+use crate::ports::StoreError;
+use crate::site::SiteId;
+
+pub trait RateCounter: Send + Sync {
+    /// Adds `tokens` to `site`'s counter for `second` (Unix seconds) if the total stays within `limit`;
+    /// `false` (and nothing added) otherwise.
+    fn claim(
+        &self,
+        site: &SiteId,
+        second: i64,
+        tokens: u32,
+        limit: u32,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// Largest block an instance claims at once: small enough that a site's allowance is spread over
+/// the instances serving it, large enough that the counter costs a small fraction of the hits' writes.
+const MAX_BLOCK: u32 = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Admitted,
+    /// The site has had its share of this second.
+    Limited,
+}
+
+pub struct SiteRateLimiter {
+    /// Hits per second per site; `None`: no limit.
+    limit: Option<u32>,
+    leases: Mutex<HashMap<SiteId, Lease>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Lease {
+    second: i64,
+    /// Hits this instance may still store in `second`.
+    remaining: u32,
+    /// A claim failed: the site's second is spent, for every instance.
+    spent: bool,
+}
+
+impl SiteRateLimiter {
+    pub fn new(limit: Option<u32>) -> Self {
+        Self {
+            limit: limit.filter(|limit| *limit > 0),
+            leases: Mutex::default(),
+        }
+    }
+
+    fn block(limit: u32) -> u32 {
+        limit.div_ceil(20).clamp(1, MAX_BLOCK)
+    }
+
+    /// Whether one more hit of `site` may be stored at `now`. A counter that cannot be reached admits
+    /// (and says so in the log): fairness must not turn a store hiccup into lost hits.
+    pub async fn admit<C: RateCounter>(&self, counter: &C, site: &SiteId, now: DateTime<Utc>) -> Verdict {
+        let Some(limit) = self.limit else {
+            return Verdict::Admitted;
+        };
+        let second = now.timestamp();
+        {
+            let mut leases = self.leases.lock().expect("rate lease lock");
+            let lease = leases.entry(site.clone()).or_insert(Lease {
+                second,
+                remaining: 0,
+                spent: false,
+            });
+            if lease.second != second {
+                *lease = Lease {
+                    second,
+                    remaining: 0,
+                    spent: false,
+                };
+            }
+            if lease.remaining > 0 {
+                lease.remaining -= 1;
+                return Verdict::Admitted;
+            }
+            if lease.spent {
+                return Verdict::Limited;
+            }
+        }
+        // A full block first; near the limit, what is left may be less than a block: then one token.
+        for tokens in [Self::block(limit), 1] {
+            match counter.claim(site, second, tokens, limit).await {
+                Ok(true) => {
+                    self.update(site, second, |lease| lease.remaining += tokens - 1);
+                    return Verdict::Admitted;
+                }
+                Ok(false) => continue,
+                Err(err) => {
+                    tracing::warn!(site = %site, error = %err, "rate counter unavailable; hit admitted");
+                    return Verdict::Admitted;
+                }
+            }
+        }
+        self.update(site, second, |lease| lease.spent = true);
+        Verdict::Limited
+    }
+
+    fn update(&self, site: &SiteId, second: i64, change: impl FnOnce(&mut Lease)) {
+        let mut leases = self.leases.lock().expect("rate lease lock");
+        if let Some(lease) = leases.get_mut(site).filter(|lease| lease.second == second) {
+            change(lease);
+        }
+        // Seconds gone by are forgotten, so the map holds only the sites seen lately.
+        if leases.len() > 10_000 {
+            leases.retain(|_, lease| lease.second >= second - 1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::TimeZone;
+
+    use super::*;
+
+    /// The store's counter: claims checked against the limit under one lock, as the conditional write is.
+    #[derive(Default)]
+    struct Counter {
+        used: Mutex<HashMap<(SiteId, i64), u32>>,
+        writes: Mutex<u32>,
+    }
+
+    impl RateCounter for Counter {
+        async fn claim(&self, site: &SiteId, second: i64, tokens: u32, limit: u32) -> Result<bool, StoreError> {
+            *self.writes.lock().unwrap() += 1;
+            let mut used = self.used.lock().unwrap();
+            let used = used.entry((site.clone(), second)).or_default();
+            if *used + tokens > limit {
+                return Ok(false);
+            }
+            *used += tokens;
+            Ok(true)
+        }
+    }
+
+    fn at(second: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_768_473_000 + second, 0).unwrap()
+    }
+
+    /// Several instances sharing one counter store at most the limit per second between them (the
+    /// brute-force check: count what was admitted), a flood of one site leaves another's allowance
+    /// whole, and the next second starts afresh.
+    #[tokio::test]
+    async fn instances_together_admit_at_most_the_limit_per_site_and_second() {
+        let counter = Arc::new(Counter::default());
+        let instances: Vec<SiteRateLimiter> = (0..4).map(|_| SiteRateLimiter::new(Some(100))).collect();
+        let (flooded, quiet) = (SiteId::parse("flooded").unwrap(), SiteId::parse("quiet").unwrap());
+        let mut admitted = HashMap::<(&str, i64), u32>::new();
+        for second in 0..3 {
+            for hit in 0..1_000 {
+                let instance = &instances[hit % instances.len()];
+                if instance.admit(&*counter, &flooded, at(second)).await == Verdict::Admitted {
+                    *admitted.entry(("flooded", second)).or_default() += 1;
+                }
+                if hit % 20 == 0 && instance.admit(&*counter, &quiet, at(second)).await == Verdict::Admitted {
+                    *admitted.entry(("quiet", second)).or_default() += 1;
+                }
+            }
+        }
+        for second in 0..3 {
+            let flooded = admitted[&("flooded", second)];
+            assert!((100 - 4 * 5..=100).contains(&flooded), "second {second}: {flooded}");
+            assert_eq!(admitted[&("quiet", second)], 50, "the quiet site lost nothing");
+        }
+        let writes = *counter.writes.lock().unwrap();
+        assert!(
+            writes < 3 * 2 * 40,
+            "one counter write per block, not per hit: {writes}"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_limit_admits_everything_without_a_write() {
+        let counter = Counter::default();
+        let limiter = SiteRateLimiter::new(None);
+        for _ in 0..100 {
+            assert_eq!(
+                limiter.admit(&counter, &SiteId::parse("a").unwrap(), at(0)).await,
+                Verdict::Admitted
+            );
+        }
+        assert_eq!(*counter.writes.lock().unwrap(), 0);
+    }
+}
