@@ -184,7 +184,7 @@ describe('dashboard', () => {
 
       const tracker = await servedBytes('/script.js');
       console.log(`tracker: ${tracker.size} bytes served (${tracker.encoding})`);
-      assert.ok(tracker.size <= 1500, `tracker is ${tracker.size} bytes`);
+      assert.ok(tracker.size <= 1600, `tracker is ${tracker.size} bytes (web/test/size.test.mjs has the budget)`);
       const compat = await servedBytes(`/sites/${SITE}/tracker.js`);
       console.log(`ts-analytics tracker: ${compat.size} bytes served (${compat.encoding})`);
       let total = 0;
