@@ -184,11 +184,11 @@ describe('dashboard', () => {
 
       const tracker = await servedBytes('/script.js');
       console.log(`tracker: ${tracker.size} bytes served (${tracker.encoding})`);
-      assert.ok(tracker.size <= 1500, `tracker is ${tracker.size} bytes`);
+      assert.ok(tracker.size <= 1600, `tracker is ${tracker.size} bytes (web/test/size.test.mjs has the budget)`);
       const compat = await servedBytes(`/sites/${SITE}/tracker.js`);
       console.log(`ts-analytics tracker: ${compat.size} bytes served (${compat.encoding})`);
       let total = 0;
-      for (const file of ['/dashboard', '/components.js', '/realtime.js']) {
+      for (const file of ['/dashboard', '/dashboard.css', '/dashboard.js', '/components.js', '/realtime.js']) {
         const { size, encoding } = await servedBytes(file);
         console.log(`dashboard file ${file}: ${size} bytes (${encoding})`);
         total += size;

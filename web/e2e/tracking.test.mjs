@@ -84,19 +84,19 @@ describe('tracker', () => {
     });
   }
 
-  test('a 503 on the first attempt is retried with the same id and stored once', { skip: SKIP, timeout: 90_000 }, async () => {
+  test('a 429 twice (Retry-After: 1) is retried after it, with the same id, and stored once', { skip: SKIP, timeout: 90_000 }, async () => {
     const context = await newContext(browser);
     try {
-      let refused = 0;
+      const sentAt = [];
       await context.route(
         (url) => url.pathname === `${BASE_PATH}/collect`,
         async (route) => {
-          if (refused === 0 && route.request().method() === 'POST') {
-            refused++;
+          if (route.request().method() === 'POST') sentAt.push(Date.now());
+          if (sentAt.length <= 2 && route.request().method() === 'POST') {
             return route.fulfill({
-              status: 503,
-              headers: { 'access-control-allow-origin': '*', 'retry-after': '5', 'content-type': 'application/json' },
-              body: '{"error":"the store is unavailable","field":null}',
+              status: 429,
+              headers: { 'access-control-allow-origin': '*', 'retry-after': '1', 'content-type': 'application/json' },
+              body: '{"message":"Too Many Requests"}',
             });
           }
           return route.continue();
@@ -105,11 +105,13 @@ describe('tracker', () => {
       const page = await context.newPage();
       const hits = captureHits(page);
       await page.goto(demoUrl('pricing.html'));
-      await waitFor(() => hits.length >= 2, { timeout: 5000, message: 'the retry' });
-      await sleep(2500); // a second retry would have come by now
-      assert.equal(refused, 1);
-      assert.equal(hits.length, 2, 'one attempt and one retry');
-      assert.equal(hits[1].id, hits[0].id, 'the retry carries the same id');
+      // Retry-After plus at most 1 s, then plus at most 2 s of jitter.
+      await waitFor(() => hits.length >= 3, { timeout: 8000, message: 'two retries' });
+      await sleep(1500); // a fourth send would be a retry after success
+      assert.equal(hits.length, 3, 'one attempt and two retries');
+      assert.ok(hits.every((h) => h.id === hits[0].id), 'the retries carry the same id');
+      const gaps = sentAt.slice(1).map((t, i) => t - sentAt[i]);
+      assert.ok(gaps.every((ms) => ms >= 1000), `each retry waits out Retry-After: ${gaps} ms`);
       assert.equal(await storedCount(hits[0].id), 1);
     } finally {
       await context.close();

@@ -30,6 +30,23 @@ const SHARED_CSS = `
   .sr-only { position: absolute; width: 1px; height: 1px; margin: -1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 `;
 
+// One constructed style sheet per element class, adopted by every shadow root of that class. Not a
+// <style> element: a page whose Content-Security-Policy allows no inline styles (the dashboard's, or
+// that of a site embedding these elements) blocks those, in shadow roots too; adopted sheets are CSSOM
+// and pass. Browsers without adoptedStyleSheets (Safari before 16.4) get the <style>.
+const sheets = new Map();
+function styleRoot(root, cls) {
+  const css = SHARED_CSS + (cls.css ?? '');
+  if (!('adoptedStyleSheets' in root) || !globalThis.CSSStyleSheet) return `<style>${css}</style>`;
+  if (!sheets.has(cls)) {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    sheets.set(cls, sheet);
+  }
+  root.adoptedStyleSheets = [sheets.get(cls)];
+  return '';
+}
+
 /**
  * Shared plumbing: `.source` subscriptions (dropped while disconnected, so a removed element does not
  * leak), `.data`, and properties set before the element was defined (frameworks do that).
@@ -42,7 +59,7 @@ class PulseElement extends Base {
   constructor() {
     super();
     const root = this.attachShadow({ mode: 'open' });
-    root.innerHTML = `<style>${SHARED_CSS}${this.constructor.css ?? ''}</style>${this.constructor.html ?? ''}`;
+    root.innerHTML = styleRoot(root, this.constructor) + (this.constructor.html ?? '');
   }
 
   get source() {

@@ -12,8 +12,7 @@
   let api = (a('api') || new URL('.', s.src).href).replace(/\/$/, '') + '/collect',
     hash = a('hash') != null,
     ex = RegExp('^(' + (a('exclude') || '').split(',').map(p => p.trim().replace(/\W/g, '\\$&')).join('|').replace(/\\\*/g, '.*') + ')$'),
-    last, time = 0,
-    post = b => fetch(api, { method: 'POST', body: b, keepalive: true });
+    last, time = 0;
 
   // A burst within 1 ms borrows the next ms: ids sort in creation order.
   let uuid7 = () => {
@@ -29,9 +28,12 @@
         s: site, e, u: u || l.href, r: d.referrer || void 0, t: d.title.slice(0, 300),
         sw: screen.width, sh: screen.height, p, id: uuid7()
       }),
-      retry = () => setTimeout(() => post(b).catch(() => {}), 1e3 + Math.random() * 1e3);
+      // 429, 503, no answer: 3 retries, Retry-After (≤ 30 s) + full jitter
+      go = k => fetch(api, { method: 'POST', body: b, keepalive: true })
+        .then(r => (r.status == 429 || r.status == 503) && retry(k, r.headers.get('retry-after')), () => retry(k)),
+      retry = (k, t) => k < 3 && setTimeout(go, Math.min(t > 0 ? t : 0, 30) * 1e3 + Math.random() * 1e3 * 2 ** k, k + 1);
     if ((leaving || !w.fetch) && n.sendBeacon?.(api, b) || !w.fetch) return;
-    post(b).then(r => r.status == 503 && retry(), retry);
+    go(0);
   };
 
   let page = () => {

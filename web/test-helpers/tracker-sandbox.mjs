@@ -71,7 +71,8 @@ function fakeAnchor(href, base) {
  *   window         extra window properties (doNotTrack, …)
  *   referrer, title
  *   fetch          false to leave fetch out; else answers come from `respond(hit, attempt)`
- *   respond        (body, callIndex) → status number | 'network' (default 204)
+ *   respond        (body, callIndex) → status number | { status, headers } | 'network' (default 204)
+ *   random         the page's Math.random (default: the real one)
  *   sendBeacon     false to leave it out; `beaconResult` is what it returns
  *   before         source run in the page before the tracker (e.g. the queue snippet)
  *   source         the script to run instead of public/script.js (COMPAT_SOURCE)
@@ -92,6 +93,7 @@ export function loadTracker({
   before = '',
   source = SOURCE,
   now,
+  random,
 } = {}) {
   const requests = [];
   const timers = [];
@@ -162,12 +164,19 @@ export function loadTracker({
       requests.push({ via: 'fetch', url: String(target), body, raw: init.body, init });
       const answer = respond(body, index);
       if (answer === 'network') return Promise.reject(new TypeError('Failed to fetch'));
-      return Promise.resolve({ status: answer, ok: answer >= 200 && answer < 300 });
+      const { status, headers = {} } = typeof answer === 'number' ? { status: answer } : answer;
+      const named = new Map(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), String(v)]));
+      return Promise.resolve({
+        status,
+        ok: status >= 200 && status < 300,
+        headers: { get: (name) => named.get(name.toLowerCase()) ?? null },
+      });
     };
   }
   context.window = context;
   vm.createContext(context);
   if (now) vm.runInContext('Date', context).now = now;
+  if (random) vm.runInContext('Math', context).random = random;
   if (before) vm.runInContext(before, context);
   vm.runInContext(source, context, { filename: source === SOURCE ? 'script.js' : 'tracker.js' });
 

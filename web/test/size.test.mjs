@@ -7,10 +7,14 @@ import { COMPAT_SOURCE } from '../test-helpers/tracker-sandbox.mjs';
 const publicDir = new URL('../public/', import.meta.url);
 const gzipped = (name) => gzipSync(readFileSync(new URL(name, publicDir)), { level: 9 }).length;
 
-test('the tracker stays within 1.5 KB gzipped', (t) => {
+// 1,500 until the tracker retried 429s with backoff, jitter and Retry-After (+105 bytes): a hit lost to
+// throttling costs more than those bytes do.
+const TRACKER_BUDGET = 1600;
+
+test('the tracker stays within its budget, gzipped', (t) => {
   const size = gzipped('script.js');
   t.diagnostic(`script.js: ${size} bytes gzipped (zlib level 9; gzip -9c adds the file name)`);
-  assert.ok(size <= 1500, `script.js is ${size} bytes gzipped`);
+  assert.ok(size <= TRACKER_BUDGET, `script.js is ${size} bytes gzipped`);
 });
 
 test('the ts-analytics tracker (compat/tracker.js with the tracker included) adds at most 600 bytes', (t) => {
@@ -20,12 +24,12 @@ test('the ts-analytics tracker (compat/tracker.js with the tracker included) add
 });
 
 test('the dashboard transfer size is reported', (t) => {
-  const files = ['dashboard.html', 'components.js', 'realtime.js'];
+  const files = ['dashboard.html', 'dashboard.css', 'dashboard.js', 'components.js', 'realtime.js'];
   const total = files.reduce((sum, f) => sum + gzipped(f), 0);
   t.diagnostic(`dashboard (${files.join(' + ')}): ${total} bytes gzipped`);
   assert.ok(total < 30_000, `dashboard is ${total} bytes gzipped`);
 });
 
 test('public/ holds only what browsers are served', () => {
-  assert.deepEqual(readdirSync(publicDir).sort(), ['components.js', 'dashboard.html', 'realtime.js', 'script.js']);
+  assert.deepEqual(readdirSync(publicDir).sort(), ['components.js', 'dashboard.css', 'dashboard.html', 'dashboard.js', 'realtime.js', 'script.js']);
 });

@@ -186,43 +186,101 @@ describe('SPA navigation', () => {
 });
 
 describe('sending and retrying', () => {
-  test('a 503 is retried once, after a delay, with the same body and id', async () => {
-    const page = loadTracker({ respond: () => 503 });
+  /** Runs the pending retry timers, one round, and lets the sends they make settle. */
+  const nextRound = async (page) => {
+    const ran = page.runTimers();
     await settle();
-    assert.equal(page.timers.length, 1);
-    assert.ok(page.timers[0] >= 1000 && page.timers[0] <= 2000, `retry delay ${page.timers[0]}`);
-    page.runTimers();
+    return ran;
+  };
+  /** Each retry's full-jitter ceiling: 1 s, 2 s, 4 s. */
+  const CEILINGS = [1000, 2000, 4000];
+
+  test('a 429 twice then 204: three sends of the same body, each retry after its jittered delay', async () => {
+    const draws = [0.25, 0.75];
+    const page = loadTracker({ respond: (_body, index) => (index < 2 ? 429 : 204), random: () => draws.shift() });
     await settle();
-    assert.equal(page.requests.length, 2);
-    assert.equal(page.requests[1].raw, page.requests[0].raw);
-    assert.match(page.requests[1].body.id, UUID7);
-    // The retry failing too is the end of it.
-    assert.equal(page.runTimers(), 0);
-    await settle();
-    assert.equal(page.requests.length, 2);
+    const delays = [];
+    while (page.timers.length) {
+      delays.push(...page.timers);
+      await nextRound(page);
+    }
+    assert.equal(page.requests.length, 3);
+    assert.ok(page.requests.every((r) => r.raw === page.requests[0].raw), 'same body, same id: deduplicated server side');
+    // Full jitter: the random draw times a ceiling that doubles with each attempt.
+    assert.deepEqual(delays, [0.25 * 1000, 0.75 * 2000]);
   });
 
-  test('a network error is retried once with the same id', async () => {
-    const page = loadTracker({ respond: () => 'network' });
-    await settle();
-    page.runTimers();
-    await settle();
-    page.runTimers();
-    await settle();
-    assert.equal(page.requests.length, 2);
-    assert.equal(page.hits[0].id, page.hits[1].id);
+  test('the delays are full jitter: anywhere from 0 up to the doubling ceiling, and not all alike', async () => {
+    const seen = [[], [], []];
+    for (let run = 0; run < 40; run++) {
+      const page = loadTracker({ respond: () => 429 });
+      await settle();
+      for (let k = 0; page.timers.length; k++) {
+        seen[k].push(page.timers[0]);
+        await nextRound(page);
+      }
+    }
+    seen.forEach((delays, k) => {
+      assert.equal(delays.length, 40);
+      for (const ms of delays) assert.ok(ms >= 0 && ms < CEILINGS[k], `retry ${k + 1}: ${ms} ms`);
+      assert.ok(new Set(delays).size > 30, `retry ${k + 1} is jittered: ${delays}`);
+      // Uniform over [0, ceiling): some below half of it and some above.
+      assert.ok(delays.some((ms) => ms < CEILINGS[k] / 2) && delays.some((ms) => ms >= CEILINGS[k] / 2), `retry ${k + 1}`);
+    });
   });
 
-  test('a retry that succeeds stops there', async () => {
-    const page = loadTracker({ respond: (_body, index) => (index === 0 ? 503 : 204) });
-    await settle();
-    page.runTimers();
-    await settle();
-    assert.equal(page.runTimers(), 0);
-    assert.equal(page.requests.length, 2);
+  test('it gives up after three retries: four sends in all, then no timer', async () => {
+    for (const answer of [429, 503, 'network']) {
+      const page = loadTracker({ respond: () => answer });
+      await settle();
+      let rounds = 0;
+      while (await nextRound(page)) rounds++;
+      assert.equal(rounds, 3, String(answer));
+      assert.equal(page.requests.length, 4, String(answer));
+      assert.equal(new Set(page.hits.map((h) => h.id)).size, 1, 'one id throughout');
+    }
   });
 
-  for (const status of [204, 400, 403, 404, 413, 415]) {
+  test('Retry-After is honoured: its seconds, plus the jitter, capped at 30 s', async () => {
+    const delayFor = async (retryAfter, status = 429) => {
+      const page = loadTracker({
+        respond: (_body, index) => (index === 0 ? { status, headers: { 'Retry-After': retryAfter } } : 204),
+        random: () => 0.5,
+      });
+      await settle();
+      assert.equal(page.timers.length, 1, `Retry-After: ${retryAfter}`);
+      return page.timers[0];
+    };
+    assert.equal(await delayFor('5'), 5000 + 500);
+    assert.equal(await delayFor('5', 503), 5000 + 500, 'on a 503 as well');
+    assert.equal(await delayFor('2.5'), 2500 + 500);
+    assert.equal(await delayFor('120'), 30_000 + 500, 'capped');
+    assert.equal(await delayFor('86400'), 30_000 + 500, 'capped');
+    // What is not a number of seconds (the date form, garbage, a negative) is taken as absent.
+    for (const ignored of ['Wed, 21 Oct 2026 07:28:00 GMT', 'soon', '-3', '']) {
+      assert.equal(await delayFor(ignored), 500, `Retry-After: ${ignored}`);
+    }
+  });
+
+  test('a retry that succeeds stops there; a 503 retried into a 429 goes on', async () => {
+    const page = loadTracker({ respond: (_body, index) => [503, 429, 204][index] });
+    await settle();
+    assert.equal(await nextRound(page), 1);
+    assert.equal(await nextRound(page), 1);
+    assert.equal(await nextRound(page), 0);
+    assert.equal(page.requests.length, 3);
+  });
+
+  test('sending never waits: the page view is sent and pulse() returns before any retry runs', async () => {
+    const page = loadTracker({ respond: () => 429 });
+    page.run("pulse('event', 'right_away')");
+    assert.deepEqual(page.hits.map((h) => h.e), ['pageview', 'event'], 'both sent at once');
+    assert.equal(page.timers.length, 0, 'no retry before an answer');
+    await settle();
+    assert.equal(page.timers.length, 2, 'each hit waits on a timer of its own');
+  });
+
+  for (const status of [200, 202, 204, 400, 403, 404, 413, 415, 500]) {
     test(`a ${status} is not retried`, async () => {
       const page = loadTracker({ respond: () => status });
       await settle();
@@ -230,6 +288,14 @@ describe('sending and retrying', () => {
       assert.equal(page.requests.length, 1);
     });
   }
+
+  test('a beacon (leaving the page) is never retried: it has no status to read', async () => {
+    const page = loadTracker();
+    page.click('https://example.org/');
+    await settle();
+    assert.equal(page.requests[1].via, 'beacon');
+    assert.equal(page.timers.length, 0);
+  });
 });
 
 describe('ids', () => {

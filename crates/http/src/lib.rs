@@ -89,15 +89,20 @@ pub fn store_failed(err: &(dyn std::error::Error + 'static), transient: bool) ->
 }
 
 /// 503 with `Retry-After`: nothing was refused for good, the same request may pass in a few seconds.
+/// Exposed, so that scripts on other origins (the tracker, embedded dashboards) can read it; in AWS
+/// the HTTP API's CORS configuration answers for it (`ExposeHeaders` in template.yaml).
 pub fn temporarily_unavailable() -> Response<Body> {
     let mut response = error(
         StatusCode::SERVICE_UNAVAILABLE,
         "temporarily unavailable, retry later",
         None,
     );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Retry-After"),
+    );
     response
 }
 
@@ -128,6 +133,11 @@ mod tests {
         let transient = store_failed(&err, true);
         assert_eq!(transient.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(transient.headers().contains_key(header::RETRY_AFTER));
+        assert_eq!(
+            transient.headers()[header::ACCESS_CONTROL_EXPOSE_HEADERS],
+            "Retry-After",
+            "readable by the tracker on other sites"
+        );
         let permanent = store_failed(&err, false);
         assert_eq!(permanent.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!permanent.headers().contains_key(header::RETRY_AFTER));

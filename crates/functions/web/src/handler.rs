@@ -23,6 +23,8 @@ pub struct WebApp {
     site_tracker: Option<Asset>,
     websocket_url: String,
     base_path: String,
+    /// The HTML pages' Content-Security-Policy (see [`crate::csp`]).
+    page_policy: HeaderValue,
 }
 
 /// `GET /config.json`: what the dashboard cannot know from its own URL.
@@ -44,6 +46,7 @@ impl WebApp {
             site_tracker,
             websocket_url: config.websocket_url.clone(),
             base_path: config.base_path.clone(),
+            page_policy: crate::csp::header_value(&config.websocket_url),
         }
     }
 
@@ -60,6 +63,11 @@ impl WebApp {
     pub fn find(&self, name: &str) -> Option<&Asset> {
         let named = |wanted: &str| self.assets.iter().find(|asset| asset.name == wanted);
         named(name).or_else(|| named(&format!("{name}.html")))
+    }
+
+    /// The policy of a page: for HTML only, never for the scripts other sites embed.
+    fn policy_for(&self, asset: &Asset) -> Option<&HeaderValue> {
+        asset.content_type.starts_with("text/html").then_some(&self.page_policy)
     }
 }
 
@@ -89,7 +97,7 @@ pub async fn function_handler(app: &WebApp, request: Request) -> Result<Response
         None => response::error(StatusCode::NOT_FOUND, "no such file", None),
         Some(_) if !head && request.method() != Method::GET => response::method_not_allowed(ALLOW),
         Some(Target::Config) => config(app),
-        Some(Target::File(asset)) => serve(asset, &request)?,
+        Some(Target::File(asset)) => serve(asset, &request, app.policy_for(asset))?,
     };
     Ok(if head { without_body(response) } else { response })
 }
@@ -113,7 +121,11 @@ fn config(app: &WebApp) -> Response<Body> {
     response
 }
 
-fn serve(asset: &Asset, request: &Request) -> Result<Response<Body>, lambda_http::http::Error> {
+fn serve(
+    asset: &Asset,
+    request: &Request,
+    page_policy: Option<&HeaderValue>,
+) -> Result<Response<Body>, lambda_http::http::Error> {
     let headers = request.headers();
     let gzip = asset.gzip.as_deref().filter(|_| accepts_gzip(headers));
     let etag = asset.etag(gzip.is_some());
@@ -128,6 +140,12 @@ fn serve(asset: &Asset, request: &Request) -> Result<Response<Body>, lambda_http
         .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
     if asset.gzip.is_some() {
         builder = builder.header(header::VARY, "Accept-Encoding");
+    }
+    // On a 304 too: the browser then stores the policy of the current deployment with its copy.
+    if let Some(policy) = page_policy {
+        builder = builder
+            .header(header::CONTENT_SECURITY_POLICY, policy)
+            .header(header::REFERRER_POLICY, "no-referrer");
     }
     if if_none_match(headers, &etag) {
         return builder.status(StatusCode::NOT_MODIFIED).body(Body::Empty);

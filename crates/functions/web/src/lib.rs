@@ -1,9 +1,12 @@
 //! The `web` function: serves the browser files (the tracker script, the dashboard and its modules)
 //! from web/public, embedded at build time, `GET /sites/{siteId}/tracker.js` (the tracker for sites that
 //! load it the way ts-analytics' snippet does) and `GET /config.json`, the dashboard's settings. The
-//! same binary answers in AWS and, through the local gateway, locally, so both serve the same bytes.
+//! dashboard gets a strict Content-Security-Policy ([`csp`]); the scripts, which other sites embed, do
+//! not. The same binary answers in AWS and, through the local gateway, locally, so both serve the same
+//! bytes and headers.
 
 pub mod assets;
+pub mod csp;
 pub mod encode;
 pub mod handler;
 

@@ -170,6 +170,72 @@ async fn embedded_files_are_served_unchanged() {
     }
 }
 
+/// The dashboard (the real web/public) gets a strict Content-Security-Policy naming this gateway's
+/// WebSocket, and no referrer; the files other sites embed get neither, and keep their CORS and
+/// caching headers.
+#[tokio::test]
+async fn the_dashboard_has_a_strict_policy_and_the_embeddable_files_none() {
+    let stack = start(None).await;
+    let base = &stack.address;
+    let own_host = base.strip_prefix("http://").unwrap();
+    let expected = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+         connect-src 'self' ws://{own_host}; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'; object-src 'none'"
+    );
+    for path in ["/dashboard", "/dashboard.html"] {
+        let page = get(&format!("{base}{path}"), &[("accept-encoding", "gzip")]).await;
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            header(&page, "content-security-policy"),
+            Some(expected.as_str()),
+            "{path}"
+        );
+        assert_eq!(header(&page, "x-content-type-options"), Some("nosniff"), "{path}");
+        assert_eq!(header(&page, "referrer-policy"), Some("no-referrer"), "{path}");
+    }
+    // What the policy relies on: nothing inline in the page.
+    let html = String::from_utf8(
+        get(&format!("{base}/dashboard"), &[])
+            .await
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    for inline in [
+        "<style",
+        " style=",
+        "<script>",
+        "<script type=\"module\">",
+        "javascript:",
+    ] {
+        assert!(!html.contains(inline), "dashboard.html holds {inline}");
+    }
+    assert!(
+        !html
+            .split_whitespace()
+            .any(|word| word.starts_with("on") && word.contains('=')),
+        "dashboard.html holds an inline event handler"
+    );
+
+    for path in ["/script.js", "/components.js", "/realtime.js", "/sites/demo/tracker.js"] {
+        let file = get(&format!("{base}{path}"), &[("origin", "https://www.example.com")]).await;
+        assert_eq!(file.status(), StatusCode::OK, "{path}");
+        for name in ["content-security-policy", "referrer-policy", "x-frame-options"] {
+            assert_eq!(header(&file, name), None, "{name} on {path}");
+        }
+        assert_eq!(header(&file, "access-control-allow-origin"), Some("*"), "{path}");
+        assert_eq!(header(&file, "cache-control"), Some("public, max-age=300"), "{path}");
+        assert_eq!(
+            header(&file, "content-type"),
+            Some("text/javascript; charset=utf-8"),
+            "{path}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn demo_site_serves_its_folder_and_nothing_else() {
     let stack = start(Some(Vec::new())).await;
