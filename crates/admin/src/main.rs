@@ -102,6 +102,18 @@ enum SiteCommand {
         /// Let anyone read the site's numbers without a token.
         #[arg(long)]
         public: bool,
+        /// Keep the query string of outbound click URLs (by default only scheme, host and path are
+        /// stored and pushed: queries carry tokens and e-mail addresses).
+        #[arg(long)]
+        keep_outbound_query: bool,
+    },
+    /// Change a site's settings.
+    Set {
+        #[arg(long)]
+        id: String,
+        /// Whether outbound click URLs keep their query string (true or false).
+        #[arg(long, required = true, action = clap::ArgAction::Set)]
+        keep_outbound_query: bool,
     },
     /// List registered sites.
     List,
@@ -167,7 +179,12 @@ async fn main() -> anyhow::Result<()> {
                 bail!("some records still fail; the aggregate's log says why");
             }
         }
-        Command::Site(SiteCommand::Create { id, domains, public }) => {
+        Command::Site(SiteCommand::Create {
+            id,
+            domains,
+            public,
+            keep_outbound_query,
+        }) => {
             let id = SiteId::parse(&id)?;
             let domains = domains.iter().map(|d| parse_domain(d)).collect::<Result<Vec<_>, _>>()?;
             let token = ReadToken::generate();
@@ -177,6 +194,7 @@ async fn main() -> anyhow::Result<()> {
                 public,
                 token_hash: token.hash(),
                 goals: Vec::new(),
+                keep_outbound_query,
             };
             store.create_site(&site).await?;
             eprintln!(
@@ -188,10 +206,24 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Site(SiteCommand::List) => {
             let sites = store.list_sites().await.context("listing sites")?;
-            println!("{:<32} {:<7} DOMAINS", "ID", "PUBLIC");
+            println!("{:<32} {:<7} {:<11} DOMAINS", "ID", "PUBLIC", "LINK_QUERY");
             for site in sites {
-                println!("{:<32} {:<7} {}", site.id, site.public, site.domains.join(","));
+                println!(
+                    "{:<32} {:<7} {:<11} {}",
+                    site.id,
+                    site.public,
+                    site.keep_outbound_query,
+                    site.domains.join(",")
+                );
             }
+        }
+        Command::Site(SiteCommand::Set {
+            id,
+            keep_outbound_query,
+        }) => {
+            let id = SiteId::parse(&id)?;
+            store.set_keep_outbound_query(&id, keep_outbound_query).await?;
+            eprintln!("site {id}: outbound click URLs keep their query: {keep_outbound_query}; {SITE_CACHE_NOTE}");
         }
         Command::Site(SiteCommand::RotateToken { id }) => {
             let id = SiteId::parse(&id)?;

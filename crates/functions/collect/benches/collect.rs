@@ -53,6 +53,7 @@ fn main() {
         public: false,
         token_hash: TokenHash::of("bench"),
         goals: Vec::new(),
+        keep_outbound_query: false,
     };
     let config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "bench".into())).unwrap();
     let app = CollectApp::new(ItemSink(MemoryStore::with_site(site)), &config);

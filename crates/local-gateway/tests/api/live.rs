@@ -23,7 +23,7 @@ impl TestApp {
         self.dashboard_for("demo", Some(&self.token.clone())).await
     }
 
-    async fn dashboard_for(&self, site: &str, token: Option<&str>) -> Socket {
+    pub(crate) async fn dashboard_for(&self, site: &str, token: Option<&str>) -> Socket {
         let query = match token {
             Some(token) => format!("siteId={site}&token={token}"),
             None => format!("siteId={site}"),
@@ -196,6 +196,7 @@ async fn a_hundred_dashboards_each_get_every_event_once_and_other_sites_nothing(
             public: false,
             token_hash: other_token.hash(),
             goals: Vec::new(),
+            keep_outbound_query: false,
         })
         .await
         .unwrap();
