@@ -124,10 +124,18 @@ enum SiteCommand {
         id: String,
     },
     /// Remove a site: its hits are refused within the functions' site cache lifetime; open dashboards
-    /// are closed (with --websocket-endpoint); its stored events expire by TTL.
+    /// are closed (with --websocket-endpoint). Without --purge its data stays until TTL removes it (raw
+    /// events after RAW_EVENT_TTL_SECONDS, 24 h by default; rollups within 35 minutes; connection items
+    /// within 2 h 10 min). Either way the events table's point-in-time recovery can bring back what it
+    /// held for 35 days.
     Delete {
         #[arg(long)]
         id: String,
+        /// Also remove every item of the site in both tables now (raw events, rollups, connection items,
+        /// then the registry item), and say how many of each. Safe to run again, also once the site is
+        /// gone: run it again after the site cache lifetime to remove hits accepted meanwhile.
+        #[arg(long)]
+        purge: bool,
     },
 }
 
@@ -234,11 +242,31 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", token.expose());
         }
         Command::Goal(command) => goal_command(&store, command).await?,
-        Command::Site(SiteCommand::Delete { id }) => {
+        Command::Site(SiteCommand::Delete { id, purge: false }) => {
             let id = SiteId::parse(&id)?;
             store.delete_site(&id).await?;
             let closed = close_dashboards(&store, &sdk_config, cli.websocket_endpoint.as_deref(), &id).await?;
-            eprintln!("site {id} deleted; {SITE_CACHE_NOTE}; {closed}");
+            eprintln!("site {id} deleted; {SITE_CACHE_NOTE}; {closed}; its data stays until TTL removes it");
+        }
+        Command::Site(SiteCommand::Delete { id, purge: true }) => {
+            let id = SiteId::parse(&id)?;
+            // Before the purge: closing finds the dashboards through the connection items it removes.
+            let closed = close_dashboards(&store, &sdk_config, cli.websocket_endpoint.as_deref(), &id).await?;
+            let purged = store.purge_site(&id).await.context("purging the site")?;
+            let registry = if purged.registry {
+                "registry item (with its goals) removed"
+            } else {
+                "registry item was already gone"
+            };
+            eprintln!(
+                "site {id} purged: {} raw events, {} connections, {} rollup items, {} fingerprint buckets, {} \
+                other items; {registry}; {closed}",
+                purged.raw_events, purged.connections, purged.rollups, purged.fingerprint_buckets, purged.other,
+            );
+            eprintln!(
+                "hits and dashboards that warm functions accept within their site cache's lifetime (60 s by \
+                default) are not covered: run the purge again after it"
+            );
         }
     }
     Ok(())

@@ -116,7 +116,9 @@ async fn manages_sites_end_to_end() {
         assert!(!admin(&table, refused).status.success(), "{refused:?}");
     }
 
-    stdout(&admin(&table, &["site", "delete", "--id", "shop"]));
+    let deleted = admin(&table, &["site", "delete", "--id", "shop"]);
+    assert!(String::from_utf8_lossy(&deleted.stderr).contains("stays until TTL"));
+    stdout(&deleted);
     assert!(store.find_site(&shop).await.unwrap().is_none());
     let again = admin(&table, &["site", "delete", "--id", "shop"]);
     assert!(!again.status.success());

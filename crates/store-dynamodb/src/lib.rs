@@ -5,6 +5,7 @@ mod connections;
 mod events;
 pub mod keys;
 pub mod policy;
+mod purge;
 mod rollups;
 mod salts;
 pub mod schema;
@@ -24,6 +25,7 @@ use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use pulse_core::StoreError;
 
 pub use events::event_item;
+pub use purge::{PurgeError, Purged};
 pub use rollups::{counts_item, part_item};
 pub use sites::SiteAdminError;
 
