@@ -9,6 +9,7 @@ use pulse_core::{ReadToken, Site, SiteDirectory, SiteId};
 use pulse_dynamodb::DynamoStore;
 use pulse_dynamodb::schema::{self, Created};
 
+mod dashboards;
 mod replay;
 
 #[derive(Parser)]
@@ -102,6 +103,18 @@ enum SiteCommand {
         /// Let anyone read the site's numbers without a token.
         #[arg(long)]
         public: bool,
+        /// Keep the query string of outbound click URLs (by default only scheme, host and path are
+        /// stored and pushed: queries carry tokens and e-mail addresses).
+        #[arg(long)]
+        keep_outbound_query: bool,
+    },
+    /// Change a site's settings.
+    Set {
+        #[arg(long)]
+        id: String,
+        /// Whether outbound click URLs keep their query string (true or false).
+        #[arg(long, required = true, action = clap::ArgAction::Set)]
+        keep_outbound_query: bool,
     },
     /// List registered sites.
     List,
@@ -113,10 +126,18 @@ enum SiteCommand {
         id: String,
     },
     /// Remove a site: its hits are refused within the functions' site cache lifetime; open dashboards
-    /// are closed by the broadcast function within seconds; its stored events expire by TTL.
+    /// are closed by the broadcast function within seconds. Without --purge its data stays until TTL
+    /// removes it (raw events after RAW_EVENT_TTL_SECONDS, 24 h by default; rollups within 35 minutes;
+    /// connection items within 2 h 10 min). Either way the events table's point-in-time recovery can
+    /// bring back what it held for 35 days.
     Delete {
         #[arg(long)]
         id: String,
+        /// Also remove every item of the site in both tables now (raw events, rollups, connection items,
+        /// then the registry item), and say how many of each. Safe to run again, also once the site is
+        /// gone: run it again after the site cache lifetime to remove hits accepted meanwhile.
+        #[arg(long)]
+        purge: bool,
     },
 }
 
@@ -168,7 +189,12 @@ async fn main() -> anyhow::Result<()> {
                 bail!("some records still fail; the aggregate's log says why");
             }
         }
-        Command::Site(SiteCommand::Create { id, domains, public }) => {
+        Command::Site(SiteCommand::Create {
+            id,
+            domains,
+            public,
+            keep_outbound_query,
+        }) => {
             let id = SiteId::parse(&id)?;
             let domains = domains.iter().map(|d| parse_domain(d)).collect::<Result<Vec<_>, _>>()?;
             let token = ReadToken::generate();
@@ -178,6 +204,7 @@ async fn main() -> anyhow::Result<()> {
                 public,
                 token_hash: token.hash(),
                 goals: Vec::new(),
+                keep_outbound_query,
             };
             store.create_site(&site).await?;
             eprintln!(
@@ -189,10 +216,24 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Site(SiteCommand::List) => {
             let sites = store.list_sites().await.context("listing sites")?;
-            println!("{:<32} {:<7} DOMAINS", "ID", "PUBLIC");
+            println!("{:<32} {:<7} {:<11} DOMAINS", "ID", "PUBLIC", "LINK_QUERY");
             for site in sites {
-                println!("{:<32} {:<7} {}", site.id, site.public, site.domains.join(","));
+                println!(
+                    "{:<32} {:<7} {:<11} {}",
+                    site.id,
+                    site.public,
+                    site.keep_outbound_query,
+                    site.domains.join(",")
+                );
             }
+        }
+        Command::Site(SiteCommand::Set {
+            id,
+            keep_outbound_query,
+        }) => {
+            let id = SiteId::parse(&id)?;
+            store.set_keep_outbound_query(&id, keep_outbound_query).await?;
+            eprintln!("site {id}: outbound click URLs keep their query: {keep_outbound_query}; {SITE_CACHE_NOTE}");
         }
         Command::Site(SiteCommand::RotateToken { id }) => {
             let id = SiteId::parse(&id)?;
@@ -205,7 +246,7 @@ async fn main() -> anyhow::Result<()> {
             let site = store.find_site(&id).await.ok().flatten();
             eprintln!(
                 "{}",
-                close_dashboards(
+                dashboards::close_stale(
                     &store,
                     &sdk_config,
                     cli.websocket_endpoint.as_deref(),
@@ -216,39 +257,50 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::Goal(command) => goal_command(&store, command).await?,
-        Command::Site(SiteCommand::Delete { id }) => {
+        Command::Site(SiteCommand::Delete { id, purge: false }) => {
             let id = SiteId::parse(&id)?;
             store.delete_site(&id).await?;
-            eprintln!("site {id} deleted; {SITE_CACHE_NOTE}");
+            eprintln!("site {id} deleted; {SITE_CACHE_NOTE}; its data stays until TTL removes it");
             eprintln!(
                 "{}",
-                close_dashboards(&store, &sdk_config, cli.websocket_endpoint.as_deref(), &id, None).await
+                dashboards::close_stale(&store, &sdk_config, cli.websocket_endpoint.as_deref(), &id, None).await
+            );
+        }
+        Command::Site(SiteCommand::Delete { id, purge: true }) => {
+            let id = SiteId::parse(&id)?;
+            // The registry item first: its removal on the stream makes the broadcast close the site's
+            // dashboards, which it finds through the connection items the purge would otherwise take.
+            match store.delete_site(&id).await {
+                Ok(()) | Err(pulse_dynamodb::SiteAdminError::NotFound(_)) => {}
+                Err(err) => return Err(err.into()),
+            }
+            eprintln!(
+                "{}",
+                dashboards::close_stale(&store, &sdk_config, cli.websocket_endpoint.as_deref(), &id, None).await
+            );
+            let closed = dashboards::all_closed(&store, &id, std::time::Duration::from_secs(30)).await;
+            let purged = store.purge_site(&id).await.context("purging the site")?;
+            eprintln!(
+                "site {id} purged: {} raw events, {} connections{}, {} rollup items, {} fingerprint buckets, {} \
+                other items, and its registry item with its goals",
+                purged.raw_events,
+                purged.connections,
+                if closed {
+                    ""
+                } else {
+                    " (some still open: they get nothing more and API Gateway ends them)"
+                },
+                purged.rollups,
+                purged.fingerprint_buckets,
+                purged.other,
+            );
+            eprintln!(
+                "hits and dashboards that warm functions accept within their site cache's lifetime (60 s by \
+                default) are not covered: run the purge again after it"
             );
         }
     }
     Ok(())
-}
-
-/// Closes the dashboards that `site` (as it is now; `None` once deleted) no longer admits, and says what
-/// happened. The broadcast function does the same as soon as the change reaches it on the table's stream,
-/// so this is only sooner, and a failure here leaves nothing open for long.
-async fn close_dashboards(
-    store: &DynamoStore,
-    sdk_config: &aws_config::SdkConfig,
-    endpoint: Option<&str>,
-    site_id: &SiteId,
-    site: Option<&pulse_core::Site>,
-) -> String {
-    const BY_THE_STREAM: &str = "the broadcast function closes the dashboards of the old token as soon as the \
-        change reaches it on the table's stream (seconds)";
-    let Some(endpoint) = endpoint else {
-        return format!("{BY_THE_STREAM}; pass --websocket-endpoint to close them from here first");
-    };
-    let closer = broadcast::sender::ApiGatewaySender::new(sdk_config, endpoint);
-    match pulse_core::live::revoke_stale_connections(store, &closer, site_id, site).await {
-        Ok(closed) => format!("{closed} open dashboard connection(s) closed"),
-        Err(err) => format!("could not close the open dashboards from here ({err}); {BY_THE_STREAM}"),
-    }
 }
 
 /// How long a warm function trusts what it read of a site, goals included (`SITE_CACHE_SECONDS`).

@@ -1,30 +1,10 @@
 //! The admin binary against moto (`make test` starts it and exports AWS_ENDPOINT_URL_DYNAMODB).
 
-use std::process::{Command, Output};
+mod common;
 
+use common::{admin, stdout};
 use pulse_core::{SiteDirectory, SiteId};
 use pulse_dynamodb::DynamoStore;
-
-fn admin(table: &str, args: &[&str]) -> Output {
-    assert!(
-        std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
-        "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with `make test`, which starts moto"
-    );
-    Command::new(env!("CARGO_BIN_EXE_pulse-admin"))
-        .env("TABLE_NAME", table)
-        .args(args)
-        .output()
-        .expect("pulse-admin runs")
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
 
 #[tokio::test]
 async fn manages_sites_end_to_end() {
@@ -102,11 +82,48 @@ async fn manages_sites_end_to_end() {
             .success()
     );
 
-    stdout(&admin(&table, &["site", "delete", "--id", "shop"]));
+    // Outbound click URLs lose their query unless the site opts in, at creation or later.
+    assert!(!site.keep_outbound_query);
+    stdout(&admin(
+        &table,
+        &[
+            "site",
+            "create",
+            "--id",
+            "links",
+            "--domain",
+            "x.com",
+            "--keep-outbound-query",
+        ],
+    ));
+    let links = SiteId::parse("links").unwrap();
+    assert!(store.find_site(&links).await.unwrap().unwrap().keep_outbound_query);
+    stdout(&admin(
+        &table,
+        &["site", "set", "--id", "links", "--keep-outbound-query", "false"],
+    ));
+    assert!(!store.find_site(&links).await.unwrap().unwrap().keep_outbound_query);
+    stdout(&admin(
+        &table,
+        &["site", "set", "--id", "shop", "--keep-outbound-query", "true"],
+    ));
+    assert!(store.find_site(&shop).await.unwrap().unwrap().keep_outbound_query);
+    for refused in [
+        &["site", "set", "--id", "shop"][..],
+        &["site", "set", "--id", "shop", "--keep-outbound-query", "maybe"],
+        &["site", "set", "--id", "ghost", "--keep-outbound-query", "true"],
+    ] {
+        assert!(!admin(&table, refused).status.success(), "{refused:?}");
+    }
+
+    let deleted = admin(&table, &["site", "delete", "--id", "shop"]);
+    assert!(String::from_utf8_lossy(&deleted.stderr).contains("stays until TTL"));
+    stdout(&deleted);
     assert!(store.find_site(&shop).await.unwrap().is_none());
     let again = admin(&table, &["site", "delete", "--id", "shop"]);
     assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("does not exist"));
+    let refusal = String::from_utf8_lossy(&again.stderr);
+    assert!(refusal.contains("does not exist"), "{refusal}");
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::enrich::{self, Salt};
-use crate::event::{EventId, StoredEvent};
+use crate::event::{EventDetail, EventId, StoredEvent};
 use crate::hit::{HitError, MAX_BODY_BYTES, ParsedHit, ValidHit};
 use crate::origin::DeclaredOrigin;
 use crate::ports::{EventStore, PutOutcome, SaltStore, SiteDirectory, StoreError};
@@ -184,7 +184,12 @@ pub fn enrich_hit(
     StoredEvent {
         visitor: enrich::visitor_id(salt, site.id.as_str(), request.client_ip, request.user_agent),
         site: hit.site,
-        detail: hit.detail,
+        detail: match hit.detail {
+            EventDetail::Outbound { url } => EventDetail::Outbound {
+                url: enrich::outbound_url(&url, site.keep_outbound_query),
+            },
+            detail => detail,
+        },
         client_id: id.is_some(),
         id: id.unwrap_or_else(EventId::random),
         ts: request.received_at,

@@ -73,6 +73,27 @@ pub fn referrer_host(referrer: Option<&Url>, is_own_host: impl Fn(&str) -> bool)
     (!is_own_host(&host)).then_some(host)
 }
 
+/// An outbound click's target as stored and pushed: scheme, host (with its port) and path. The query
+/// goes too unless the site opted in (`keep_query`): links carry sign-in tokens, e-mail addresses and
+/// session ids there. The fragment and any `user:password@` go always, opt-in or not: they are client
+/// state and credentials, never where a link leads.
+///
+/// `raw` is a URL the hit parser already accepted; anything unparsable is cut at `?`/`#` as text.
+pub fn outbound_url(raw: &str, keep_query: bool) -> String {
+    let Ok(mut url) = Url::parse(raw) else {
+        let cut = if keep_query { &['#'][..] } else { &['?', '#'][..] };
+        return raw.split(cut).next().unwrap_or_default().to_owned();
+    };
+    // Both fail only for URLs without a host, which have no user info to remove.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_fragment(None);
+    if !keep_query {
+        url.set_query(None);
+    }
+    url.into()
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Campaign {
     pub source: Option<String>,
@@ -277,6 +298,61 @@ mod tests {
         assert_eq!(from("https://example.com/other"), None);
         assert_eq!(from("android-app://com.google.android.gm/"), None);
         assert_eq!(referrer_host(None, own), None);
+    }
+
+    #[test]
+    fn outbound_urls_keep_scheme_host_and_path() {
+        let link = "https://other.example/x?token=abc&email=a@b.c#frag";
+        assert_eq!(outbound_url(link, false), "https://other.example/x");
+        // Opted in: the query stays, the fragment does not.
+        assert_eq!(
+            outbound_url(link, true),
+            "https://other.example/x?token=abc&email=a@b.c"
+        );
+        for keep in [false, true] {
+            assert_eq!(
+                outbound_url("https://me:secret@other.example/x", keep),
+                "https://other.example/x"
+            );
+            assert_eq!(
+                outbound_url("http://other.example:8080/a/b#top", keep),
+                "http://other.example:8080/a/b"
+            );
+            // An encoded `?` is part of the path.
+            assert_eq!(
+                outbound_url("https://other.example/a%3Fb?c=1", keep),
+                if keep {
+                    "https://other.example/a%3Fb?c=1"
+                } else {
+                    "https://other.example/a%3Fb"
+                }
+            );
+        }
+        assert_eq!(outbound_url("https://github.com/x", false), "https://github.com/x");
+        assert_eq!(
+            outbound_url("https://other.example/x?", false),
+            "https://other.example/x"
+        );
+        assert_eq!(outbound_url("not a url?x=1#y", false), "not a url");
+        assert_eq!(outbound_url("not a url?x=1#y", true), "not a url?x=1");
+    }
+
+    proptest::proptest! {
+        /// Whatever the link, no query (unless kept), fragment or password survives, and reducing twice
+        /// changes nothing.
+        #[test]
+        fn outbound_urls_never_keep_a_fragment_or_credentials(
+            link in "(https?://)?([a-z]{1,8}(:[a-z]{0,4})?@)?[a-z.]{1,12}(:[0-9]{1,5})?(/[a-z?#%=&.]{0,8}){0,3}([?][a-z=&#]{0,12})?",
+            keep: bool,
+        ) {
+            let reduced = outbound_url(&link, keep);
+            proptest::prop_assert!(!reduced.contains('#'), "{}", reduced);
+            proptest::prop_assert!(keep || !reduced.contains('?'), "{}", reduced);
+            if let Ok(url) = Url::parse(&reduced) {
+                proptest::prop_assert!(url.password().is_none() && url.username().is_empty(), "{}", reduced);
+            }
+            proptest::prop_assert_eq!(outbound_url(&reduced, keep), reduced);
+        }
     }
 
     #[test]

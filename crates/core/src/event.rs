@@ -126,8 +126,8 @@ pub enum PropValue {
 }
 
 /// Every attribute of a stored event except the table keys and `ttl`. Field names are the item's
-/// attribute names (documented in the README). No raw IP, User-Agent, query string or full referrer URL
-/// is kept.
+/// attribute names (documented in the README). No raw IP, User-Agent, page query string or full referrer
+/// URL is kept, nor an outbound link's query unless its site opted in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredEvent {
     pub site: SiteId,
@@ -188,7 +188,7 @@ pub enum EventDetail {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         value: Option<f64>,
     },
-    /// A click on a link to another site.
+    /// A click on a link to another site: `url` as [`crate::enrich::outbound_url`] reduces it.
     Outbound {
         url: String,
     },

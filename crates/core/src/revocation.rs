@@ -75,6 +75,7 @@ mod tests {
             public,
             token_hash: TokenHash::of(token),
             goals: Vec::new(),
+            keep_outbound_query: false,
         }
     }
 

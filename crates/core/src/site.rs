@@ -60,6 +60,11 @@ pub struct Site {
     /// What counts as a conversion (at most [`crate::goal::MAX_GOALS_PER_SITE`]).
     #[serde(default)]
     pub goals: Vec<crate::goal::Goal>,
+    /// Whether outbound click URLs keep their query string (`site create --keep-outbound-query`). Off by
+    /// default: a link's query often carries tokens or e-mail addresses (see
+    /// [`crate::enrich::outbound_url`]). Registry items from before the setting read as off.
+    #[serde(default)]
+    pub keep_outbound_query: bool,
 }
 
 impl Site {
@@ -178,6 +183,7 @@ mod tests {
             public: false,
             token_hash: TokenHash::of("t"),
             goals: Vec::new(),
+            keep_outbound_query: false,
         }
     }
 

@@ -122,6 +122,7 @@ mod tests {
                 public: true,
                 token_hash: TokenHash::of("t"),
                 goals: Vec::new(),
+                keep_outbound_query: false,
             }))
         }
     }

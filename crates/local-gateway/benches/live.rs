@@ -128,6 +128,7 @@ async fn start_stack(endpoint: &str) -> (String, Arc<Gateway>, String) {
         public: false,
         token_hash: token.hash(),
         goals: Vec::new(),
+        keep_outbound_query: false,
     };
     stack.store.create_site(&site).await.expect("site created");
     (stack.address, stack.gateway, token.expose().to_owned())

@@ -783,6 +783,7 @@ async fn create_site(store: &DynamoStore, id: &str) -> (SiteId, String) {
         public: false,
         token_hash: token.hash(),
         goals: Vec::new(),
+        keep_outbound_query: false,
     };
     store.create_site(&site).await.expect("creating the bench site");
     (site.id, token.expose().to_owned())

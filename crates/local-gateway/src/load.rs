@@ -82,6 +82,7 @@ pub async fn run(stack: &LocalStack, options: &LoadOptions) -> anyhow::Result<Lo
                 },
                 value: None,
             }],
+            keep_outbound_query: false,
         })
         .await?;
 

@@ -128,8 +128,7 @@ impl ConnectionStore for DynamoStore {
             let id = item
                 .get("sk")
                 .and_then(|sk| sk.as_s().ok())
-                .and_then(|sk| sk.strip_prefix(keys::CONNECTION_PREFIX))
-                .and_then(ConnectionId::parse)
+                .and_then(|sk| keys::connection_of_sk(sk))
                 .ok_or_else(|| StoreError::Malformed("connection sort key".into()))?;
             let admitted_with = item
                 .get("token_hash")

@@ -177,6 +177,11 @@ pub fn slot_sk(slot: usize) -> String {
     format!("{SLOT_PREFIX}{slot:06}")
 }
 
+/// The connection a `CONN#{id}` sort key under [`live_pk`] names.
+pub fn connection_of_sk(sk: &str) -> Option<ConnectionId> {
+    sk.strip_prefix(CONNECTION_PREFIX).and_then(ConnectionId::parse)
+}
+
 /// `CONN#{id}`: the connection's own partition, so `$disconnect` (which knows only the id) finds its site.
 pub fn connection_pk(connection: &ConnectionId) -> String {
     format!("{CONNECTION_PREFIX}{connection}")

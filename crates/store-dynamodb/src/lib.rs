@@ -5,6 +5,7 @@ mod connections;
 mod events;
 pub mod keys;
 pub mod policy;
+mod purge;
 mod rate;
 mod rollups;
 mod salts;
@@ -25,6 +26,7 @@ use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use pulse_core::StoreError;
 
 pub use events::event_item;
+pub use purge::{PurgeError, Purged};
 pub use rollups::{counts_item, part_item};
 pub use sites::SiteAdminError;
 

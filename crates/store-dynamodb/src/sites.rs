@@ -19,6 +19,9 @@ struct SiteItem {
     created_at: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     goals: Vec<Goal>,
+    /// Absent on items from before the setting: off.
+    #[serde(default)]
+    keep_outbound_query: bool,
 }
 
 impl From<SiteItem> for Site {
@@ -29,6 +32,7 @@ impl From<SiteItem> for Site {
             public: item.public,
             token_hash: item.token_hash,
             goals: item.goals,
+            keep_outbound_query: item.keep_outbound_query,
         }
     }
 }
@@ -83,6 +87,7 @@ impl DynamoStore {
             token_hash: site.token_hash.clone(),
             created_at: pulse_core::time::iso_millis(Utc::now()),
             goals: site.goals.clone(),
+            keep_outbound_query: site.keep_outbound_query,
         };
         let item = serde_dynamo::to_item(item).map_err(|e| StoreError::Malformed(e.to_string()))?;
         let result = self
@@ -134,6 +139,13 @@ impl DynamoStore {
     pub async fn set_goals(&self, id: &SiteId, goals: &[Goal]) -> Result<(), SiteAdminError> {
         let goals = serde_dynamo::to_attribute_value(goals).map_err(|e| StoreError::Malformed(e.to_string()))?;
         self.set_site_attribute(id, "goals", goals).await
+    }
+
+    /// Whether the site's outbound click URLs keep their query string, from the next hit a function
+    /// reads the site for (within its site cache's lifetime).
+    pub async fn set_keep_outbound_query(&self, id: &SiteId, keep: bool) -> Result<(), SiteAdminError> {
+        self.set_site_attribute(id, "keep_outbound_query", AttributeValue::Bool(keep))
+            .await
     }
 
     /// `SET {name} = value` on an existing site item.

@@ -59,6 +59,7 @@ fn main() {
         public: false,
         token_hash: TokenHash::of("bench"),
         goals: Vec::new(),
+        keep_outbound_query: false,
     };
     // The per-site limit stays on (its cost is part of a hit's), high enough for the bench's rate.
     let config = Config::from_lookup(|name| match name {

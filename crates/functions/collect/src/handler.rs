@@ -224,6 +224,7 @@ mod tests {
                     value: Some(10.0),
                 },
             ],
+            keep_outbound_query: false,
         };
         let config = Config::from_lookup(|name| match name {
             "TABLE_NAME" => Some("t".into()),

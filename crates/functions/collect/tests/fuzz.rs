@@ -136,6 +136,7 @@ fn site(id: &str, domains: &[&str]) -> Site {
                 None,
             ),
         ],
+        keep_outbound_query: false,
     }
 }
 
@@ -962,6 +963,11 @@ fn check(
                     event.path
                 );
                 prop_assert!(!event.path.contains(['?', '#']), "path {:?} keeps a query", event.path);
+                // The fuzzed sites have not opted in to outbound queries.
+                if let pulse_core::EventDetail::Outbound { url } = &event.detail {
+                    prop_assert!(!url.contains(['?', '#']), "outbound url {:?} keeps a query", url);
+                    tally.add("204 stored outbound");
+                }
                 prop_assert!(event.title.as_ref().is_none_or(|t| t.chars().count() <= 300));
                 prop_assert!(event.sid.as_ref().is_none_or(|s| s.chars().count() <= 64));
                 prop_assert!(event.props.len() <= 20, "{} properties", event.props.len());
@@ -995,5 +1001,9 @@ fn collect_answers_only_documented_statuses() {
     assert!(
         tally.count("204 stored") > 0,
         "no input was ever stored: the generators miss valid hits"
+    );
+    assert!(
+        tally.count("204 stored outbound") > 0,
+        "no outbound click was ever stored: the generators miss them"
     );
 }

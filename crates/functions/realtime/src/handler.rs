@@ -122,6 +122,7 @@ mod tests {
             public,
             token_hash: TokenHash::of("pt_demo-token"),
             goals: Vec::new(),
+            keep_outbound_query: false,
         };
         let config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "t".into())).unwrap();
         RealtimeApp::new(MemoryStore::with_site(site), &config)

@@ -63,6 +63,7 @@ fn site(id: &str, public: bool) -> Site {
         public,
         token_hash: TokenHash::of(TOKEN),
         goals: Vec::new(),
+        keep_outbound_query: false,
     }
 }
 

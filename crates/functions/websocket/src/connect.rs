@@ -151,6 +151,7 @@ mod tests {
             public,
             token_hash: TokenHash::of("pt_demo-token"),
             goals: Vec::new(),
+            keep_outbound_query: false,
         };
         let config = Config::from_lookup(|name| match name {
             "TABLE_NAME" => Some("t".into()),

@@ -89,6 +89,7 @@ async fn spawn_app_on(endpoint: String, moto: Option<MotoServer>, options: Stack
             public: false,
             token_hash: token.hash(),
             goals: Vec::new(),
+            keep_outbound_query: false,
         })
         .await
         .expect("demo site created");

@@ -196,6 +196,7 @@ async fn a_hundred_dashboards_each_get_every_event_once_and_other_sites_nothing(
             public: false,
             token_hash: other_token.hash(),
             goals: Vec::new(),
+            keep_outbound_query: false,
         })
         .await
         .unwrap();

@@ -10,6 +10,7 @@ mod helpers;
 mod live;
 mod load;
 mod parameters;
+mod privacy;
 mod realtime;
 mod store;
 mod trust;

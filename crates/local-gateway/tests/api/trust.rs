@@ -43,6 +43,7 @@ impl TestApp {
                 public: false,
                 token_hash: token.hash(),
                 goals: Vec::new(),
+                keep_outbound_query: false,
             })
             .await
             .unwrap();

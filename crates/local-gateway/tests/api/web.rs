@@ -293,6 +293,7 @@ async fn under_a_base_path_every_http_route_moves_below_it() {
             public: false,
             token_hash: token.hash(),
             goals: Vec::new(),
+            keep_outbound_query: false,
         })
         .await
         .unwrap();
