@@ -10,6 +10,7 @@ use crate::enrich::{self, Salt};
 use crate::event::{EventId, StoredEvent};
 use crate::hit::{HitError, MAX_BODY_BYTES, ParsedHit, ValidHit};
 use crate::ports::{EventStore, PutOutcome, SaltStore, SiteDirectory, StoreError};
+use crate::realtime::Fingerprint;
 use crate::site::Site;
 use crate::site_cache::SiteCache;
 
@@ -153,7 +154,7 @@ pub fn enrich_hit(
     });
     let campaign = enrich::campaign(&hit.url);
     let id = hit.client_id.as_deref().and_then(EventId::parse);
-    StoredEvent {
+    let mut event = StoredEvent {
         visitor: enrich::visitor_id(salt, site.id.as_str(), request.client_ip, request.user_agent),
         site: hit.site,
         detail: hit.detail,
@@ -180,5 +181,11 @@ pub fn enrich_hit(
         sh: hit.screen_height,
         props: hit.props,
         goals: Vec::new(),
-    }
+        fingerprint: None,
+    };
+    // Keyed with the day's salt, which only collect reads: the aggregate uses the stored value and
+    // never needs the key. A retry of the hit lands on the existing item and writes nothing, so an
+    // item's fingerprint is the one computed when it was first written, whatever day the retry comes.
+    event.fingerprint = Some(Fingerprint::keyed(&salt.fingerprint_key(), &event));
+    event
 }

@@ -286,5 +286,6 @@ pub fn sample_event(kind: crate::EventKind, id: &str, ts: DateTime<Utc>) -> Stor
         props: Default::default(),
         client_id: false,
         goals: Vec::new(),
+        fingerprint: None,
     }
 }
