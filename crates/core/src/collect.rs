@@ -20,8 +20,9 @@ pub struct CollectConfig {
     pub raw_event_ttl: Duration,
     /// How long a warm function trusts a site lookup.
     pub site_cache_ttl: Duration,
-    /// How long a warm function remembers that a site does not exist. Short, so that a site created
-    /// right after a stray hit starts counting quickly.
+    /// How long a warm function trusts its directory of site ids, which answers made-up ids without a
+    /// read each (see [`SiteCache`]). Short, so that a site created right after a stray hit starts
+    /// counting quickly.
     pub unknown_site_cache_ttl: Duration,
 }
 

@@ -54,6 +54,11 @@ impl SiteDirectory for MemoryStore {
         self.check_available()?;
         Ok(self.sites.lock().unwrap().get(id).cloned())
     }
+
+    async fn site_ids(&self) -> Result<Vec<SiteId>, StoreError> {
+        self.check_available()?;
+        Ok(self.sites.lock().unwrap().keys().cloned().collect())
+    }
 }
 
 impl SaltStore for MemoryStore {

@@ -112,7 +112,7 @@ fn build_raw_event(index: usize, spec: &Spec) -> StoredEvent {
     event.country = COUNTRIES[spec.country].map(str::to_owned);
     // Collect stores a keyed fingerprint with each event; every third one was written before it did
     // (a deploy in the middle of a minute), and is counted under its unkeyed fingerprint.
-    if index % 3 != 0 {
+    if !index.is_multiple_of(3) {
         let key = Salt::from_hex("000102030405060708090a0b0c0d0e0f")
             .unwrap()
             .fingerprint_key();

@@ -91,6 +91,34 @@ impl SiteDirectory for DynamoStore {
             })
             .transpose()
     }
+
+    /// One Query of the registry's partition, projected to the sort key: the items' other attributes
+    /// never leave the table (a Query's read units count whole items all the same). Consistent, so a
+    /// site created before the Query started is in it.
+    async fn site_ids(&self) -> Result<Vec<SiteId>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::SITES_PK.into()))
+            .projection_expression("sk")
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut ids = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(store_error)?;
+            let sk = item.get("sk").and_then(|sk| sk.as_s().ok());
+            match sk.and_then(|sk| keys::registry_site(sk)) {
+                Some(id) => ids.push(id),
+                // No request can name it (site ids are validated), so it cannot be missed.
+                None => tracing::warn!(sk, "registry item whose sort key names no site; skipped"),
+            }
+        }
+        Ok(ids)
+    }
 }
 
 /// Registry management, used by the admin CLI.
