@@ -6,8 +6,8 @@ use clap::{Parser, Subcommand};
 use pulse_core::goal::{Goal, GoalName, GoalRule, MAX_GOALS_PER_SITE};
 use pulse_core::site::parse_domain;
 use pulse_core::{ReadToken, Site, SiteDirectory, SiteId};
-use pulse_dynamodb::DynamoStore;
 use pulse_dynamodb::schema::{self, Created};
+use pulse_dynamodb::{DynamoStore, GoalEditError};
 
 mod dashboards;
 mod replay;
@@ -345,19 +345,21 @@ async fn goal_command(store: &DynamoStore, command: GoalCommand) -> anyhow::Resu
             if value.is_some_and(|v| !pulse_core::number::is_storable(v)) {
                 bail!("--value must be 0 or of magnitude from 1e-130 up to (not including) 1e126");
             }
-            let mut goals = find(store, &site).await?.goals;
-            if goals.iter().any(|goal| goal.name == name) {
-                bail!("site {site} already has a goal named '{name}'");
-            }
-            if goals.len() >= MAX_GOALS_PER_SITE {
-                bail!("site {site} has {MAX_GOALS_PER_SITE} goals, the most allowed");
-            }
-            goals.push(Goal {
-                name: name.clone(),
-                rule,
-                value,
-            });
-            store.set_goals(&site, &goals).await?;
+            let add = |goals: &mut Vec<Goal>| {
+                if goals.iter().any(|goal| goal.name == name) {
+                    bail!("site {site} already has a goal named '{name}'");
+                }
+                if goals.len() >= MAX_GOALS_PER_SITE {
+                    bail!("site {site} has {MAX_GOALS_PER_SITE} goals, the most allowed");
+                }
+                goals.push(Goal {
+                    name: name.clone(),
+                    rule: rule.clone(),
+                    value,
+                });
+                Ok(())
+            };
+            edit_goals(store, &site, add).await?;
             eprintln!("goal '{name}' added to {site}; {SITE_CACHE_NOTE}");
         }
         GoalCommand::List { site } => {
@@ -380,17 +382,33 @@ async fn goal_command(store: &DynamoStore, command: GoalCommand) -> anyhow::Resu
         GoalCommand::Remove { site, name } => {
             let site = site_of(&site)?;
             let name = GoalName::parse(&name)?;
-            let mut goals = find(store, &site).await?.goals;
-            let before = goals.len();
-            goals.retain(|goal| goal.name != name);
-            if goals.len() == before {
-                bail!("site {site} has no goal named '{name}'");
-            }
-            store.set_goals(&site, &goals).await?;
+            let remove = |goals: &mut Vec<Goal>| {
+                let before = goals.len();
+                goals.retain(|goal| goal.name != name);
+                if goals.len() == before {
+                    bail!("site {site} has no goal named '{name}'");
+                }
+                Ok(())
+            };
+            edit_goals(store, &site, remove).await?;
             eprintln!("goal '{name}' removed from {site}; {SITE_CACHE_NOTE}");
         }
     }
     Ok(())
+}
+
+/// Applies `edit` to the site's goals as stored, again if another edit wrote them in between (see
+/// [`DynamoStore::edit_goals`]), so that concurrent edits all land.
+async fn edit_goals(
+    store: &DynamoStore,
+    site: &SiteId,
+    edit: impl FnMut(&mut Vec<Goal>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    match store.edit_goals(site, edit).await {
+        Ok(_) => Ok(()),
+        Err(GoalEditError::Refused(refusal)) => Err(refusal),
+        Err(GoalEditError::Site(err)) => Err(anyhow::Error::new(err).context("editing the goals")),
+    }
 }
 
 async fn find(store: &DynamoStore, id: &SiteId) -> anyhow::Result<Site> {

@@ -6,6 +6,17 @@ use common::{admin, stdout};
 use pulse_core::{SiteDirectory, SiteId};
 use pulse_dynamodb::DynamoStore;
 
+/// The admin binary started, not awaited: for commands run at once.
+fn spawn_admin(table: &str, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_pulse-admin"))
+        .env("TABLE_NAME", table)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("pulse-admin starts")
+}
+
 #[tokio::test]
 async fn manages_sites_end_to_end() {
     let table = format!("admin-{}", pulse_core::EventId::random());
@@ -206,6 +217,104 @@ async fn manages_goals() {
         stdout(&add(&["--name", &format!("g{i}"), "--page", &format!("/{i}")]));
     }
     assert!(!add(&["--name", "one too many", "--page", "/x"]).status.success());
+}
+
+/// Goal edits are conditional on the goals read: edits at the same time all land, none is lost.
+#[tokio::test]
+async fn concurrent_goal_edits_all_land() {
+    let table = format!("admin-{}", pulse_core::EventId::random());
+    stdout(&admin(&table, &["table", "create"]));
+    stdout(&admin(
+        &table,
+        &["site", "create", "--id", "shop", "--domain", "shop.example.com"],
+    ));
+    stdout(&admin(
+        &table,
+        &["goal", "add", "--site", "shop", "--name", "gone", "--page", "/gone"],
+    ));
+    // Six adds and a remove at once, each its own process: each reads the goals, edits and writes.
+    let names: Vec<String> = (0..6).map(|i| format!("race {i}")).collect();
+    let mut running: Vec<_> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let path = format!("/race/{i}");
+            let args = ["goal", "add", "--site", "shop", "--name", name, "--page", &path];
+            spawn_admin(&table, &args)
+        })
+        .collect();
+    running.push(spawn_admin(
+        &table,
+        &["goal", "remove", "--site", "shop", "--name", "gone"],
+    ));
+    for child in running {
+        stdout(&child.wait_with_output().unwrap());
+    }
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&pulse_dynamodb::sdk_config().await),
+        &table,
+    );
+    let site = store.find_site(&SiteId::parse("shop").unwrap()).await.unwrap().unwrap();
+    let mut stored: Vec<&str> = site.goals.iter().map(|goal| goal.name.as_str()).collect();
+    stored.sort_unstable();
+    assert_eq!(stored, names, "every add landed and the removal too");
+}
+
+/// An edit whose goals another edit writes between its read and its write is applied again to what
+/// that edit wrote, instead of overwriting it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_goal_edit_that_meets_another_is_applied_again() {
+    use pulse_core::goal::{Goal, GoalName, GoalRule};
+
+    let table = format!("admin-{}", pulse_core::EventId::random());
+    stdout(&admin(&table, &["table", "create"]));
+    stdout(&admin(
+        &table,
+        &["site", "create", "--id", "shop", "--domain", "shop.example.com"],
+    ));
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&pulse_dynamodb::sdk_config().await),
+        &table,
+    );
+    let shop = SiteId::parse("shop").unwrap();
+    let goal = |name: &str| Goal {
+        name: GoalName::parse(name).unwrap(),
+        rule: GoalRule::Page {
+            path: format!("/{name}"),
+        },
+        value: None,
+    };
+    // Twice: first on goals never written (no version yet), then on versioned ones.
+    for (round, mine) in ["first", "second"].into_iter().enumerate() {
+        let mut attempts = 0;
+        let written = store
+            .edit_goals(&shop, |goals: &mut Vec<Goal>| {
+                attempts += 1;
+                if attempts == 1 {
+                    // Another edit lands after this one's read.
+                    assert_eq!(goals.len(), round * 2);
+                    let mut others = goals.clone();
+                    others.push(goal(&format!("other {round}")));
+                    let other = store.set_goals(&shop, &others);
+                    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(other)).unwrap();
+                }
+                goals.push(goal(mine));
+                Ok::<_, std::convert::Infallible>(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(attempts, 2, "the conflict was noticed and the edit applied again");
+        assert_eq!(written.last(), Some(&goal(mine)));
+        assert_eq!(written[written.len() - 2], goal(&format!("other {round}")));
+        assert_eq!(store.find_site(&shop).await.unwrap().unwrap().goals, written);
+    }
+    // A refused edit writes nothing; an unknown site is named.
+    let refused = store.edit_goals(&shop, |_: &mut Vec<Goal>| Err("no")).await;
+    assert!(matches!(refused, Err(pulse_dynamodb::GoalEditError::Refused("no"))));
+    assert_eq!(store.find_site(&shop).await.unwrap().unwrap().goals.len(), 4);
+    let ghost = SiteId::parse("ghost").unwrap();
+    let missing = store.set_goals(&ghost, &[goal("x")]).await.unwrap_err();
+    assert!(missing.to_string().contains("does not exist"), "{missing}");
 }
 
 /// A batch the aggregate's mapping gave up on is folded again from its failure message, once: replaying it

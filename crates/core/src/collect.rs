@@ -12,6 +12,7 @@ use crate::hit::{HitError, MAX_BODY_BYTES, ParsedHit, ValidHit};
 use crate::origin::DeclaredOrigin;
 use crate::ports::{EventStore, PutOutcome, SaltStore, SiteDirectory, StoreError};
 use crate::rate::{RateCounter, SiteRateLimiter, Verdict};
+use crate::realtime::Fingerprint;
 use crate::site::Site;
 use crate::site_cache::SiteCache;
 
@@ -25,8 +26,9 @@ pub struct CollectConfig {
     pub raw_event_ttl: Duration,
     /// How long a warm function trusts a site lookup.
     pub site_cache_ttl: Duration,
-    /// How long a warm function remembers that a site does not exist. Short, so that a site created
-    /// right after a stray hit starts counting quickly.
+    /// How long a warm function trusts its directory of site ids, which answers made-up ids without a
+    /// read each (see [`SiteCache`]). Short, so that a site created right after a stray hit starts
+    /// counting quickly.
     pub unknown_site_cache_ttl: Duration,
     /// Most hits a second stored for one site, across all instances (`SITE_HIT_RATE_LIMIT`); `None`: no
     /// limit. See [`crate::rate`].
@@ -181,7 +183,7 @@ pub fn enrich_hit(
     });
     let campaign = enrich::campaign(&hit.url);
     let id = hit.client_id.as_deref().and_then(EventId::parse);
-    StoredEvent {
+    let mut event = StoredEvent {
         visitor: enrich::visitor_id(salt, site.id.as_str(), request.client_ip, request.user_agent),
         site: hit.site,
         detail: match hit.detail {
@@ -213,5 +215,11 @@ pub fn enrich_hit(
         sh: hit.screen_height,
         props: hit.props,
         goals: Vec::new(),
-    }
+        fingerprint: None,
+    };
+    // Keyed with the day's salt, which only collect reads: the aggregate uses the stored value and
+    // never needs the key. A retry of the hit lands on the existing item and writes nothing, so an
+    // item's fingerprint is the one computed when it was first written, whatever day the retry comes.
+    event.fingerprint = Some(Fingerprint::keyed(&salt.fingerprint_key(), &event));
+    event
 }

@@ -5,10 +5,11 @@ use std::hash::Hasher;
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
-use siphasher::sip128::{Hasher128, SipHasher13};
+use siphasher::sip128::{Hasher128, SipHasher13, SipHasher24};
 use url::Url;
 
 use crate::bot;
+use crate::realtime::bucket::FingerprintKey;
 
 /// Campaign parameter values are truncated to this many characters.
 const MAX_UTM_CHARS: usize = 100;
@@ -145,6 +146,14 @@ impl Salt {
 
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
+    }
+
+    /// The day's key of the raw events' fingerprints: a PRF of the salt under a label of its own, so it
+    /// is independent of the visitor ids' key and needs no secret of its own to store or rotate.
+    pub fn fingerprint_key(&self) -> FingerprintKey {
+        let mut hasher = SipHasher24::new_with_key(&self.0);
+        hasher.write(b"pulse raw event fingerprint key v1");
+        FingerprintKey::from_bytes(hasher.finish128().as_bytes())
     }
 }
 

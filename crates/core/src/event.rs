@@ -6,6 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::realtime::Fingerprint;
 use crate::site::SiteId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -175,6 +176,10 @@ pub struct StoredEvent {
     /// The site's goals this event completed, matched when it was collected.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub goals: Vec<crate::goal::GoalHit>,
+    /// The raw item's keyed fingerprint, which makes the realtime counts exactly-once; set by collect.
+    /// Absent on items written before collect stored it (see [`Fingerprint::of`]).
+    #[serde(rename = "fp", default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
 }
 
 /// What each kind of event carries besides what every event has.

@@ -58,6 +58,11 @@ impl SiteDirectory for MemoryStore {
         self.check_available()?;
         Ok(self.sites.lock().unwrap().get(id).cloned())
     }
+
+    async fn site_ids(&self) -> Result<Vec<SiteId>, StoreError> {
+        self.check_available()?;
+        Ok(self.sites.lock().unwrap().keys().cloned().collect())
+    }
 }
 
 impl SaltStore for MemoryStore {
@@ -318,5 +323,6 @@ pub fn sample_event(kind: crate::EventKind, id: &str, ts: DateTime<Utc>) -> Stor
         props: Default::default(),
         client_id: false,
         goals: Vec::new(),
+        fingerprint: None,
     }
 }

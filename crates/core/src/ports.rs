@@ -46,7 +46,14 @@ pub enum PutOutcome {
 }
 
 pub trait SiteDirectory: Send + Sync {
+    /// One site, read consistently.
     fn find_site(&self, id: &SiteId) -> impl Future<Output = Result<Option<Site>, StoreError>> + Send;
+
+    /// The ids of every registered site, read consistently: one Query of the registry (paginated),
+    /// keys only. Lets a cache answer made-up ids without a read each (see [`SiteCache`]).
+    ///
+    /// [`SiteCache`]: crate::site_cache::SiteCache
+    fn site_ids(&self) -> impl Future<Output = Result<Vec<SiteId>, StoreError>> + Send;
 }
 
 pub trait SaltStore: Send + Sync {

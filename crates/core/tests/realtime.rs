@@ -4,19 +4,22 @@
 //! order), the shards' batches interleaved and folded concurrently into rollups (through their stored
 //! encoding, with minutes spilling over several parts, and writes failing between a minute's parts,
 //! fingerprint buckets and counts), and the view built from the rollups must equal the view computed
-//! directly from the raw events: every event counted exactly once.
+//! directly from the raw events: every event counted exactly once, whether stored with a keyed
+//! fingerprint or, written before those, without one.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::collection::vec;
 use proptest::prelude::*;
+use pulse_core::enrich::Salt;
 use pulse_core::goal::{Goal, GoalName, GoalRule};
 use pulse_core::memory::MemoryStore;
 use pulse_core::realtime::aggregate::{AggregateConfig, RollupKey, RollupStore, SaveOutcome, StreamEvent, fold_batch};
 use pulse_core::realtime::view::{FeedEvent, RealtimeParams, Window, build_view};
 use pulse_core::realtime::{
-    FingerprintBucket, Minute, MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, Stamp, VisitorPart,
+    Fingerprint, FingerprintBucket, Minute, MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, Stamp,
+    VisitorPart,
 };
 use pulse_core::{EventKind, RealtimeStore, SiteId, StoreError, StoredEvent};
 use serde_json::{Value, json};
@@ -107,6 +110,14 @@ fn build_raw_event(index: usize, spec: &Spec) -> StoredEvent {
     event.path = PATHS[spec.path].into();
     event.referrer = REFERRERS[spec.referrer].map(str::to_owned);
     event.country = COUNTRIES[spec.country].map(str::to_owned);
+    // Collect stores a keyed fingerprint with each event; every third one was written before it did
+    // (a deploy in the middle of a minute), and is counted under its unkeyed fingerprint.
+    if !index.is_multiple_of(3) {
+        let key = Salt::from_hex("000102030405060708090a0b0c0d0e0f")
+            .unwrap()
+            .fingerprint_key();
+        event.fingerprint = Some(Fingerprint::keyed(&key, &event));
+    }
     event
 }
 
@@ -518,6 +529,9 @@ fn replaying_a_batch_changes_no_rollup_and_writes_nothing() {
         })
         .collect();
     let stream = stream_of(&specs);
+    // Records stored with a keyed fingerprint and records from before them, in the same minutes.
+    assert!(stream.iter().any(|record| record.event.fingerprint.is_some()));
+    assert!(stream.iter().any(|record| record.event.fingerprint.is_none()));
     let store = MemoryStore::default();
     let config = AggregateConfig {
         part_limit_bytes: 200,

@@ -30,13 +30,14 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use local_gateway::LocalStack;
+use pulse_core::enrich::Salt;
 use pulse_core::memory::MemoryStore;
 use pulse_core::realtime::aggregate::{AggregateConfig, RollupKey, RollupStore, SaveOutcome, StreamEvent, fold_batch};
 use pulse_core::realtime::service::RealtimeService;
 use pulse_core::realtime::view::{RealtimeParams, Window};
 use pulse_core::realtime::{
-    FingerprintBucket, Minute, MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, VisitorKey, VisitorPart,
-    VisitorState, bucket,
+    Fingerprint, FingerprintBucket, Minute, MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, VisitorKey,
+    VisitorPart, VisitorState, bucket,
 };
 use pulse_core::site_cache::SiteCache;
 use pulse_core::{EventDetail, EventId, EventKind, EventStore, ReadToken, Site, SiteId, StoreError, StoredEvent};
@@ -964,7 +965,7 @@ impl Traffic {
                 url: "https://github.com/example/pulse".into(),
             },
         };
-        StoredEvent {
+        let mut event = StoredEvent {
             site: self.site.clone(),
             detail,
             id,
@@ -989,7 +990,14 @@ impl Traffic {
             props: BTreeMap::new(),
             client_id: false,
             goals: Vec::new(),
-        }
+            fingerprint: None,
+        };
+        // Keyed, as collect stores it (a fixed salt: the traffic stays the same run to run).
+        let key = Salt::from_hex("000102030405060708090a0b0c0d0e0f")
+            .unwrap()
+            .fingerprint_key();
+        event.fingerprint = Some(Fingerprint::keyed(&key, &event));
+        event
     }
 
     /// The events as one stream batch, with consecutive sequence numbers.

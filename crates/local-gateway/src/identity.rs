@@ -55,6 +55,27 @@ pub struct PrincipalLog {
     /// The statements (by Sid) and actions that allowed a call.
     pub allowed: Vec<AllowedUse>,
     pub denied: Vec<Denial>,
+    /// How many DynamoDB calls each statement and action allowed.
+    #[serde(default)]
+    pub calls: Vec<CallCount>,
+}
+
+impl PrincipalLog {
+    /// The DynamoDB calls of `action` that statement `sid` allowed.
+    pub fn calls(&self, sid: &str, action: &str) -> u64 {
+        self.calls
+            .iter()
+            .filter(|count| count.sid == sid && count.action == action)
+            .map(|count| count.count)
+            .sum()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CallCount {
+    pub sid: String,
+    pub action: String,
+    pub count: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]

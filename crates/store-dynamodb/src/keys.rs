@@ -54,9 +54,9 @@ pub fn registry_sk(site: &SiteId) -> String {
     site_pk(site)
 }
 
-/// The site a registry sort key names, if it is one.
+/// The site a registry sort key names; `None` for anything else.
 pub fn registry_site(sk: &str) -> Option<SiteId> {
-    sk.strip_prefix(SITE_PREFIX).and_then(|id| SiteId::parse(id).ok())
+    SiteId::parse(sk.strip_prefix(SITE_PREFIX)?).ok()
 }
 
 /// `PV#{ts}#{id}` for page views, `EV#{ts}#{id}` for custom events and outbound clicks, where `ts` is the
@@ -218,6 +218,10 @@ mod tests {
             "EV#2026-01-15T10:30:12.005Z#abc"
         );
         assert_eq!(site_pk(&SiteId::parse("my-site").unwrap()), "SITE#my-site");
+        let site = SiteId::parse("my-site").unwrap();
+        assert_eq!(registry_site(&registry_sk(&site)), Some(site));
+        assert_eq!(registry_site("SITE#a#b"), None);
+        assert_eq!(registry_site("my-site"), None);
         assert_eq!(salt_sk(at.date_naive()), "DAY#2026-01-15");
         let minute = Minute::of(at);
         assert_eq!(rollup_counts_sk(minute), "RT#2026-01-15T10:30#c");

@@ -28,7 +28,7 @@ use pulse_core::StoreError;
 pub use events::event_item;
 pub use purge::{PurgeError, Purged};
 pub use rollups::{counts_item, part_item};
-pub use sites::SiteAdminError;
+pub use sites::{GOAL_EDIT_ATTEMPTS, GoalEditError, SiteAdminError};
 
 /// The adapter: one client and the table name, shared by every port.
 #[derive(Clone, Debug)]

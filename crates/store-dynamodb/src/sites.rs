@@ -42,14 +42,41 @@ pub(crate) fn site_from_image(image: serde_dynamo::Item) -> Result<Site, serde_d
     serde_dynamo::from_item::<_, SiteItem>(image).map(Site::from)
 }
 
+/// The site item's version of its goals: incremented by every write of them, which is conditional on
+/// it, so that two edits at once cannot lose one. Absent until the goals are first written.
+const GOALS_VERSION: &str = "goals_version";
+/// Attempts of a goal edit that keeps meeting concurrent edits before it gives up.
+pub const GOAL_EDIT_ATTEMPTS: u32 = 8;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SiteAdminError {
     #[error("site '{0}' already exists")]
     AlreadyExists(SiteId),
     #[error("site '{0}' does not exist")]
     NotFound(SiteId),
+    #[error(
+        "the goals of site '{site}' changed under each of {attempts} attempts to edit them (other edits at \
+         the same time); nothing was written, try again"
+    )]
+    GoalsContended { site: SiteId, attempts: u32 },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why [`DynamoStore::edit_goals`] wrote nothing: the edit refused the goals it was given, or the store
+/// did.
+#[derive(Debug, thiserror::Error)]
+pub enum GoalEditError<E> {
+    #[error("{0}")]
+    Refused(E),
+    #[error(transparent)]
+    Site(#[from] SiteAdminError),
+}
+
+impl<E> From<StoreError> for GoalEditError<E> {
+    fn from(err: StoreError) -> Self {
+        Self::Site(err.into())
+    }
 }
 
 impl SiteDirectory for DynamoStore {
@@ -72,6 +99,34 @@ impl SiteDirectory for DynamoStore {
                     .map_err(|e| StoreError::Malformed(format!("site {id}: {e}")))
             })
             .transpose()
+    }
+
+    /// One Query of the registry's partition, projected to the sort key: the items' other attributes
+    /// never leave the table (a Query's read units count whole items all the same). Consistent, so a
+    /// site created before the Query started is in it.
+    async fn site_ids(&self) -> Result<Vec<SiteId>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::SITES_PK.into()))
+            .projection_expression("sk")
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        let mut ids = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(store_error)?;
+            let sk = item.get("sk").and_then(|sk| sk.as_s().ok());
+            match sk.and_then(|sk| keys::registry_site(sk)) {
+                Some(id) => ids.push(id),
+                // No request can name it (site ids are validated), so it cannot be missed.
+                None => tracing::warn!(sk, "registry item whose sort key names no site; skipped"),
+            }
+        }
+        Ok(ids)
     }
 }
 
@@ -137,8 +192,113 @@ impl DynamoStore {
 
     /// Replaces the site's goals. Warm functions see them within their site cache's lifetime.
     pub async fn set_goals(&self, id: &SiteId, goals: &[Goal]) -> Result<(), SiteAdminError> {
-        let goals = serde_dynamo::to_attribute_value(goals).map_err(|e| StoreError::Malformed(e.to_string()))?;
-        self.set_site_attribute(id, "goals", goals).await
+        let replace = |stored: &mut Vec<Goal>| {
+            *stored = goals.to_vec();
+            Ok::<_, std::convert::Infallible>(())
+        };
+        match self.edit_goals(id, replace).await {
+            Ok(_) => Ok(()),
+            Err(GoalEditError::Site(err)) => Err(err),
+            Err(GoalEditError::Refused(never)) => match never {},
+        }
+    }
+
+    /// Applies `edit` to the site's goals as stored and writes the result, unless they changed since
+    /// they were read (another edit at the same time): then reads and applies `edit` again, up to
+    /// [`GOAL_EDIT_ATTEMPTS`] times. `edit` refusing the goals it is given writes nothing. Returns the
+    /// goals written. Warm functions see them within their site cache's lifetime.
+    pub async fn edit_goals<E>(
+        &self,
+        id: &SiteId,
+        mut edit: impl FnMut(&mut Vec<Goal>) -> Result<(), E>,
+    ) -> Result<Vec<Goal>, GoalEditError<E>> {
+        for attempt in 1..=GOAL_EDIT_ATTEMPTS {
+            let Some((mut goals, version)) = self.read_goals(id).await? else {
+                return Err(SiteAdminError::NotFound(id.clone()).into());
+            };
+            edit(&mut goals).map_err(GoalEditError::Refused)?;
+            if self.write_goals(id, &goals, version).await? {
+                return Ok(goals);
+            }
+            // Jittered and growing, so that edits that met do not meet again.
+            let pause = fastrand::u64(10..=40) * u64::from(attempt);
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+        }
+        Err(SiteAdminError::GoalsContended {
+            site: id.clone(),
+            attempts: GOAL_EDIT_ATTEMPTS,
+        }
+        .into())
+    }
+
+    /// The site's goals and their version (`None`: never written), or `None` if there is no such site.
+    async fn read_goals(&self, id: &SiteId) -> Result<Option<(Vec<Goal>, Option<u64>)>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(keys::SITES_PK.into()))
+            .key("sk", AttributeValue::S(keys::registry_sk(id)))
+            .projection_expression("pk, #goals, #version")
+            .expression_attribute_names("#goals", "goals")
+            .expression_attribute_names("#version", GOALS_VERSION)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let malformed = |what: &str| StoreError::Malformed(format!("site {id}: {what}"));
+        let goals = match item.get("goals") {
+            Some(goals) => serde_dynamo::from_attribute_value(goals.clone()).map_err(|e| malformed(&e.to_string()))?,
+            None => Vec::new(),
+        };
+        let version = item
+            .get(GOALS_VERSION)
+            .map(|v| {
+                v.as_n()
+                    .ok()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| malformed(GOALS_VERSION))
+            })
+            .transpose()?;
+        Ok(Some((goals, version)))
+    }
+
+    /// Writes the goals if their version is still `read`; whether it was (a deleted site is a conflict:
+    /// the next read finds it gone).
+    async fn write_goals(&self, id: &SiteId, goals: &[Goal], read: Option<u64>) -> Result<bool, StoreError> {
+        let value = serde_dynamo::to_attribute_value(goals).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let next = read.unwrap_or(0) + 1;
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(keys::SITES_PK.into()))
+            .key("sk", AttributeValue::S(keys::registry_sk(id)))
+            .update_expression("SET #goals = :goals, #version = :next")
+            .expression_attribute_names("#goals", "goals")
+            .expression_attribute_names("#version", GOALS_VERSION)
+            .expression_attribute_values(":goals", value)
+            .expression_attribute_values(":next", AttributeValue::N(next.to_string()));
+        let request = match read {
+            Some(version) => request
+                .condition_expression("attribute_exists(pk) AND #version = :read")
+                .expression_attribute_values(":read", AttributeValue::N(version.to_string())),
+            None => request.condition_expression("attribute_exists(pk) AND attribute_not_exists(#version)"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(store_error(err)),
+        }
     }
 
     /// Whether the site's outbound click URLs keep their query string, from the next hit a function

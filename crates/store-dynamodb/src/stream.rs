@@ -90,3 +90,57 @@ fn registry_change(record: &EventRecord) -> Option<RegistryChange> {
     };
     Some(RegistryChange { site_id, now })
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use pulse_core::EventKind;
+    use pulse_core::memory::sample_event;
+    use pulse_core::realtime::Fingerprint;
+    use serde_json::json;
+
+    use super::*;
+
+    /// The item collect writes, as its stream record reaches the aggregate.
+    fn record_of(event: &StoredEvent, sequence: &str) -> EventRecord {
+        let item = crate::event_item(event, Utc::now()).unwrap();
+        let keys: std::collections::HashMap<_, _> = item
+            .iter()
+            .filter(|(name, _)| ["pk", "sk"].contains(&name.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        serde_json::from_value(json!({
+            "eventID": "1",
+            "eventName": "INSERT",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": {
+                "Keys": serde_dynamo::Item::from(keys),
+                "NewImage": serde_dynamo::Item::from(item),
+                "SequenceNumber": sequence,
+                "SizeBytes": 100,
+                "StreamViewType": "NEW_IMAGE",
+            },
+        }))
+        .unwrap()
+    }
+
+    /// The keyed fingerprint is stored as a number attribute (`fp`) and reaches the fold whole, all 64
+    /// bits; an item written before it was decodes without one.
+    #[test]
+    fn the_stored_fingerprint_reaches_the_fold() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 15, 10, 30, 12).unwrap();
+        let mut keyed = sample_event(EventKind::Pageview, "a", at);
+        keyed.fingerprint = Some(Fingerprint(u64::MAX - 1));
+        let item = crate::event_item(&keyed, at).unwrap();
+        assert_eq!(item["fp"].as_n().unwrap(), &(u64::MAX - 1).to_string());
+        let legacy = sample_event(EventKind::Pageview, "b", at);
+        assert!(!crate::event_item(&legacy, at).unwrap().contains_key("fp"));
+
+        let decoded = raw_events(&[record_of(&keyed, "100"), record_of(&legacy, "101")]);
+        assert_eq!(decoded.len(), 2);
+        assert_eq!(decoded[0].event, keyed);
+        assert_eq!(decoded[1].event.fingerprint, None);
+        assert_eq!(Fingerprint::of(&decoded[1].event), Fingerprint::unkeyed(&legacy));
+    }
+}

@@ -27,6 +27,7 @@ use pulse_core::live::{
     BroadcastConfig, ConnectionId, ConnectionSender, ConnectionStore, MAX_MESSAGE_BYTES, SendError, broadcast,
 };
 use pulse_core::memory::MemoryStore;
+use pulse_core::realtime::Fingerprint;
 use pulse_core::realtime::aggregate::{AggregateConfig, fold_batch};
 use pulse_core::{EventDetail, EventId, PropValue, SiteId, StoredEvent};
 use pulse_dynamodb::keys;
@@ -121,10 +122,22 @@ fn stored_event() -> BoxedStrategy<StoredEvent> {
     let goals = prop::collection::vec(("[A-Za-z0-9 _.-]{1,64}", prop::option::of(number())), 0..3);
     (
         (site, detail, event_id(), -2i64 * 86_400_000..300_000, "[0-9a-f]{32}"),
-        (text(), text(), text(), optional, props, goals),
+        (
+            text(),
+            text(),
+            text(),
+            optional,
+            props,
+            goals,
+            // Stored by collect; absent on items written before it was.
+            prop::option::of(any::<u64>().prop_map(Fingerprint)),
+        ),
     )
         .prop_map(
-            |((site, detail, (id, client_id), offset, visitor), (host, path, device, optional, props, goals))| {
+            |(
+                (site, detail, (id, client_id), offset, visitor),
+                (host, path, device, optional, props, goals, fingerprint),
+            )| {
                 let (sid, title, referrer, utm_source, browser, country, sw, sh) = optional;
                 StoredEvent {
                     site: SiteId::parse(&site).expect("a valid site id"),
@@ -155,6 +168,7 @@ fn stored_event() -> BoxedStrategy<StoredEvent> {
                             value,
                         })
                         .collect(),
+                    fingerprint,
                 }
             },
         )

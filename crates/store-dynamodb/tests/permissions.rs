@@ -37,7 +37,7 @@ fn expected_grants() -> BTreeSet<Grant> {
         format!("{}*", keys::CONNECTION_PREFIX),
     ];
     [
-        grant("CollectFunction", "Table", &["GetItem"], &sites),
+        grant("CollectFunction", "Table", &["GetItem", "Query"], &sites),
         grant("CollectFunction", "Table", &["PutItem"], &site_items),
         grant("CollectFunction", "RollupTable", &["GetItem", "PutItem"], &salt),
         grant("CollectFunction", "RollupTable", &["UpdateItem"], &hit_counters),
@@ -47,10 +47,10 @@ fn expected_grants() -> BTreeSet<Grant> {
             &["Query", "GetItem", "PutItem"],
             &site_items,
         ),
-        grant("RealtimeFunction", "Table", &["GetItem"], &sites),
+        grant("RealtimeFunction", "Table", &["GetItem", "Query"], &sites),
         grant("RealtimeFunction", "Table", &["Query"], &site_items),
         grant("RealtimeFunction", "RollupTable", &["Query"], &site_items),
-        grant("WsConnectFunction", "Table", &["GetItem"], &sites),
+        grant("WsConnectFunction", "Table", &["GetItem", "Query"], &sites),
         grant("WsConnectFunction", "Table", &["Query", "PutItem"], &connections),
         grant(
             "WsDisconnectFunction",

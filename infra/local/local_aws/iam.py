@@ -2,6 +2,7 @@
 call becomes (action, resource ARN, dynamodb:LeadingKeys) checks, and a check no Allow statement covers
 is denied. Keys never registered have every right (the admin CLI, test set-up)."""
 
+import collections
 import functools
 import re
 import sys
@@ -39,6 +40,8 @@ class Principal:
     statements: list[Statement]
     allowed: set[tuple[str, str]] = field(default_factory=set)
     denied: set[tuple[str, str, tuple[str, ...], str]] = field(default_factory=set)
+    # Calls allowed, by (sid, action): what a test reads to tell one read per request from one in all.
+    calls: collections.Counter = field(default_factory=collections.Counter)
 
 
 principals: dict[str, Principal] = {}
@@ -77,6 +80,8 @@ def log(key: str) -> dict[str, Any] | None:
     return {
         "function": principal.function,
         "allowed": [{"sid": sid, "action": action} for sid, action in sorted(principal.allowed)],
+        "calls": [{"sid": sid, "action": action, "count": count}
+                  for (sid, action), count in sorted(principal.calls.items())],
         "denied": [{"action": a, "resource": r, "leading_keys": list(k), "message": m}
                    for a, r, k, m in sorted(principal.denied)],
     }
@@ -208,3 +213,4 @@ def authorize(access_key: str | None, region: str, op: str, body: dict[str, Any]
             raise Refusal("AccessDeniedException", message, prefix="com.amazon.coral.service#")
         used.append((allowing, check.action))
     principal.allowed.update(used)
+    principal.calls.update(used)

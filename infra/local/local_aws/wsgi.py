@@ -2,7 +2,7 @@
 AWS's error itself or hands the request (body re-supplied) to moto. Also serves the control endpoints:
 
   POST   /_pulse/principals                      register (or replace) an access key's policy
-  GET    /_pulse/principals/<access_key_id>/log  what its calls used and what was denied
+  GET    /_pulse/principals/<access_key_id>/log  what its calls used (and how often) and what was denied
   DELETE /_pulse/principals/<access_key_id>      forget it
 """
 

@@ -86,6 +86,11 @@ def test_log_reports_allowed_pairs_and_denials(server, sites):
     assert log["function"] == "CollectFunction"
     assert log["allowed"] == [{"sid": "Describe", "action": "dynamodb:DescribeTable"},
                               {"sid": "SiteRegistry", "action": "dynamodb:PutItem"}]
+    assert log["calls"] == [{"sid": "Describe", "action": "dynamodb:DescribeTable", "count": 1},
+                            {"sid": "SiteRegistry", "action": "dynamodb:PutItem", "count": 1}]
+    client.put_item(TableName=table, Item=key("SITE#6"))
+    log = server.control("GET", f"/_pulse/principals/{access_key}/log")
+    assert log["calls"][1] == {"sid": "SiteRegistry", "action": "dynamodb:PutItem", "count": 2}
     assert len(log["denied"]) == 1
     assert log["denied"][0]["action"] == "dynamodb:GetItem"
     assert log["denied"][0]["resource"] == ARN + table

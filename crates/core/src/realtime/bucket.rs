@@ -1,7 +1,9 @@
 //! Fingerprint buckets: what makes the counts exactly-once.
 //!
 //! A raw event's fingerprint is a 64-bit digest of its identity, the key of its raw item, which is the
-//! same however often and on whichever stream shard the event is delivered. A site's minute is cut by
+//! same however often and on whichever stream shard the event is delivered. Collect computes it when it
+//! writes the item, keyed with the day's salt, and stores it with the item (`fp`): client-chosen ids
+//! cannot be picked to collide with other events' fingerprints and hide them from the counts. A site's minute is cut by
 //! receive time into [`BUCKETS`] slices of [`BUCKET_SECONDS`]; each slice's bucket holds the
 //! fingerprints of the events counted in it and the totals of exactly those events. Adding an event
 //! whose fingerprint is there changes nothing, so a bucket is right after any single write of it,
@@ -13,8 +15,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::hash::Hasher;
+
 use chrono::{DateTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
+use siphasher::sip::SipHasher24;
 
 use super::rollup::{Fnv1a, GoalTotals};
 use crate::event::{EventKind, EventSlot, StoredEvent};
@@ -33,32 +38,73 @@ pub fn bucket_of(at: DateTime<Utc>) -> u8 {
 }
 
 /// A raw event's identity as 64 bits. Ids are random or client-chosen, so among the few thousand events
-/// of one bucket two distinct events share a fingerprint with a chance of about one in 10^12.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// of one bucket two distinct events share a fingerprint with a chance of about one in 10^12, unless
+/// someone can compute fingerprints: hence the keyed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Fingerprint(pub u64);
 
+/// The key of [`Fingerprint::keyed`]: derived from the day's salt ([`crate::enrich::Salt`]), so it lives
+/// and rotates with it, and only collect ever holds it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FingerprintKey([u8; 16]);
+
+impl FingerprintKey {
+    pub(crate) fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes)
+    }
+}
+
+impl std::fmt::Debug for FingerprintKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FingerprintKey(..)")
+    }
+}
+
 impl Fingerprint {
-    /// Digests what the raw item's key is made of (its site, the kind's key prefix, the slot and the
-    /// id), so two events are one exactly when they are one item: the stream may deliver an item again,
-    /// never two items for one key.
+    /// The fingerprint the fold counts an event under: the one collect stored with it, or, for an item
+    /// written before collect stored one, [`unkeyed`](Self::unkeyed). An item is written once and never
+    /// changed, so every delivery of it carries the same choice and the same value.
     pub fn of(event: &StoredEvent) -> Self {
+        event.fingerprint.unwrap_or_else(|| Self::unkeyed(event))
+    }
+
+    /// FNV-1a of the raw item's key: anyone can compute it, and so choose client ids whose fingerprints
+    /// collide with others' to hide events from the counts. Only for items stored without a fingerprint.
+    pub fn unkeyed(event: &StoredEvent) -> Self {
         let mut hash = Fnv1a::default();
-        hash.write(event.site.as_str().as_bytes());
-        match event.slot() {
-            EventSlot::Timed(at) => {
-                let prefix = match event.kind() {
-                    EventKind::Pageview => b'P',
-                    EventKind::Event | EventKind::Outbound => b'E',
-                };
-                hash.write(&[0, prefix]);
-                hash.write(&at.timestamp_millis().to_le_bytes());
-            }
-            EventSlot::ByClientId => hash.write(&[0, b'I']),
-        }
-        hash.write(&[0]);
-        hash.write(event.id.as_str().as_bytes());
+        identity(event, |bytes| hash.write(bytes));
         Self(hash.finish())
     }
+
+    /// SipHash-2-4 of the raw item's key (the same bytes as [`unkeyed`](Self::unkeyed)) under `key`: no
+    /// one without the key can predict a fingerprint, so collisions cannot be chosen. Computed by collect
+    /// when it writes the item, which is stored with it (`fp`).
+    pub fn keyed(key: &FingerprintKey, event: &StoredEvent) -> Self {
+        let mut hash = SipHasher24::new_with_key(&key.0);
+        identity(event, |bytes| hash.write(bytes));
+        Self(hash.finish())
+    }
+}
+
+/// What the raw item's key is made of (its site, the kind's key prefix, the slot and the id), so two
+/// events are one exactly when they are one item: the stream may deliver an item again, never two items
+/// for one key. Fields are separated by NUL, which neither a site id nor an event id can contain.
+fn identity(event: &StoredEvent, mut write: impl FnMut(&[u8])) {
+    write(event.site.as_str().as_bytes());
+    match event.slot() {
+        EventSlot::Timed(at) => {
+            let prefix = match event.kind() {
+                EventKind::Pageview => b'P',
+                EventKind::Event | EventKind::Outbound => b'E',
+            };
+            write(&[0, prefix]);
+            write(&at.timestamp_millis().to_le_bytes());
+        }
+        EventSlot::ByClientId => write(&[0, b'I']),
+    }
+    write(&[0]);
+    write(event.id.as_str().as_bytes());
 }
 
 /// Page views, other events and goal conversions of a set of events, and the version of the bucket
@@ -103,9 +149,19 @@ pub struct FingerprintBucket {
 }
 
 impl FingerprintBucket {
-    /// Counts the event unless it is already in; whether it was new.
+    /// Counts the event under [`Fingerprint::of`] unless it is already in; whether it was new.
+    ///
+    /// An event stored with a keyed fingerprint is also already in when its unkeyed one is: an aggregate
+    /// from before stored fingerprints (a deploy that updates collect first) ignored the attribute and
+    /// counted it under that, and a replay of its record must not count it again. This opens no door to
+    /// chosen collisions: unkeyed fingerprints enter a bucket only for items stored without one, which
+    /// collect no longer writes, and the keyed ones in it cannot be predicted.
     pub fn add(&mut self, event: &StoredEvent) -> bool {
-        let new = self.fingerprints.insert(Fingerprint::of(event));
+        let fingerprint = Fingerprint::of(event);
+        if event.fingerprint.is_some() && self.fingerprints.contains(&Fingerprint::unkeyed(event)) {
+            return false;
+        }
+        let new = self.fingerprints.insert(fingerprint);
         if new {
             self.totals.count(event);
         }
@@ -168,7 +224,9 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 1, 15, 10, 30, 12).unwrap();
         let event = sample_event(EventKind::Pageview, "abc", at);
         // Stored rollups depend on this value: it must never change between versions.
-        assert_eq!(Fingerprint::of(&event), Fingerprint(0x1a53_cfc6_cdab_3230));
+        assert_eq!(Fingerprint::unkeyed(&event), Fingerprint(0x1a53_cfc6_cdab_3230));
+        // Stored without a fingerprint (written before collect keyed them): counted under that one.
+        assert_eq!(Fingerprint::of(&event), Fingerprint::unkeyed(&event));
         // The same item delivered again, whatever else a delivery could differ in.
         let mut again = event.clone();
         again.path = "/elsewhere".into();
@@ -194,6 +252,63 @@ mod tests {
             Fingerprint::of(&sample_event(EventKind::Outbound, "abc", at)),
             Fingerprint::of(&sample_event(EventKind::Event, "abc", at))
         );
+    }
+
+    fn key(salt: &crate::enrich::Salt) -> FingerprintKey {
+        salt.fingerprint_key()
+    }
+
+    #[test]
+    fn keyed_fingerprints_depend_on_the_salt_and_are_stable_for_it() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 15, 10, 30, 12).unwrap();
+        let event = sample_event(EventKind::Pageview, "abc", at);
+        let (today, tomorrow) = (crate::enrich::Salt::random(), crate::enrich::Salt::random());
+        let fingerprint = Fingerprint::keyed(&key(&today), &event);
+        assert_eq!(fingerprint, Fingerprint::keyed(&key(&today), &event));
+        let same_salt = crate::enrich::Salt::from_hex(&today.to_hex()).unwrap();
+        assert_eq!(fingerprint, Fingerprint::keyed(&key(&same_salt), &event));
+        assert_ne!(fingerprint, Fingerprint::keyed(&key(&tomorrow), &event));
+        assert_ne!(fingerprint, Fingerprint::unkeyed(&event));
+        // The same item, whatever else a delivery could differ in; another key is another item.
+        let mut again = event.clone();
+        again.path = "/elsewhere".into();
+        assert_eq!(Fingerprint::keyed(&key(&today), &again), fingerprint);
+        let other = sample_event(EventKind::Pageview, "abd", at);
+        assert_ne!(Fingerprint::keyed(&key(&today), &other), fingerprint);
+        // Exactly the bytes the unkeyed fingerprint digests, as one message.
+        let mut bytes = Vec::new();
+        identity(&event, |piece| bytes.extend_from_slice(piece));
+        let mut whole = SipHasher24::new_with_key(&key(&today).0);
+        whole.write(&bytes);
+        assert_eq!(fingerprint, Fingerprint(whole.finish()));
+        // A stored fingerprint is the one counted.
+        let mut stored = event.clone();
+        stored.fingerprint = Some(fingerprint);
+        assert_eq!(Fingerprint::of(&stored), fingerprint);
+    }
+
+    /// An item stored with a keyed fingerprint that an aggregate from before them counted (under its
+    /// unkeyed one) is not counted again when its record is replayed to the current aggregate.
+    #[test]
+    fn an_event_counted_before_keyed_fingerprints_is_not_counted_again() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 15, 10, 30, 12).unwrap();
+        let salt = crate::enrich::Salt::random();
+        let mut event = sample_event(EventKind::Pageview, "a", at);
+        event.fingerprint = Some(Fingerprint::keyed(&key(&salt), &event));
+        let mut bucket = FingerprintBucket::default();
+        // What the old aggregate did: the attribute ignored, the unkeyed fingerprint counted.
+        let mut as_old_read = event.clone();
+        as_old_read.fingerprint = None;
+        assert!(bucket.add(&as_old_read));
+        let before = bucket.clone();
+        assert!(!bucket.add(&event));
+        assert_eq!(bucket, before);
+        // Counted first by the current aggregate, then replayed: once.
+        let mut fresh = FingerprintBucket::default();
+        assert!(fresh.add(&event));
+        assert!(!fresh.add(&event));
+        assert_eq!(fresh.fingerprints, [event.fingerprint.unwrap()].into());
+        assert_eq!(fresh.totals.pageviews, 1);
     }
 
     #[test]

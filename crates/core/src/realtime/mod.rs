@@ -15,7 +15,7 @@ mod rollup;
 pub mod service;
 pub mod view;
 
-pub use bucket::{BucketTotals, Fingerprint, FingerprintBucket};
+pub use bucket::{BucketTotals, Fingerprint, FingerprintBucket, FingerprintKey};
 pub use minute::{Minute, MinuteParseError};
 pub use rollup::{
     GoalTotals, LEGACY_TOTALS, MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, Stamp, Stamped, VisitorKey,

@@ -20,6 +20,10 @@ impl SiteDirectory for ItemSink {
     async fn find_site(&self, id: &SiteId) -> Result<Option<Site>, StoreError> {
         self.0.find_site(id).await
     }
+
+    async fn site_ids(&self) -> Result<Vec<SiteId>, StoreError> {
+        self.0.site_ids().await
+    }
 }
 
 impl SaltStore for ItemSink {

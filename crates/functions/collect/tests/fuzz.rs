@@ -972,6 +972,10 @@ fn check(
                 prop_assert!(event.sid.as_ref().is_none_or(|s| s.chars().count() <= 64));
                 prop_assert!(event.props.len() <= 20, "{} properties", event.props.len());
                 prop_assert!(event.visitor.len() == 32 && event.visitor.bytes().all(|b| b.is_ascii_hexdigit()));
+                // Keyed with the day's salt: what the aggregate counts the event under.
+                let salt = warm.app.collector.store().salts.lock().unwrap()[&event.ts.date_naive()].clone();
+                let keyed = pulse_core::realtime::Fingerprint::keyed(&salt.fingerprint_key(), event);
+                prop_assert_eq!(event.fingerprint, Some(keyed));
                 // The stored item must serialise: the DynamoDB adapter writes exactly this.
                 let item = pulse_dynamodb::event_item(event, Utc::now());
                 prop_assert!(item.is_ok(), "{:?}", item.err());

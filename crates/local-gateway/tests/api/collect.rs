@@ -185,6 +185,40 @@ async fn unknown_site_is_404_and_foreign_host_403() {
     assert!(app.events().await.is_empty());
 }
 
+/// Made-up site ids are answered 404 from collect's directory of the registered ids: at most one Query
+/// of the registry per 10 s, and no GetItem per id (the local DynamoDB counts each function's calls).
+#[tokio::test]
+async fn a_flood_of_made_up_site_ids_is_404_without_a_read_each() {
+    let app = spawn_app().await;
+    let registry_reads = async || {
+        let log = app.principals.log("CollectFunction").await.unwrap();
+        let calls = |action| log.calls("SiteRegistry", action);
+        (calls("dynamodb:Query"), calls("dynamodb:GetItem"))
+    };
+    // The first hit loads the directory, then reads the site it names.
+    let hit = pageview("https://example.com/");
+    assert_eq!(app.send_hit(hit.clone()).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(registry_reads().await, (1, 1));
+    let started = std::time::Instant::now();
+    let made_up: Vec<Value> = (0..300)
+        .map(|_| {
+            let mut hit = hit.clone();
+            hit["s"] = json!(format!("nosuch-{}", pulse_core::EventId::random()));
+            hit
+        })
+        .collect();
+    for wave in made_up.chunks(50) {
+        for answer in futures::future::join_all(wave.iter().map(|hit| app.send_hit(hit.clone()))).await {
+            assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+        }
+    }
+    let (queries, gets) = registry_reads().await;
+    assert_eq!(gets, 1, "no GetItem for a made-up id");
+    let reloads_allowed = started.elapsed().as_secs() / 10 + 1;
+    assert!(queries - 1 <= reloads_allowed, "{queries} directory Queries");
+    assert_eq!(app.events().await.len(), 1);
+}
+
 #[tokio::test]
 async fn subdomain_of_an_allowed_host_is_accepted() {
     let app = spawn_app().await;
