@@ -148,6 +148,17 @@ pub fn request_budget<F: Fn(&str) -> Option<String>>(settings: &Settings<F>) -> 
     )?))
 }
 
+/// `ORIGIN_VERIFY_SECRET`, and `ORIGIN_VERIFY_SECRET_PREVIOUS` accepted beside it during a rotation
+/// (alone it means nothing: no secret, no check).
+pub fn origin_secret<F: Fn(&str) -> Option<String>>(
+    settings: &Settings<F>,
+) -> Result<Option<crate::origin::OriginSecret>, ConfigError> {
+    let previous = settings.secret("ORIGIN_VERIFY_SECRET_PREVIOUS")?;
+    Ok(settings
+        .secret("ORIGIN_VERIFY_SECRET")?
+        .map(|current| crate::origin::OriginSecret::new(current, previous)))
+}
+
 impl ReaderConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(env)
@@ -161,9 +172,7 @@ impl ReaderConfig {
             table_name,
             site_cache_ttl: settings.seconds("SITE_CACHE_SECONDS", 0..=3_600, Duration::from_secs(60))?,
             request_budget: request_budget(&settings)?,
-            origin_verify_secret: settings
-                .secret("ORIGIN_VERIFY_SECRET")?
-                .map(crate::origin::OriginSecret::new),
+            origin_verify_secret: origin_secret(&settings)?,
         })
     }
 }

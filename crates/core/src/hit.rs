@@ -22,9 +22,11 @@ pub const MAX_TITLE_CHARS: usize = 300;
 pub const MAX_SESSION_ID_LEN: usize = 64;
 pub const MAX_CLIENT_ID_LEN: usize = 64;
 pub const MAX_EVENT_NAME_CHARS: usize = 100;
-pub const MAX_EXTRA_PROPS: usize = 20;
+/// Ten properties of at most 200 characters keep a hit within a few write units (one site's hits
+/// should not cost much more to store than another's): see the per-site limit in [`crate::rate`].
+pub const MAX_EXTRA_PROPS: usize = 10;
 pub const MAX_PROP_KEY_CHARS: usize = 64;
-pub const MAX_PROP_STRING_CHARS: usize = 500;
+pub const MAX_PROP_STRING_CHARS: usize = 200;
 
 /// A rejected hit: what is wrong, and with which field (`None` for the body as a whole).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -318,7 +320,7 @@ fn extra_props(props: Map<String, Value>) -> Result<BTreeMap<String, PropValue>,
                 Value::String(_) => {
                     return Err(HitError::field(
                         field(),
-                        "property strings must be at most 500 characters",
+                        "property strings must be at most 200 characters",
                     ));
                 }
                 Value::Number(_) => PropValue::Number(storable_number(&field(), &value)?),
@@ -504,18 +506,18 @@ mod tests {
     }
 
     #[test]
-    fn at_most_twenty_extra_props() {
-        let props: Vec<String> = (0..21).map(|i| format!(r#""k{i}":{i}"#)).collect();
+    fn at_most_ten_extra_props() {
+        let props: Vec<String> = (0..11).map(|i| format!(r#""k{i}":{i}"#)).collect();
         let json = format!(
             r#"{{"s":"a","e":"event","u":"https://example.com/","p":{{"name":"n",{}}}}}"#,
             props.join(",")
         );
         assert_eq!(field_of(&json).as_deref(), Some("p"));
-        let twenty = format!(
+        let ten = format!(
             r#"{{"s":"a","e":"event","u":"https://example.com/","p":{{"name":"n",{}}}}}"#,
-            props[..20].join(",")
+            props[..10].join(",")
         );
-        assert_eq!(parse(&twenty).unwrap().props.len(), 20);
+        assert_eq!(parse(&ten).unwrap().props.len(), 10);
     }
 
     #[test]

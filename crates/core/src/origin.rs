@@ -16,18 +16,26 @@ pub const ORIGIN_REQUIRED: (&str, &str) = (
 
 /// `OriginVerifySecret`: shared by CloudFront and the functions. When it is configured, a request that
 /// does not carry it reached API Gateway directly (around the CDN and any WAF on it) and is refused.
+/// While a new secret rolls out to CloudFront's edges, the previous one is accepted too
+/// (`OriginVerifySecretPrevious`), so a rotation refuses nobody.
 #[derive(Clone)]
-pub struct OriginSecret(String);
+pub struct OriginSecret(Vec<String>);
 
 impl OriginSecret {
-    /// The value is checked by [`crate::config::Settings::secret`] before it gets here.
-    pub fn new(value: String) -> Self {
-        Self(value)
+    /// The values are checked by [`crate::config::Settings::secret`] before they get here.
+    pub fn new(current: String, previous: Option<String>) -> Self {
+        Self(std::iter::once(current).chain(previous).collect())
     }
 
-    /// Constant-time comparison with what the request sent.
+    /// Constant-time comparison of what the request sent with each accepted value.
     pub fn verifies(&self, sent: Option<&str>) -> bool {
-        sent.is_some_and(|sent| bool::from(sent.trim().as_bytes().ct_eq(self.0.as_bytes())))
+        let Some(sent) = sent.map(str::trim) else {
+            return false;
+        };
+        // Every value is compared, so the time taken does not say which one matched.
+        self.0.iter().fold(false, |matched, secret| {
+            matched | bool::from(sent.as_bytes().ct_eq(secret.as_bytes()))
+        })
     }
 }
 
@@ -79,7 +87,7 @@ mod tests {
     use super::*;
 
     fn secret() -> OriginSecret {
-        OriginSecret::new("s".repeat(40))
+        OriginSecret::new("s".repeat(40), None)
     }
 
     #[test]
@@ -90,6 +98,15 @@ mod tests {
         assert!(via_cdn(None, None), "no secret configured: everything passes");
         assert!(!via_cdn(Some(&secret()), Some("wrong")));
         assert_eq!(format!("{:?}", secret()), "OriginSecret(<redacted>)");
+    }
+
+    /// During a rotation CloudFront's edges send either value for a few minutes: both pass.
+    #[test]
+    fn the_previous_secret_passes_while_the_new_one_rolls_out() {
+        let rotating = OriginSecret::new("n".repeat(40), Some("o".repeat(40)));
+        assert!(rotating.verifies(Some(&"n".repeat(40))));
+        assert!(rotating.verifies(Some(&"o".repeat(40))));
+        assert!(!rotating.verifies(Some(&"x".repeat(40))));
     }
 
     #[test]

@@ -89,29 +89,31 @@ pub fn store_failed(err: &(dyn std::error::Error + 'static), transient: bool) ->
 }
 
 /// 503 with `Retry-After`: nothing was refused for good, the same request may pass in a few seconds.
-/// Exposed, so that scripts on other origins (the tracker, embedded dashboards) can read it; in AWS
-/// the HTTP API's CORS configuration answers for it (`ExposeHeaders` in template.yaml).
 pub fn temporarily_unavailable() -> Response<Body> {
-    let mut response = error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "temporarily unavailable, retry later",
-        None,
-    );
-    let headers = response.headers_mut();
-    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("Retry-After"),
-    );
-    response
+    retry_after(
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily unavailable, retry later",
+            None,
+        ),
+        "5",
+    )
 }
 
 /// 429 with `Retry-After: 1`: a per-site limit, which frees up within the second.
 pub fn rate_limited(message: &str) -> Response<Body> {
-    let mut response = error(StatusCode::TOO_MANY_REQUESTS, message, None);
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    retry_after(error(StatusCode::TOO_MANY_REQUESTS, message, None), "1")
+}
+
+/// Adds `Retry-After`, exposed so that scripts on other origins (the tracker, embedded dashboards) can
+/// read it; in AWS the HTTP API's CORS configuration answers for it (`ExposeHeaders` in template.yaml).
+fn retry_after(mut response: Response<Body>, seconds: &'static str) -> Response<Body> {
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Retry-After"),
+    );
     response
 }
 

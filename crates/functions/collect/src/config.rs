@@ -42,7 +42,7 @@ impl Config {
                 )? as u32)
                 .filter(|limit| *limit > 0),
             },
-            origin_verify_secret: settings.secret("ORIGIN_VERIFY_SECRET")?.map(OriginSecret::new),
+            origin_verify_secret: pulse_core::config::origin_secret(&settings)?,
             request_budget: pulse_core::config::request_budget(&settings)?,
         })
     }

@@ -4,6 +4,7 @@ use pulse_http as response;
 use serde::Serialize;
 
 use pulse_core::SiteId;
+use pulse_core::origin::{self, ORIGIN_VERIFY_HEADER, OriginSecret};
 
 use crate::{Asset, Config, EMBEDDED, SITE_TRACKER};
 
@@ -25,6 +26,7 @@ pub struct WebApp {
     base_path: String,
     /// The HTML pages' Content-Security-Policy (see [`crate::csp`]).
     page_policy: HeaderValue,
+    origin_verify_secret: Option<OriginSecret>,
 }
 
 /// `GET /config.json`: what the dashboard cannot know from its own URL.
@@ -47,6 +49,7 @@ impl WebApp {
             websocket_url: config.websocket_url.clone(),
             base_path: config.base_path.clone(),
             page_policy: crate::csp::header_value(&config.websocket_url),
+            origin_verify_secret: config.origin_verify_secret.clone(),
         }
     }
 
@@ -79,6 +82,15 @@ enum Target<'a> {
 
 /// `GET`/`HEAD {base}/{file}`, `{base}/sites/{siteId}/tracker.js` and `{base}/config.json`.
 pub async fn function_handler(app: &WebApp, request: Request) -> Result<Response<Body>, Error> {
+    // With the secret configured, the files are served through the CDN only (its cache and WAF).
+    let sent_secret = request
+        .headers()
+        .get(ORIGIN_VERIFY_HEADER)
+        .and_then(|v| v.to_str().ok());
+    if !origin::via_cdn(app.origin_verify_secret.as_ref(), sent_secret) {
+        let (message, field) = origin::ORIGIN_REQUIRED;
+        return Ok(response::error(StatusCode::FORBIDDEN, message, Some(field)));
+    }
     let name = request
         .uri()
         .path()

@@ -17,11 +17,14 @@ use pulse_core::config::{ConfigError, Settings};
 /// Configuration read once at cold start.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The WebSocket API's URL for dashboards, stage included: `wss://{api}.execute-api.{region}.amazonaws.com/{stage}`.
+    /// The WebSocket API's URL for dashboards, stage included: `wss://{api}.execute-api.{region}.amazonaws.com/{stage}`,
+    /// or a path on the dashboard's own host (`/{stage}`) when CloudFront fronts the WebSocket API too.
     pub websocket_url: String,
     /// The HTTP API's path prefix (`BASE_PATH`, e.g. `/api/analytics`; empty by default): requests arrive
     /// with it, and the function strips it.
     pub base_path: String,
+    /// `ORIGIN_VERIFY_SECRET`: when set, requests without it (around the CDN) get 403.
+    pub origin_verify_secret: Option<pulse_core::origin::OriginSecret>,
 }
 
 impl Config {
@@ -34,6 +37,7 @@ impl Config {
         Ok(Self {
             websocket_url: settings.required("WEBSOCKET_URL")?,
             base_path: settings.base_path("BASE_PATH")?,
+            origin_verify_secret: pulse_core::config::origin_secret(&settings)?,
         })
     }
 }

@@ -86,8 +86,8 @@ async fn hits_from_a_browser_on_another_site_are_refused() {
     assert_eq!(app.events().await.len(), 2, "only the accepted hits are stored");
 }
 
-/// With the origin secret configured as the template does, collect, the realtime API and `$connect`
-/// refuse what did not come through the CDN, and serve what did (CloudFront adds the header).
+/// With the origin secret configured as the template does, collect, the realtime API, the web files and
+/// `$connect` refuse what did not come through the CDN, and serve what did (CloudFront adds the header).
 #[tokio::test]
 async fn with_the_origin_secret_only_cdn_requests_are_served() {
     let app = spawn_app_at(moto_endpoint(), vec![("ORIGIN_VERIFY_SECRET", SECRET.into())]).await;
@@ -108,6 +108,16 @@ async fn with_the_origin_secret_only_cdn_requests_are_served() {
     };
     assert_eq!(realtime(None).await.unwrap().status(), StatusCode::FORBIDDEN);
     assert_eq!(realtime(Some(SECRET)).await.unwrap().status(), StatusCode::OK);
+
+    let dashboard = |secret: Option<&'static str>| {
+        let mut request = app.http.get(format!("{}/dashboard", app.address));
+        if let Some(secret) = secret {
+            request = request.header("x-origin-verify", secret);
+        }
+        request.send()
+    };
+    assert_eq!(dashboard(None).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(dashboard(Some(SECRET)).await.unwrap().status(), StatusCode::OK);
 
     let query = format!("siteId=demo&token={}", app.token);
     assert_eq!(app.refused_status(&query).await, 403);
