@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
@@ -44,6 +44,9 @@ pub struct SiteRateLimiter {
     /// Hits per second per site; `None`: no limit.
     limit: Option<u32>,
     leases: Mutex<HashMap<SiteId, Lease>>,
+    /// One claim in flight per site: hits arriving together wait for it and spend its block, rather
+    /// than each claiming a block of its own (which would take the site's allowance many times over).
+    claiming: Mutex<HashMap<SiteId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +63,7 @@ impl SiteRateLimiter {
         Self {
             limit: limit.filter(|limit| *limit > 0),
             leases: Mutex::default(),
+            claiming: Mutex::default(),
         }
     }
 
@@ -74,27 +78,20 @@ impl SiteRateLimiter {
             return Verdict::Admitted;
         };
         let second = now.timestamp();
-        {
-            let mut leases = self.leases.lock().expect("rate lease lock");
-            let lease = leases.entry(site.clone()).or_insert(Lease {
-                second,
-                remaining: 0,
-                spent: false,
-            });
-            if lease.second != second {
-                *lease = Lease {
-                    second,
-                    remaining: 0,
-                    spent: false,
-                };
-            }
-            if lease.remaining > 0 {
-                lease.remaining -= 1;
-                return Verdict::Admitted;
-            }
-            if lease.spent {
-                return Verdict::Limited;
-            }
+        if let Some(verdict) = self.spend(site, second) {
+            return verdict;
+        }
+        let gate = self
+            .claiming
+            .lock()
+            .expect("rate claim lock")
+            .entry(site.clone())
+            .or_default()
+            .clone();
+        let _claiming = gate.lock().await;
+        // The claim this hit waited for may have left a block to spend.
+        if let Some(verdict) = self.spend(site, second) {
+            return verdict;
         }
         // A full block first; near the limit, what is left may be less than a block: then one token.
         for tokens in [Self::block(limit), 1] {
@@ -105,7 +102,11 @@ impl SiteRateLimiter {
                 }
                 Ok(false) => continue,
                 Err(err) => {
-                    tracing::warn!(site = %site, error = %err, "rate counter unavailable; hit admitted");
+                    // Admitted, and a block's worth after it without asking again: a counter in trouble
+                    // is not asked once per hit.
+                    tracing::warn!(site = %site, error = %err, "rate counter unavailable; hits admitted");
+                    let block = Self::block(limit);
+                    self.update(site, second, |lease| lease.remaining += block - 1);
                     return Verdict::Admitted;
                 }
             }
@@ -114,14 +115,39 @@ impl SiteRateLimiter {
         Verdict::Limited
     }
 
+    /// Spends one hit of this instance's block for `second`, if it has one; `Limited` once the site's
+    /// second is spent; `None` when a block must be claimed.
+    fn spend(&self, site: &SiteId, second: i64) -> Option<Verdict> {
+        let mut leases = self.leases.lock().expect("rate lease lock");
+        let lease = leases.entry(site.clone()).or_insert(Lease {
+            second,
+            remaining: 0,
+            spent: false,
+        });
+        if lease.second != second {
+            *lease = Lease {
+                second,
+                remaining: 0,
+                spent: false,
+            };
+        }
+        if lease.remaining > 0 {
+            lease.remaining -= 1;
+            return Some(Verdict::Admitted);
+        }
+        lease.spent.then_some(Verdict::Limited)
+    }
+
     fn update(&self, site: &SiteId, second: i64, change: impl FnOnce(&mut Lease)) {
         let mut leases = self.leases.lock().expect("rate lease lock");
         if let Some(lease) = leases.get_mut(site).filter(|lease| lease.second == second) {
             change(lease);
         }
-        // Seconds gone by are forgotten, so the map holds only the sites seen lately.
+        // Seconds gone by are forgotten, so the maps hold only the sites seen lately.
         if leases.len() > 10_000 {
             leases.retain(|_, lease| lease.second >= second - 1);
+            let mut claiming = self.claiming.lock().expect("rate claim lock");
+            claiming.retain(|site, _| leases.contains_key(site));
         }
     }
 }
@@ -188,6 +214,21 @@ mod tests {
             writes < 3 * 2 * 40,
             "one counter write per block, not per hit: {writes}"
         );
+    }
+
+    /// Forty hits arriving at once in one instance wait for one claim and spend its block: they do not
+    /// each claim a block (which would spend the site's second forty times over and refuse the rest).
+    #[tokio::test]
+    async fn hits_arriving_together_share_one_claim() {
+        let counter = Counter::default();
+        let limiter = SiteRateLimiter::new(Some(200));
+        let site = SiteId::parse("busy").unwrap();
+        let verdicts = futures::future::join_all((0..40).map(|_| limiter.admit(&counter, &site, at(0)))).await;
+        assert!(
+            verdicts.iter().all(|verdict| *verdict == Verdict::Admitted),
+            "{verdicts:?}"
+        );
+        assert_eq!(*counter.writes.lock().unwrap(), 4, "blocks of 10");
     }
 
     #[tokio::test]

@@ -177,8 +177,9 @@ async fn purging_a_site_removes_every_item_of_it_and_nothing_else() {
 
     let site = SiteId::parse("demo").unwrap();
     let purged = app.store.purge_site(&site).await.unwrap();
-    // Other: the dashboard's cap slot and the second's hit counter.
-    assert_eq!((purged.raw_events, purged.connections, purged.other), (4, 1, 2));
+    assert_eq!((purged.raw_events, purged.connections), (4, 1));
+    // Other: the dashboard's cap slot and a hit counter for each second the traffic spanned.
+    assert!(purged.other >= 2, "{purged:?}");
     assert!(purged.rollups >= 2 && purged.fingerprint_buckets >= 1, "{purged:?}");
     assert!(purged.registry);
     // The stream's records of the deletes reach no consumer that writes: nothing comes back.
