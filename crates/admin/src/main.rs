@@ -138,6 +138,10 @@ enum SiteCommand {
         /// gone: run it again after the site cache lifetime to remove hits accepted meanwhile.
         #[arg(long)]
         purge: bool,
+        /// With --purge: how long to wait, in seconds, for the broadcast function to close the site's
+        /// open dashboards before their connection items are removed.
+        #[arg(long, default_value_t = 30)]
+        wait_for_dashboards: u64,
     },
 }
 
@@ -257,7 +261,7 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::Goal(command) => goal_command(&store, command).await?,
-        Command::Site(SiteCommand::Delete { id, purge: false }) => {
+        Command::Site(SiteCommand::Delete { id, purge: false, .. }) => {
             let id = SiteId::parse(&id)?;
             store.delete_site(&id).await?;
             eprintln!("site {id} deleted; {SITE_CACHE_NOTE}; its data stays until TTL removes it");
@@ -266,34 +270,37 @@ async fn main() -> anyhow::Result<()> {
                 dashboards::close_stale(&store, &sdk_config, cli.websocket_endpoint.as_deref(), &id, None).await
             );
         }
-        Command::Site(SiteCommand::Delete { id, purge: true }) => {
+        Command::Site(SiteCommand::Delete {
+            id,
+            purge: true,
+            wait_for_dashboards,
+        }) => {
             let id = SiteId::parse(&id)?;
             // The registry item first: its removal on the stream makes the broadcast close the site's
             // dashboards, which it finds through the connection items the purge would otherwise take.
-            match store.delete_site(&id).await {
-                Ok(()) | Err(pulse_dynamodb::SiteAdminError::NotFound(_)) => {}
+            let registry = match store.delete_site(&id).await {
+                Ok(()) => "registry item (with its goals) removed",
+                Err(pulse_dynamodb::SiteAdminError::NotFound(_)) => "registry item was already gone",
                 Err(err) => return Err(err.into()),
-            }
+            };
             eprintln!(
                 "{}",
                 dashboards::close_stale(&store, &sdk_config, cli.websocket_endpoint.as_deref(), &id, None).await
             );
-            let closed = dashboards::all_closed(&store, &id, std::time::Duration::from_secs(30)).await;
+            let wait = std::time::Duration::from_secs(wait_for_dashboards);
+            let closed = dashboards::all_closed(&store, &id, wait).await;
             let purged = store.purge_site(&id).await.context("purging the site")?;
             eprintln!(
-                "site {id} purged: {} raw events, {} connections{}, {} rollup items, {} fingerprint buckets, {} \
-                other items, and its registry item with its goals",
-                purged.raw_events,
-                purged.connections,
-                if closed {
-                    ""
-                } else {
-                    " (some still open: they get nothing more and API Gateway ends them)"
-                },
-                purged.rollups,
-                purged.fingerprint_buckets,
-                purged.other,
+                "site {id} purged: {} raw events, {} connections, {} rollup items, {} fingerprint buckets, {} \
+                other items; {registry}",
+                purged.raw_events, purged.connections, purged.rollups, purged.fingerprint_buckets, purged.other,
             );
+            if !closed {
+                eprintln!(
+                    "some dashboards were still open: they get nothing more, and API Gateway ends them (10 \
+                    minutes idle at most)"
+                );
+            }
             eprintln!(
                 "hits and dashboards that warm functions accept within their site cache's lifetime (60 s by \
                 default) are not covered: run the purge again after it"
