@@ -66,7 +66,13 @@ passed=0
 failed=0
 leaks=0
 check_logs() { # LEVEL LOG
-  local canary
+  local canary expected=$1
+  # The level reached the functions: their metrics lines carry it (INFO below INFO, see metrics.rs).
+  [[ $1 == DEBUG ]] && expected=INFO
+  if ! grep -q "\"level\":\"$expected\"" "$2"; then
+    leaks=$((leaks + 1))
+    echo "LogLevel $1 did not reach the functions (no metrics line at $expected)" >&2
+  fi
   for canary in "${canaries[@]}"; do
     if grep -qF -- "$canary" "$2"; then
       leaks=$((leaks + 1))
@@ -111,5 +117,5 @@ for level in $levels; do
   check_logs "$level" "$logs/$level.log"
 done
 cp "$logs/DEBUG.log" /tmp/invoke-check-watch.log 2>/dev/null || true
-echo "invoke-check: $passed passed, $failed failed; levels $levels: $leaks leaked canaries"
+echo "invoke-check: $passed passed, $failed failed; log levels $levels: $leaks problems (leaked canaries, a level not applied)"
 ((failed == 0 && leaks == 0))
