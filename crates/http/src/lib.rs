@@ -117,6 +117,20 @@ fn retry_after(mut response: Response<Body>, seconds: &'static str) -> Response<
     response
 }
 
+/// With the origin secret configured, the 403 for a request that does not carry it: it reached API
+/// Gateway around the CDN (and any WAF on it). `None` lets the request through.
+pub fn refusal_around_the_cdn(
+    secret: Option<&pulse_core::origin::OriginSecret>,
+    headers: &lambda_http::http::HeaderMap,
+) -> Option<Response<Body>> {
+    use pulse_core::origin::{self, ORIGIN_REQUIRED, ORIGIN_VERIFY_HEADER};
+    let sent = headers.get(ORIGIN_VERIFY_HEADER).and_then(|value| value.to_str().ok());
+    (!origin::via_cdn(secret, sent)).then(|| {
+        let (message, field) = ORIGIN_REQUIRED;
+        error(StatusCode::FORBIDDEN, message, Some(field))
+    })
+}
+
 /// [`pulse_core::time::request_budget`] for an HTTP request's Lambda context.
 pub fn request_budget(configured: Duration, context: Option<&Context>) -> Duration {
     // No context (and so no deadline) outside Lambda, in the local gateway.

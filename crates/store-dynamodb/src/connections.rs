@@ -96,10 +96,7 @@ impl ConnectionStore for DynamoStore {
                 .await;
             match freed {
                 Ok(_) => {}
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(err) if crate::condition_failed(&err) => {}
                 Err(err) => return Err(store_error(err)),
             }
         }

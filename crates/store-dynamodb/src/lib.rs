@@ -141,6 +141,12 @@ where
     }
 }
 
+/// Whether a write was refused because its condition did not hold (`ConditionalCheckFailedException`),
+/// for any operation's error.
+pub(crate) fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error().and_then(ProvideErrorMetadata::code) == Some("ConditionalCheckFailedException")
+}
+
 /// The error codes that retrying cannot fix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PermanentFault {

@@ -30,13 +30,7 @@ impl RateCounter for DynamoStore {
             .await;
         match claimed {
             Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(err) if crate::condition_failed(&err) => Ok(false),
             Err(err) => Err(store_error(err)),
         }
     }

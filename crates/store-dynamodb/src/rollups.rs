@@ -145,13 +145,7 @@ impl DynamoStore {
         };
         match request.send().await {
             Ok(_) => Ok(SaveOutcome::Saved),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(SaveOutcome::Conflict)
-            }
+            Err(err) if crate::condition_failed(&err) => Ok(SaveOutcome::Conflict),
             Err(err) => Err(store_error(err)),
         }
     }

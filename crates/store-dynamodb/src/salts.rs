@@ -34,15 +34,10 @@ impl SaltStore for DynamoStore {
             .await;
         match created {
             Ok(_) => Ok(candidate),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                self.read_salt(day)
-                    .await?
-                    .ok_or_else(|| StoreError::Malformed("salt vanished after a conflicting create".into()))
-            }
+            Err(err) if crate::condition_failed(&err) => self
+                .read_salt(day)
+                .await?
+                .ok_or_else(|| StoreError::Malformed("salt vanished after a conflicting create".into())),
             Err(err) => Err(store_error(err)),
         }
     }

@@ -155,13 +155,7 @@ impl DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(SiteAdminError::AlreadyExists(site.id.clone()))
-            }
+            Err(err) if crate::condition_failed(&err) => Err(SiteAdminError::AlreadyExists(site.id.clone())),
             Err(err) => Err(store_error(err).into()),
         }
     }
@@ -290,13 +284,7 @@ impl DynamoStore {
         };
         match request.send().await {
             Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(err) if crate::condition_failed(&err) => Ok(false),
             Err(err) => Err(store_error(err)),
         }
     }

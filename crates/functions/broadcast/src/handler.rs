@@ -63,9 +63,9 @@ where
 
 /// Closes the dashboards that a registry change in the batch no longer admits (a rotated token, a
 /// deleted site): revocation needs no operator, and a dashboard holding the old token stops receiving
-/// within the stream's delay. A failure is logged, not retried: the change's record is not redelivered,
-/// but the realtime API refuses the old token within its site cache's TTL all the same, and
-/// `pulse-admin` closes the same connections itself.
+/// within the stream's delay. Done before the batch's events are sent, so a revoked dashboard gets none
+/// of them. A failure is logged, not retried (the batch is not redelivered for it); `pulse-admin` with
+/// `--websocket-endpoint` closes the same connections.
 async fn revoke<S: ConnectionStore, C: ConnectionCloser>(app: &BroadcastApp<S, C>, records: &[EventRecord]) -> usize {
     let mut revoked = 0;
     for change in registry_changes(records) {

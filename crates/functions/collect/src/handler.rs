@@ -6,7 +6,7 @@ use lambda_http::http::{HeaderMap, Method, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 use pulse_core::metrics::Metrics;
-use pulse_core::origin::{self, DeclaredOrigin, ORIGIN_VERIFY_HEADER, OriginSecret};
+use pulse_core::origin::{DeclaredOrigin, OriginSecret};
 use pulse_core::rate::RateCounter;
 use pulse_core::{CollectError, CollectRequest, Collected, Collector, EventStore, SaltStore, SiteDirectory};
 
@@ -36,13 +36,9 @@ pub async fn function_handler<S>(app: &CollectApp<S>, request: Request) -> Resul
 where
     S: SiteDirectory + SaltStore + EventStore + RateCounter,
 {
-    // With a secret configured, a request without it came around CloudFront (and any WAF on it).
-    if !origin::via_cdn(
-        app.origin_verify_secret.as_ref(),
-        header_str(request.headers(), ORIGIN_VERIFY_HEADER),
-    ) {
-        let (message, field) = origin::ORIGIN_REQUIRED;
-        return Ok(response::error(StatusCode::FORBIDDEN, message, Some(field)));
+    // With the secret configured, only what came through the CDN is served (its cache and WAF apply).
+    if let Some(refused) = response::refusal_around_the_cdn(app.origin_verify_secret.as_ref(), request.headers()) {
+        return Ok(refused);
     }
     match *request.method() {
         Method::POST => {}
@@ -194,6 +190,8 @@ mod tests {
     use pulse_core::goal::{Goal, GoalName, GoalRule};
     use pulse_core::memory::MemoryStore;
     use pulse_core::{EventDetail, EventKind, PropValue, Site, SiteId, TokenHash};
+
+    use pulse_core::origin::ORIGIN_VERIFY_HEADER;
 
     use super::*;
 

@@ -3,7 +3,7 @@ use std::time::Duration;
 use chrono::Utc;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
-use pulse_core::origin::{self, ORIGIN_VERIFY_HEADER, OriginSecret};
+use pulse_core::origin::OriginSecret;
 use pulse_core::realtime::service::{RealtimeError, RealtimeService};
 use pulse_core::realtime::view::RealtimeParams;
 use pulse_core::site_cache::SiteCache;
@@ -36,13 +36,9 @@ pub async fn function_handler<S>(app: &RealtimeApp<S>, request: Request) -> Resu
 where
     S: SiteDirectory + RealtimeStore,
 {
-    let sent_secret = request
-        .headers()
-        .get(ORIGIN_VERIFY_HEADER)
-        .and_then(|v| v.to_str().ok());
-    if !origin::via_cdn(app.origin_verify_secret.as_ref(), sent_secret) {
-        let (message, field) = origin::ORIGIN_REQUIRED;
-        return Ok(response::error(StatusCode::FORBIDDEN, message, Some(field)));
+    // With the secret configured, only what came through the CDN is served (its cache and WAF apply).
+    if let Some(refused) = response::refusal_around_the_cdn(app.origin_verify_secret.as_ref(), request.headers()) {
+        return Ok(refused);
     }
     match *request.method() {
         Method::GET => {}

@@ -4,7 +4,7 @@ use pulse_http as response;
 use serde::Serialize;
 
 use pulse_core::SiteId;
-use pulse_core::origin::{self, ORIGIN_VERIFY_HEADER, OriginSecret};
+use pulse_core::origin::OriginSecret;
 
 use crate::{Asset, Config, EMBEDDED, SITE_TRACKER};
 
@@ -82,14 +82,9 @@ enum Target<'a> {
 
 /// `GET`/`HEAD {base}/{file}`, `{base}/sites/{siteId}/tracker.js` and `{base}/config.json`.
 pub async fn function_handler(app: &WebApp, request: Request) -> Result<Response<Body>, Error> {
-    // With the secret configured, the files are served through the CDN only (its cache and WAF).
-    let sent_secret = request
-        .headers()
-        .get(ORIGIN_VERIFY_HEADER)
-        .and_then(|v| v.to_str().ok());
-    if !origin::via_cdn(app.origin_verify_secret.as_ref(), sent_secret) {
-        let (message, field) = origin::ORIGIN_REQUIRED;
-        return Ok(response::error(StatusCode::FORBIDDEN, message, Some(field)));
+    // With the secret configured, only what came through the CDN is served (its cache and WAF apply).
+    if let Some(refused) = response::refusal_around_the_cdn(app.origin_verify_secret.as_ref(), request.headers()) {
+        return Ok(refused);
     }
     let name = request
         .uri()
