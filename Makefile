@@ -12,13 +12,14 @@ dev:
 test:
 	infra/local/test.sh
 
-## lint: rustfmt, clippy and cfn-lint
+## lint: rustfmt, clippy, cfn-lint, and the README's tree and the documents' links against the workspace
 lint:
 	infra/local/venv.sh infra/local/requirements.txt
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	.venv/bin/cfn-lint template.yaml
 	.venv/bin/python infra/local/check-template.py
+	.venv/bin/python infra/local/check-docs.py
 
 ## deploy-check: what a first `sam deploy` trips on, offline: cfn-lint, `sam validate --lint`, the SAM
 ## transform, IAM conformance and parameter ranges on the local stack, `sam build` (DEPLOY_CHECK_BUILD=0 skips it)
