@@ -120,7 +120,7 @@ impl<S: SiteDirectory + SaltStore + EventStore + RateCounter> Collector<S> {
         if request.body.len() > MAX_BODY_BYTES {
             return Err(CollectError::TooLarge);
         }
-        let hit = match ValidHit::parse(request.body, request.page_header)? {
+        let hit = match ParsedHit::parse(request.body, request.page_header)? {
             ParsedHit::Track(hit) => hit,
             ParsedHit::Heatmap => return Ok(Collected::Unsupported),
         };

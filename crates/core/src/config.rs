@@ -4,6 +4,8 @@
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use crate::time::RequestBudget;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("{0} is not set")]
@@ -32,6 +34,14 @@ pub struct Settings<F> {
 }
 
 impl<F: Fn(&str) -> Option<String>> Settings<F> {
+    /// `REQUEST_BUDGET_MS` (default 8 s of the template's 10 s function timeout): how long a request
+    /// handler may wait on the store before it answers 503 with `Retry-After` itself; the invocation's
+    /// deadline shortens it further ([`RequestBudget::before`]).
+    pub fn request_budget(&self) -> Result<RequestBudget, ConfigError> {
+        let millis = self.number("REQUEST_BUDGET_MS", 100..=900_000, 8_000)?;
+        Ok(RequestBudget::new(Duration::from_millis(millis)))
+    }
+
     pub fn new(lookup: F) -> Self {
         Self { lookup }
     }
@@ -131,21 +141,9 @@ pub struct ReaderConfig {
     /// The realtime rollups' table (`ROLLUP_TABLE_NAME`).
     pub rollup_table_name: String,
     pub site_cache_ttl: Duration,
-    /// See [`request_budget`].
-    pub request_budget: Duration,
+    pub request_budget: RequestBudget,
     /// `ORIGIN_VERIFY_SECRET`: when set, requests without it are refused (see [`crate::origin`]).
     pub origin_verify_secret: Option<crate::origin::OriginSecret>,
-}
-
-/// `REQUEST_BUDGET_MS` (default 8 s of the template's 10 s function timeout): how long a request handler
-/// may wait on the store before it answers 503 with `Retry-After` itself. In Lambda the invocation's
-/// deadline shortens it further (`pulse_http::request_budget`).
-pub fn request_budget<F: Fn(&str) -> Option<String>>(settings: &Settings<F>) -> Result<Duration, ConfigError> {
-    Ok(Duration::from_millis(settings.number(
-        "REQUEST_BUDGET_MS",
-        100..=900_000,
-        8_000,
-    )?))
 }
 
 /// `ORIGIN_VERIFY_SECRET`, and `ORIGIN_VERIFY_SECRET_PREVIOUS` accepted beside it during a rotation
@@ -171,7 +169,7 @@ impl ReaderConfig {
             rollup_table_name: rollup_table_name(&settings, &table_name),
             table_name,
             site_cache_ttl: settings.seconds("SITE_CACHE_SECONDS", 0..=3_600, Duration::from_secs(60))?,
-            request_budget: request_budget(&settings)?,
+            request_budget: settings.request_budget()?,
             origin_verify_secret: origin_secret(&settings)?,
         })
     }

@@ -87,10 +87,10 @@ pub struct ValidHit {
     pub client_id: Option<String>,
 }
 
-impl ValidHit {
+impl ParsedHit {
     /// Parses a body. `page_header` is the request's Referer, else its Origin: the page of a hit that
     /// has no `u`.
-    pub fn parse(body: &[u8], page_header: Option<&str>) -> Result<ParsedHit, HitError> {
+    pub fn parse(body: &[u8], page_header: Option<&str>) -> Result<Self, HitError> {
         let value: Value = serde_json::from_slice(body).map_err(|_| HitError::body("body is not valid JSON"))?;
         let Value::Object(mut fields) = value else {
             return Err(HitError::body("body must be a JSON object"));
@@ -201,7 +201,7 @@ impl ValidHit {
         };
         let props = extra_props(props)?;
 
-        Ok(ParsedHit::Track(Self {
+        Ok(ParsedHit::Track(ValidHit {
             site,
             detail,
             url,
@@ -346,7 +346,7 @@ mod tests {
     }
 
     fn parse_from(json: &str, page_header: Option<&str>) -> Result<ValidHit, HitError> {
-        match ValidHit::parse(json.as_bytes(), page_header)? {
+        match ParsedHit::parse(json.as_bytes(), page_header)? {
             ParsedHit::Track(hit) => Ok(hit),
             ParsedHit::Heatmap => panic!("a heatmap hit"),
         }
@@ -577,7 +577,7 @@ mod tests {
 
         for heatmap in ["hm_click", "hm_move", "hm_scroll"] {
             let body = format!(r#"{{"s":"demo","sid":"x","e":"{heatmap}","u":"/a","p":{{"x":1,"y":2}}}}"#);
-            assert_eq!(ValidHit::parse(body.as_bytes(), None), Ok(ParsedHit::Heatmap));
+            assert_eq!(ParsedHit::parse(body.as_bytes(), None), Ok(ParsedHit::Heatmap));
         }
         assert_eq!(
             field_of(r#"{"s":"demo","e":"event","u":"https://example.com/","en":"x","ev":"1"}"#).as_deref(),

@@ -153,7 +153,7 @@ pub struct BroadcastConfig {
     pub throttle_attempts: u32,
     pub throttle_backoff: Duration,
     /// Longest a batch's broadcast may take, cut to the invocation's deadline less a margin.
-    pub budget: Duration,
+    pub budget: crate::time::RequestBudget,
 }
 
 impl Default for BroadcastConfig {
@@ -163,7 +163,7 @@ impl Default for BroadcastConfig {
             throttle_attempts: 4,
             throttle_backoff: Duration::from_millis(50),
             // The template's 30 s function timeout, less the margin to answer.
-            budget: Duration::from_secs(25),
+            budget: crate::time::RequestBudget::new(Duration::from_secs(25)),
         }
     }
 }

@@ -2,8 +2,6 @@
 //! carries `Access-Control-Allow-Origin: *` (the tracker posts from any site; dashboards authenticate
 //! with a bearer token, not cookies). Errors are `{"error": "...", "field": "..."}`.
 
-use std::time::Duration;
-
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Context, Response};
 use serde::Serialize;
@@ -131,16 +129,15 @@ pub fn refusal_around_the_cdn(
     })
 }
 
-/// [`pulse_core::time::request_budget`] for an HTTP request's Lambda context.
-pub fn request_budget(configured: Duration, context: Option<&Context>) -> Duration {
-    // No context (and so no deadline) outside Lambda, in the local gateway.
-    pulse_core::time::request_budget(configured, context.map_or(0, |context| context.deadline))
+/// The invocation's deadline (milliseconds since the epoch) from an HTTP request's Lambda context; 0
+/// outside Lambda (the local gateway), where [`pulse_core::time::RequestBudget::before`] keeps the
+/// configured budget.
+pub fn deadline(context: Option<&Context>) -> u64 {
+    context.map_or(0, |context| context.deadline)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::SystemTime;
-
     use super::*;
 
     #[test]
@@ -164,45 +161,5 @@ mod tests {
             };
             assert!(!body.contains("throttled"), "{body}");
         }
-    }
-
-    /// The budget never outlasts the invocation: a function with 3 s left answers after at most 2.5 s.
-    #[test]
-    fn the_budget_ends_before_the_invocations_deadline() {
-        let configured = Duration::from_secs(8);
-        assert_eq!(request_budget(configured, None), configured);
-        let mut context = Context::default();
-        assert_eq!(
-            request_budget(configured, Some(&context)),
-            configured,
-            "no deadline outside Lambda"
-        );
-        let in_three_seconds = SystemTime::now() + Duration::from_secs(3);
-        context.deadline = in_three_seconds
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        let budget = request_budget(configured, Some(&context));
-        assert!(
-            budget <= Duration::from_millis(2_500) && budget > Duration::from_secs(2),
-            "{budget:?}"
-        );
-        let in_a_quarter_second = SystemTime::now() + Duration::from_millis(250);
-        context.deadline = in_a_quarter_second
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        assert_eq!(
-            request_budget(configured, Some(&context)),
-            Duration::ZERO,
-            "less time left than the margin to answer"
-        );
-        // cargo-lambda's emulator: `Lambda-Runtime-Deadline-Ms: 600000`, a duration, not an epoch time.
-        context.deadline = 600_000;
-        assert_eq!(
-            request_budget(configured, Some(&context)),
-            configured,
-            "a deadline in the past at arrival is not real"
-        );
     }
 }

@@ -41,7 +41,7 @@ where
     }
     // Stops before the invocation's deadline: a timeout would redeliver the whole batch, and every
     // dashboard already served would get it twice.
-    let budget = pulse_core::time::request_budget(app.config.budget, event.context.deadline);
+    let budget = app.config.budget.before(event.context.deadline);
     let report = broadcast(&app.store, &app.sender, &app.config, &events, budget).await;
     tracing::info!(
         events = events.len(),

@@ -1,8 +1,7 @@
-use std::time::Duration;
-
 use pulse_core::CollectConfig;
 use pulse_core::config::{ConfigError, Settings};
 use pulse_core::origin::OriginSecret;
+use pulse_core::time::RequestBudget;
 
 /// Configuration read once at cold start.
 #[derive(Debug, Clone)]
@@ -14,9 +13,9 @@ pub struct Config {
     /// Secret that CloudFront adds as `X-Origin-Verify`. Only a request carrying it may have its client
     /// IP and country taken from CloudFront's viewer headers.
     pub origin_verify_secret: Option<OriginSecret>,
-    /// Longest a hit may take ([`pulse_core::config::request_budget`]). Past it the hit gets a 503 with
+    /// Longest a hit may take (`REQUEST_BUDGET_MS`). Past it the hit gets a 503 with
     /// `Retry-After`, never the platform's own error, and the tracker sends it again (deduplicated).
-    pub request_budget: Duration,
+    pub request_budget: RequestBudget,
 }
 
 impl Config {
@@ -43,7 +42,7 @@ impl Config {
                 .filter(|limit| *limit > 0),
             },
             origin_verify_secret: pulse_core::config::origin_secret(&settings)?,
-            request_budget: pulse_core::config::request_budget(&settings)?,
+            request_budget: settings.request_budget()?,
         })
     }
 }

@@ -1,5 +1,4 @@
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Duration;
 
 use chrono::Utc;
 use lambda_http::http::{HeaderMap, Method, StatusCode, header};
@@ -8,6 +7,7 @@ use lambda_http::{Body, Error, Request, RequestExt, Response};
 use pulse_core::metrics::Metrics;
 use pulse_core::origin::{DeclaredOrigin, OriginSecret};
 use pulse_core::rate::RateCounter;
+use pulse_core::time::RequestBudget;
 use pulse_core::{CollectError, CollectRequest, Collected, Collector, EventStore, SaltStore, SiteDirectory};
 
 use pulse_http as response;
@@ -18,7 +18,7 @@ use crate::config::Config;
 pub struct CollectApp<S> {
     pub collector: Collector<S>,
     origin_verify_secret: Option<OriginSecret>,
-    request_budget: Duration,
+    request_budget: RequestBudget,
 }
 
 impl<S: SiteDirectory + SaltStore + EventStore + RateCounter> CollectApp<S> {
@@ -60,7 +60,9 @@ where
     let client_ip = client_ip(&request, app.origin_verify_secret.is_some());
     let country = header_str(headers, "cloudfront-viewer-country").or_else(|| header_str(headers, "cf-ipcountry"));
 
-    let budget = response::request_budget(app.request_budget, request.lambda_context_ref());
+    let budget = app
+        .request_budget
+        .before(response::deadline(request.lambda_context_ref()));
     let collecting = app.collector.collect(CollectRequest {
         body: request.body().as_ref(),
         user_agent: header_str(headers, "user-agent").unwrap_or_default(),

@@ -29,7 +29,7 @@ use proptest::sample::select;
 use pulse_core::goal::{Goal, GoalName, GoalRule};
 use pulse_core::hit::MAX_BODY_BYTES;
 use pulse_core::memory::MemoryStore;
-use pulse_core::{ParsedHit, Site, SiteId, TokenHash, ValidHit};
+use pulse_core::{ParsedHit, Site, SiteId, TokenHash};
 use serde_json::{Value, json};
 
 /// Inputs per `cargo test` run; `make fuzz` runs 1,000,000.
@@ -840,7 +840,7 @@ fn expected(request: &Request, app: &CollectApp<MemoryStore>, secret: Option<&st
         return Expected::Error(413, None);
     }
     let page_header = header_str(headers, "referer").or_else(|| header_str(headers, "origin"));
-    let hit = match ValidHit::parse(body, page_header) {
+    let hit = match ParsedHit::parse(body, page_header) {
         Err(err) => return Expected::Error(400, err.field),
         Ok(ParsedHit::Heatmap) => return Expected::Accepted(None),
         Ok(ParsedHit::Track(hit)) => hit,

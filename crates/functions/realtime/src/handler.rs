@@ -7,6 +7,7 @@ use pulse_core::origin::OriginSecret;
 use pulse_core::realtime::service::{RealtimeError, RealtimeService};
 use pulse_core::realtime::view::RealtimeParams;
 use pulse_core::site_cache::SiteCache;
+use pulse_core::time::RequestBudget;
 use pulse_core::{RealtimeStore, SiteDirectory, SiteId};
 use pulse_http as response;
 
@@ -15,7 +16,7 @@ use crate::Config;
 /// Everything the handler needs, built once per cold start.
 pub struct RealtimeApp<S> {
     pub service: RealtimeService<S>,
-    request_budget: Duration,
+    request_budget: RequestBudget,
     origin_verify_secret: Option<OriginSecret>,
 }
 
@@ -67,7 +68,9 @@ where
     };
     let token = bearer_token(&request);
 
-    let budget = response::request_budget(app.request_budget, request.lambda_context_ref());
+    let budget = app
+        .request_budget
+        .before(response::deadline(request.lambda_context_ref()));
     let viewing = app.service.view(&site_id, token, &params, Utc::now());
     let Ok(outcome) = tokio::time::timeout(budget, viewing).await else {
         // The store is slow: the dashboard polls again, as it does after any 503.

@@ -6,6 +6,7 @@ use lambda_runtime::{Error, LambdaEvent};
 use pulse_core::live::{Admission, ConnectionId, ConnectionStore};
 use pulse_core::origin::{self, ORIGIN_VERIFY_HEADER, OriginSecret};
 use pulse_core::site_cache::SiteCache;
+use pulse_core::time::RequestBudget;
 use pulse_core::{SiteDirectory, SiteId};
 
 use crate::Config;
@@ -19,7 +20,7 @@ pub struct ConnectApp<S> {
     pub store: S,
     sites: SiteCache,
     max_connections_per_site: usize,
-    request_budget: Duration,
+    request_budget: RequestBudget,
     origin_verify_secret: Option<OriginSecret>,
 }
 
@@ -67,7 +68,7 @@ where
             Some("siteId"),
         ));
     };
-    let budget = pulse_core::time::request_budget(app.request_budget, event.context.deadline);
+    let budget = app.request_budget.before(event.context.deadline);
     let admitting = admit(app, &site_id, query.first("token"), &connection);
     match tokio::time::timeout(budget, admitting).await {
         Ok(answer) => Ok(answer),
