@@ -1,5 +1,5 @@
 # Entry points. Each target installs what it needs (project-local .venv) on a fresh machine.
-.PHONY: dev test lint bench release clean load soak fuzz deploy-check invoke-check
+.PHONY: dev test lint bench release clean load soak fuzz deploy-check invoke-check api-check
 
 # The Lambda binaries, as template.yaml names them in BuildProperties.Binary.
 FUNCTIONS := collect aggregate realtime ws-connect ws-disconnect ws-default broadcast web
@@ -30,6 +30,11 @@ deploy-check:
 ## against the README's answers (infra/local/invoke-expectations.tsv)
 invoke-check:
 	infra/local/invoke-check.sh
+
+## api-check: schemathesis's generated requests from docs/openapi.yaml against a local gateway of its own;
+## every answer must be documented there (status, content type, body schema, headers) and none a 5xx
+api-check:
+	infra/local/api-check.sh
 
 ## fuzz: every fuzz target with 1,000,000 inputs, release build (PULSE_FUZZ_CASES overrides; README, "Fuzzing")
 fuzz:
