@@ -9,7 +9,8 @@
 # route gets the site's read token (infra/local/api-check.toml). The gateway's route throttling and
 # collect's per-site limit are lifted, so that the check measures answers, not throttling.
 # API_CHECK_EXAMPLES (default 50) bounds the generated cases per operation and phase; API_CHECK_SEED
-# replays a run; arguments go to `schemathesis run` (e.g. --report har).
+# (default 1, so that `make test` runs the same cases each time; `random` for a new draw) replays a
+# run; arguments go to `schemathesis run` (e.g. --report har).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export MOTO_PORT="${API_CHECK_MOTO_PORT:-8771}"
@@ -58,8 +59,8 @@ port_open "$port" || { echo "the local gateway did not start on 127.0.0.1:$port"
 
 # Collect drops a bot's hit (schemathesis's own User-Agent is one) with 204 before it looks at the site.
 browser="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-seed=()
-[[ -z ${API_CHECK_SEED:-} ]] || seed=(--seed "$API_CHECK_SEED")
+seed=(--seed "${API_CHECK_SEED:-1}")
+[[ ${API_CHECK_SEED:-} != random ]] || seed=()
 status=0
 # One worker: with more, hypothesis's threads trip over Python 3.11's parser (a SystemError in ast.parse).
 .venv/bin/schemathesis --config-file infra/local/api-check.toml run docs/openapi.yaml \
