@@ -31,5 +31,16 @@ test('the dashboard transfer size is reported', (t) => {
 });
 
 test('public/ holds only what browsers are served', () => {
-  assert.deepEqual(readdirSync(publicDir).sort(), ['components.js', 'dashboard.css', 'dashboard.html', 'dashboard.js', 'realtime.js', 'script.js']);
+  // The client package's manifest and declarations too (realtime.d.ts lets URL importers get types).
+  assert.deepEqual(readdirSync(publicDir).sort(), [
+    'components.d.ts',
+    'components.js',
+    'dashboard.css',
+    'dashboard.html',
+    'dashboard.js',
+    'package.json',
+    'realtime.d.ts',
+    'realtime.js',
+    'script.js',
+  ]);
 });

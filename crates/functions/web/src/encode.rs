@@ -43,6 +43,8 @@ pub fn content_type(name: &str) -> &'static str {
         .unwrap_or_default();
     match extension.as_str() {
         "js" | "mjs" => "text/javascript; charset=utf-8",
+        // The client's declarations (realtime.d.ts): Deno and URL importers take their types from here.
+        "ts" | "mts" => "application/typescript; charset=utf-8",
         "html" | "htm" => "text/html; charset=utf-8",
         "css" => "text/css; charset=utf-8",
         "txt" => "text/plain; charset=utf-8",
