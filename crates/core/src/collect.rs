@@ -40,7 +40,7 @@ impl Default for CollectConfig {
         Self {
             raw_event_ttl: Duration::from_secs(86_400),
             site_cache_ttl: Duration::from_secs(60),
-            unknown_site_cache_ttl: Duration::from_secs(10),
+            unknown_site_cache_ttl: crate::site_cache::UNKNOWN_SITE_TTL,
             site_hit_rate_limit: Some(DEFAULT_SITE_HIT_RATE_LIMIT),
         }
     }

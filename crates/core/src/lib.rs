@@ -5,6 +5,7 @@
 //! ([`event`]), the store ports ([`ports`]) and the collect use case ([`collect`]) that ties them
 //! together. Adapters (DynamoDB) and handlers (Lambda) live in other crates.
 
+pub mod admission;
 pub mod bot;
 pub mod collect;
 pub mod config;

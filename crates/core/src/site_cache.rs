@@ -18,6 +18,10 @@ use crate::site::{Site, SiteId};
 /// sites it serves.
 const MAX_CACHED: usize = 10_000;
 
+/// How long a warm function trusts its directory of site ids, which answers made-up ids without a read
+/// each: short, so that a site created right after a stray request starts working quickly.
+pub const UNKNOWN_SITE_TTL: Duration = Duration::from_secs(10);
+
 pub struct SiteCache {
     known: Mutex<Bounded<SiteId, (Instant, Site)>>,
     /// Held while the directory loads, so that requests arriving meanwhile wait for that one Query

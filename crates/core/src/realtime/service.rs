@@ -46,8 +46,7 @@ impl<S: SiteDirectory + RealtimeStore> RealtimeService<S> {
             .get(&self.store, site_id)
             .await?
             .ok_or(RealtimeError::UnknownSite)?;
-        let authorised = site.public || bearer_token.is_some_and(|token| site.token_hash.verifies(token));
-        if !authorised {
+        if !site.readable_with(bearer_token) {
             return Err(RealtimeError::Unauthorized);
         }
         let window = Window::ending_at(now, params.minutes);

@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use chrono::Utc;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
@@ -22,8 +20,7 @@ pub struct RealtimeApp<S> {
 
 impl<S: SiteDirectory + RealtimeStore> RealtimeApp<S> {
     pub fn new(store: S, config: &Config) -> Self {
-        // Unknown sites are remembered briefly, so probing made-up ids costs few reads.
-        let sites = SiteCache::new(config.site_cache_ttl, Duration::from_secs(10));
+        let sites = SiteCache::new(config.site_cache_ttl, pulse_core::site_cache::UNKNOWN_SITE_TTL);
         Self {
             service: RealtimeService::new(store, sites),
             request_budget: config.request_budget,

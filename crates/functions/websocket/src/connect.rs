@@ -1,9 +1,8 @@
-use std::time::Duration;
-
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use chrono::Utc;
 use lambda_runtime::{Error, LambdaEvent};
-use pulse_core::live::{Admission, ConnectionId, ConnectionStore};
+use pulse_core::admission::{ConnectOutcome, DashboardAdmission};
+use pulse_core::live::{ConnectionId, ConnectionStore};
 use pulse_core::origin::{self, ORIGIN_VERIFY_HEADER, OriginSecret};
 use pulse_core::site_cache::SiteCache;
 use pulse_core::time::RequestBudget;
@@ -12,27 +11,26 @@ use pulse_core::{SiteDirectory, SiteId};
 use crate::Config;
 use crate::response;
 
-/// API Gateway closes a WebSocket after 2 hours; the items outlive that a little, then TTL removes any
-/// that `$disconnect` missed.
-pub const CONNECTION_TTL: Duration = Duration::from_secs(2 * 3600 + 600);
+pub use pulse_core::admission::CONNECTION_TTL;
 
 pub struct ConnectApp<S> {
-    pub store: S,
-    sites: SiteCache,
-    max_connections_per_site: usize,
+    pub admission: DashboardAdmission<S>,
     request_budget: RequestBudget,
     origin_verify_secret: Option<OriginSecret>,
 }
 
 impl<S: SiteDirectory + ConnectionStore> ConnectApp<S> {
     pub fn new(store: S, config: &Config) -> Self {
+        let sites = SiteCache::new(config.reader.site_cache_ttl, pulse_core::site_cache::UNKNOWN_SITE_TTL);
         Self {
-            store,
-            sites: SiteCache::new(config.reader.site_cache_ttl, Duration::from_secs(10)),
-            max_connections_per_site: config.max_connections_per_site,
+            admission: DashboardAdmission::new(store, sites, config.max_connections_per_site),
             request_budget: config.reader.request_budget,
             origin_verify_secret: config.reader.origin_verify_secret.clone(),
         }
+    }
+
+    pub fn store(&self) -> &S {
+        self.admission.store()
     }
 }
 
@@ -69,73 +67,32 @@ where
         ));
     };
     let budget = app.request_budget.before(event.context.deadline);
-    let admitting = admit(app, &site_id, query.first("token"), &connection);
-    match tokio::time::timeout(budget, admitting).await {
-        Ok(answer) => Ok(answer),
-        Err(_) => {
-            // A slow store: the dashboard reconnects with backoff, as after any refusal.
-            tracing::warn!(
-                budget_ms = budget.as_millis() as u64,
-                "connection not admitted within its budget"
-            );
-            Ok(response::unavailable())
-        }
-    }
-}
-
-/// The site and token checks, the cap, and the connection's items.
-async fn admit<S: SiteDirectory + ConnectionStore>(
-    app: &ConnectApp<S>,
-    site_id: &SiteId,
-    token: Option<&str>,
-    connection: &ConnectionId,
-) -> ApiGatewayProxyResponse {
-    let refused = || response::error(401, "a valid token for this site is required", Some("token"));
-    // The cache answers made-up ids without a read; a site that exists is read afresh, so a token
-    // rotated a moment ago is refused (and its successor accepted) at once, not after the cache's TTL.
-    let site = match app.sites.get(&app.store, site_id).await {
-        Ok(Some(_)) => app.store.find_site(site_id).await,
-        Ok(None) => Ok(None),
-        Err(err) => Err(err),
+    let admitting = app
+        .admission
+        .admit(&site_id, query.first("token"), &connection, Utc::now());
+    let Ok(outcome) = tokio::time::timeout(budget, admitting).await else {
+        // A slow store: the dashboard reconnects with backoff, as after any refusal.
+        tracing::warn!(
+            budget_ms = budget.as_millis() as u64,
+            "connection not admitted within its budget"
+        );
+        return Ok(response::unavailable());
     };
-    let site = match site {
-        Ok(Some(site)) => site,
-        Ok(None) => return refused(),
-        Err(err) => {
-            tracing::error!(error = %err, source = ?std::error::Error::source(&err), "site lookup failed");
-            return response::unavailable();
+    Ok(match outcome {
+        Ok(ConnectOutcome::Admitted) => response::ok(),
+        Ok(ConnectOutcome::Unauthorized) => {
+            response::error(401, "a valid token for this site is required", Some("token"))
         }
-    };
-    if !site.readable_with(token) {
-        return refused();
-    }
-    // Kept with the connection so that a rotation closes exactly the dashboards of the old token.
-    let admitted_with = token
-        .filter(|token| site.token_hash.verifies(token))
-        .map(|_| site.token_hash.clone());
-    let expires_at = Utc::now() + CONNECTION_TTL;
-    let admission = app
-        .store
-        .add_connection(
-            &site.id,
-            connection,
-            admitted_with.as_ref(),
-            app.max_connections_per_site,
-            expires_at,
-        )
-        .await;
-    match admission {
-        Ok(Admission::Admitted) => response::ok(),
-        Ok(Admission::Full) => response::error(
+        Ok(ConnectOutcome::Full) => response::error(
             429,
             "this site has as many live dashboards open as it may; close one or poll the realtime API",
             None,
         ),
         Err(err) => {
-            tracing::error!(error = %err, source = ?std::error::Error::source(&err), "could not record the connection");
+            tracing::error!(error = %err, source = ?std::error::Error::source(&err), "connection not admitted");
             response::unavailable()
         }
-    }
+    })
 }
 
 #[cfg(test)]
@@ -174,9 +131,9 @@ mod tests {
         }
         let fourth = fixture.replace("\"connectionId\": \"", "\"connectionId\": \"c3");
         assert_eq!(connect(&app, &fourth).await, 429);
-        assert_eq!(app.store.connections.lock().unwrap().len(), 3);
-        let first = app.store.connections.lock().unwrap().keys().next().unwrap().clone();
-        app.store.remove_connection(&first).await.unwrap();
+        assert_eq!(app.store().connections.lock().unwrap().len(), 3);
+        let first = app.store().connections.lock().unwrap().keys().next().unwrap().clone();
+        app.store().remove_connection(&first).await.unwrap();
         assert_eq!(connect(&app, &fourth).await, 200);
     }
 
@@ -199,7 +156,7 @@ mod tests {
             .await,
             200
         );
-        let connections = app.store.connections.lock().unwrap().clone();
+        let connections = app.store().connections.lock().unwrap().clone();
         assert_eq!(connections.len(), 1);
         assert_eq!(connections.values().next().unwrap().as_str(), "demo");
     }
@@ -215,7 +172,7 @@ mod tests {
             .await,
             401
         );
-        assert!(app.store.connections.lock().unwrap().is_empty());
+        assert!(app.store().connections.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

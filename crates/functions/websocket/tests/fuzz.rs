@@ -236,7 +236,7 @@ fn expected(warm: &Warm, request: &ApiGatewayWebsocketProxyRequest) -> Expected 
     }
     let open = warm
         .app
-        .store
+        .store()
         .connections
         .lock()
         .unwrap()
@@ -266,7 +266,7 @@ fn connect(
     match expected {
         Expected::Connected(connection, site) => {
             prop_assert_eq!(response.status_code, 200);
-            let recorded = warm.app.store.connections.lock().unwrap().get(&connection).cloned();
+            let recorded = warm.app.store().connections.lock().unwrap().get(&connection).cloned();
             prop_assert_eq!(recorded, Some(site));
         }
         Expected::Refused(status, field) => {
@@ -277,7 +277,7 @@ fn connect(
             prop_assert_eq!(body["field"].as_str(), field);
         }
     }
-    let open = warm.app.store.connections.lock().unwrap().len();
+    let open = warm.app.store().connections.lock().unwrap().len();
     prop_assert!(open <= 2 * CAP, "{} connections past the cap of two sites", open);
     Ok(())
 }
@@ -308,13 +308,13 @@ fn run_step(warm: &Warm, step: &Step, runtime: &tokio::runtime::Runtime, tally: 
             let request = serde_json::from_value(event).map_err(|e| TestCaseError::fail(format!("event: {e}")))?;
             let response = runtime
                 .block_on(websocket::disconnect::function_handler(
-                    &warm.app.store,
+                    warm.app.store(),
                     LambdaEvent::new(request, Default::default()),
                 ))
                 .map_err(|err| TestCaseError::fail(format!("$disconnect handler error: {err}")))?;
             prop_assert_eq!(response.status_code, 200);
             if let Some(id) = connection.as_deref().and_then(ConnectionId::parse) {
-                prop_assert!(!warm.app.store.connections.lock().unwrap().contains_key(&id));
+                prop_assert!(!warm.app.store().connections.lock().unwrap().contains_key(&id));
             }
             tally.add("$disconnect 200");
             Ok(())
