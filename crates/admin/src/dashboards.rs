@@ -18,7 +18,7 @@ pub async fn close_stale(
     let Some(endpoint) = endpoint else {
         return format!("{BY_THE_STREAM}; pass --websocket-endpoint to close them from here first");
     };
-    let closer = broadcast::sender::ApiGatewaySender::new(sdk_config, endpoint);
+    let closer = pulse_dynamodb::management::ApiGatewaySender::new(sdk_config, endpoint);
     match pulse_core::live::revoke_stale_connections(store, &closer, site_id, site).await {
         Ok(closed) => format!("{closed} open dashboard connection(s) closed"),
         Err(err) => format!("could not close the open dashboards from here ({err}); {BY_THE_STREAM}"),

@@ -4,6 +4,7 @@
 mod connections;
 mod events;
 pub mod keys;
+pub mod management;
 pub mod policy;
 mod purge;
 mod rate;

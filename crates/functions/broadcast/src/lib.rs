@@ -1,10 +1,9 @@
 //! The `broadcast` function: a DynamoDB Streams consumer that sends each batch's new events to every
-//! dashboard connected to their site. The fan-out lives in `pulse_core::live`; [`sender`] adapts API
-//! Gateway's `@connections` API to it.
+//! dashboard connected to their site, and closes those a registry change revoked. The fan-out lives in
+//! `pulse_core::live`; `pulse_dynamodb::management` adapts API Gateway's `@connections` API to it.
 
 pub mod config;
 pub mod handler;
-pub mod sender;
 
 pub use config::Config;
 pub use handler::{BroadcastApp, function_handler};

@@ -1,8 +1,8 @@
-use broadcast::sender::ApiGatewaySender;
 use broadcast::{BroadcastApp, Config, function_handler};
 use lambda_runtime::{Error, run, service_fn};
 use pulse_core::live::BroadcastConfig;
 use pulse_dynamodb::DynamoStore;
+use pulse_dynamodb::management::ApiGatewaySender;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -337,7 +337,7 @@ async fn disconnecting_a_site_closes_its_open_dashboards() {
     assert_eq!(app.connection_items().await, 4);
 
     let sdk_config = pulse_dynamodb::sdk_config().await;
-    let closer = broadcast::sender::ApiGatewaySender::new(&sdk_config, &app.address);
+    let closer = pulse_dynamodb::management::ApiGatewaySender::new(&sdk_config, &app.address);
     let site = pulse_core::SiteId::parse("demo").unwrap();
     let closed = pulse_core::live::disconnect_site(&app.store, &closer, &site)
         .await

@@ -1,3 +1,6 @@
+//! API Gateway's management (`@connections`) API as the live ports need it: post a message to a
+//! dashboard, close one. The broadcast function and `pulse-admin` use it.
+
 use aws_config::SdkConfig;
 use aws_sdk_apigatewaymanagement::Client;
 use aws_sdk_apigatewaymanagement::operation::delete_connection::DeleteConnectionError;
