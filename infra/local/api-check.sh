@@ -46,16 +46,11 @@ export PULSE_TOKEN
 "$bin/pulse-admin" goal add --site demo --name "pricing viewed" --page /pricing >/dev/null
 "$bin/pulse-admin" goal add --site demo --name "signed up" --event signup --value 10 >/dev/null
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 GATEWAY_ADDR="127.0.0.1:$port" HTTP_API_RATE_LIMIT=1000000 HTTP_API_BURST_LIMIT=1000000 SITE_HIT_RATE_LIMIT=0 \
   "$bin/local-gateway" >"$log" 2>&1 &
 pids+=("$!")
-for _ in $(seq 1 100); do
-  port_open "$port" && break
-  kill -0 "${pids[-1]}" 2>/dev/null || { cat "$log" >&2; echo "the local gateway exited during start-up" >&2; exit 1; }
-  sleep 0.1
-done
-port_open "$port" || { echo "the local gateway did not start on 127.0.0.1:$port" >&2; exit 1; }
+wait_for_start "${pids[-1]}" "$port" "the local gateway" "$log"
 
 # Collect drops a bot's hit (schemathesis's own User-Agent is one) with 204 before it looks at the site.
 browser="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"

@@ -93,17 +93,12 @@ if [[ -z ${PULSE_BASE_URL:-} ]]; then
   }
   add_goal --name "pricing viewed" --page "$base_path/demo/pricing.html"
   add_goal --name "signed up" --event signup_click --value 5
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   export GATEWAY_ADDR="127.0.0.1:$port"
   log=$(mktemp)
   BASE_PATH=$base_path "$bin/local-gateway" >"$log" 2>&1 &
   pids+=("$!")
-  for _ in $(seq 1 100); do
-    port_open "$port" && break
-    kill -0 "${pids[-1]}" 2>/dev/null || { cat "$log" >&2; echo "the local gateway exited during start-up" >&2; exit 1; }
-    sleep 0.1
-  done
-  port_open "$port" || { echo "the local gateway did not start on $GATEWAY_ADDR" >&2; exit 1; }
+  wait_for_start "${pids[-1]}" "$port" "the local gateway" "$log"
   export PULSE_BASE_URL="http://$GATEWAY_ADDR$base_path" PULSE_SITE=demo PULSE_TOKEN
 else
   : "${PULSE_TOKEN:?set PULSE_TOKEN to the read token make dev printed}"

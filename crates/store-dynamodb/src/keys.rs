@@ -54,6 +54,15 @@ pub fn registry_sk(site: &SiteId) -> String {
     site_pk(site)
 }
 
+/// The key of a site's registry item (`SITES` / `SITE#{site}`).
+pub fn registry_key(site: &SiteId) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    std::collections::HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(SITES_PK.into())),
+        ("sk".to_owned(), AttributeValue::S(registry_sk(site))),
+    ])
+}
+
 /// The site a registry sort key names; `None` for anything else.
 pub fn registry_site(sk: &str) -> Option<SiteId> {
     SiteId::parse(sk.strip_prefix(SITE_PREFIX)?).ok()

@@ -92,8 +92,7 @@ impl DynamoStore {
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(keys::SITES_PK.into()))
-            .key("sk", AttributeValue::S(keys::registry_sk(site)))
+            .set_key(Some(keys::registry_key(site)))
             .return_values(ReturnValue::AllOld)
             .send()
             .await

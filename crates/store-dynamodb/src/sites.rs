@@ -85,8 +85,7 @@ impl SiteDirectory for DynamoStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(keys::SITES_PK.into()))
-            .key("sk", AttributeValue::S(keys::registry_sk(id)))
+            .set_key(Some(keys::registry_key(id)))
             .consistent_read(true)
             .send()
             .await
@@ -231,8 +230,7 @@ impl DynamoStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(keys::SITES_PK.into()))
-            .key("sk", AttributeValue::S(keys::registry_sk(id)))
+            .set_key(Some(keys::registry_key(id)))
             .projection_expression("pk, #goals, #version")
             .expression_attribute_names("#goals", "goals")
             .expression_attribute_names("#version", GOALS_VERSION)
@@ -269,8 +267,7 @@ impl DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(keys::SITES_PK.into()))
-            .key("sk", AttributeValue::S(keys::registry_sk(id)))
+            .set_key(Some(keys::registry_key(id)))
             .update_expression("SET #goals = :goals, #version = :next")
             .expression_attribute_names("#goals", "goals")
             .expression_attribute_names("#version", GOALS_VERSION)
@@ -302,8 +299,7 @@ impl DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(keys::SITES_PK.into()))
-            .key("sk", AttributeValue::S(keys::registry_sk(id)))
+            .set_key(Some(keys::registry_key(id)))
             .update_expression("SET #name = :value")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#name", name)
@@ -320,8 +316,7 @@ impl DynamoStore {
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(keys::SITES_PK.into()))
-            .key("sk", AttributeValue::S(keys::registry_sk(id)))
+            .set_key(Some(keys::registry_key(id)))
             .condition_expression("attribute_exists(pk)")
             .send()
             .await;

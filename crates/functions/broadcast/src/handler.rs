@@ -126,6 +126,17 @@ mod tests {
         }
     }
 
+    /// The connections the store still holds.
+    fn remaining(store: &MemoryStore) -> Vec<String> {
+        store
+            .connections
+            .lock()
+            .unwrap()
+            .keys()
+            .map(|c| c.to_string())
+            .collect()
+    }
+
     /// A store holding these (connection, site) pairs.
     fn store_with(connections: &[(&str, &str)]) -> MemoryStore {
         let store = MemoryStore::default();
@@ -200,15 +211,7 @@ mod tests {
             response.batch_item_failures.is_empty(),
             "delivery problems never fail the batch"
         );
-        let remaining: Vec<String> = app
-            .store
-            .connections
-            .lock()
-            .unwrap()
-            .keys()
-            .map(|c| c.to_string())
-            .collect();
-        assert_eq!(remaining, ["a2"]);
+        assert_eq!(remaining(&app.store), ["a2"]);
         assert_eq!(
             app.sender.sent.lock().unwrap()["a2"].len(),
             1,
@@ -249,15 +252,7 @@ mod tests {
         let mut closed = app.sender.closed.lock().unwrap().clone();
         closed.sort();
         assert_eq!(closed, ["d1", "old"]);
-        let remaining: Vec<String> = app
-            .store
-            .connections
-            .lock()
-            .unwrap()
-            .keys()
-            .map(|c| c.to_string())
-            .collect();
-        assert_eq!(remaining, ["new", "o1"]);
+        assert_eq!(remaining(&app.store), ["new", "o1"]);
     }
 
     /// Answers the connection named `stuck` only after an hour; the others at once.

@@ -107,6 +107,23 @@ async fn spawn_app_on(endpoint: String, moto: Option<MotoServer>, options: Stack
 }
 
 impl TestApp {
+    /// Another site, on its own domain `{id}.example`, with its read token.
+    pub async fn add_site(&self, id: &str, keep_outbound_query: bool) -> String {
+        let token = ReadToken::generate();
+        self.store
+            .create_site(&Site {
+                id: SiteId::parse(id).unwrap(),
+                domains: vec![format!("{id}.example")],
+                public: false,
+                token_hash: token.hash(),
+                goals: Vec::new(),
+                keep_outbound_query,
+            })
+            .await
+            .expect("site created");
+        token.expose().to_owned()
+    }
+
     pub async fn post_collect(
         &self,
         body: impl Into<reqwest::Body>,

@@ -17,23 +17,6 @@ use crate::live::{Socket, wait_until};
 
 const LINK: &str = "https://other.example/x?token=abc&email=a@b.c#frag";
 
-/// A second site on its own domain, with its read token.
-async fn add_site(app: &TestApp, id: &str, keep_outbound_query: bool) -> String {
-    let token = pulse_core::ReadToken::generate();
-    app.store
-        .create_site(&pulse_core::Site {
-            id: SiteId::parse(id).unwrap(),
-            domains: vec![format!("{id}.example")],
-            public: false,
-            token_hash: token.hash(),
-            goals: Vec::new(),
-            keep_outbound_query,
-        })
-        .await
-        .unwrap();
-    token.expose().to_owned()
-}
-
 /// The next `count` events pushed to `socket`, whatever their site.
 async fn pushed(socket: &mut Socket, count: usize) -> Vec<Value> {
     let mut events = Vec::new();
@@ -64,7 +47,7 @@ fn outbound_hits(site: &str, host: &str) -> [Value; 2] {
 #[tokio::test]
 async fn outbound_urls_keep_scheme_host_and_path_unless_the_site_opts_in() {
     let app = spawn_app().await;
-    let token = add_site(&app, "links", true).await;
+    let token = app.add_site("links", true).await;
     let mut plain = app.dashboard().await;
     let mut opted_in = app.dashboard_for("links", Some(&token)).await;
     for hit in outbound_hits("demo", "example.com")
@@ -163,7 +146,7 @@ async fn folded(app: &TestApp, site: &str) -> (u64, u64) {
 #[tokio::test]
 async fn purging_a_site_removes_every_item_of_it_and_nothing_else() {
     let app = spawn_app().await;
-    let shop_token = add_site(&app, "shop", false).await;
+    let shop_token = app.add_site("shop", false).await;
     let _demo_dashboard = app.dashboard().await;
     let _shop_dashboard = app.dashboard_for("shop", Some(&shop_token)).await;
     traffic(&app, "demo", "example.com").await;

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use pulse_core::{ReadToken, Site, SiteId};
+use pulse_core::{ReadToken, SiteId};
 use reqwest::StatusCode;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
@@ -16,8 +16,13 @@ use crate::live::{Socket, holds_within};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef-cdn";
 
+/// A page view on `host`, one of the site's domains.
+fn page_view_on(site: &str, host: &str) -> String {
+    json!({"s": site, "e": "pageview", "u": format!("https://{host}/pricing")}).to_string()
+}
+
 fn page_view(site: &str) -> String {
-    json!({"s": site, "e": "pageview", "u": "https://example.com/pricing"}).to_string()
+    page_view_on(site, "example.com")
 }
 
 impl TestApp {
@@ -32,22 +37,6 @@ impl TestApp {
             request = request.header(*name, *value);
         }
         request.send().await.unwrap().status()
-    }
-
-    async fn create_site(&self, id: &str) -> ReadToken {
-        let token = ReadToken::generate();
-        self.store
-            .create_site(&Site {
-                id: SiteId::parse(id).unwrap(),
-                domains: vec!["example.com".into()],
-                public: false,
-                token_hash: token.hash(),
-                goals: Vec::new(),
-                keep_outbound_query: false,
-            })
-            .await
-            .unwrap();
-        token
     }
 }
 
@@ -189,10 +178,10 @@ async fn the_dashboard_cap_is_exact_under_concurrent_connects() {
 async fn one_sites_flood_leaves_another_sites_hits_whole() {
     const LIMIT: usize = 10;
     let app = spawn_app_at(moto_endpoint(), vec![("SITE_HIT_RATE_LIMIT", LIMIT.to_string())]).await;
-    app.create_site("quiet").await;
+    app.add_site("quiet", false).await;
     let started = Instant::now();
     let flood = (0..LIMIT * 6).map(|_| app.post_with(page_view("demo"), &[]));
-    let quiet = (0..LIMIT).map(|_| app.post_with(page_view("quiet"), &[]));
+    let quiet = (0..LIMIT).map(|_| app.post_with(page_view_on("quiet", "quiet.example"), &[]));
     let (flood, quiet) = tokio::join!(futures::future::join_all(flood), futures::future::join_all(quiet));
     let seconds = started.elapsed().as_secs() as usize + 1;
     assert!(
