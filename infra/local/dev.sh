@@ -68,6 +68,8 @@ cat <<EOT
   demo goals                 sign-up, cart, started docs (simulated visitors); demo sign-up, demo
                              pricing (the demo pages' button and pricing page): pulse-admin goal list
   demo read token            $token
+  admin, from another shell  export MOTO_PORT=$MOTO_PORT && source infra/local/env.sh
+                             cargo run -q -p pulse-admin -- --stack $LOCAL_STACK_NAME site list
 
   Send a page view:
     curl -i -X POST $api/collect -H 'content-type: text/plain' \\

@@ -16,7 +16,7 @@ pub async fn close_stale(
     const BY_THE_STREAM: &str = "the broadcast function closes the dashboards of the old token as soon as the \
         change reaches it on the table's stream (seconds)";
     let Some(endpoint) = endpoint else {
-        return format!("{BY_THE_STREAM}; pass --websocket-endpoint to close them from here first");
+        return format!("{BY_THE_STREAM}; pass --stack (or --websocket-endpoint) to close them from here first");
     };
     let closer = pulse_dynamodb::management::ApiGatewaySender::new(sdk_config, endpoint);
     match pulse_core::live::revoke_stale_connections(store, &closer, site_id, site).await {

@@ -41,8 +41,13 @@ pub struct Replayed {
     pub still_failing: usize,
 }
 
-/// Reads the batch's records and hands them to the aggregate handler, writing to `table`'s rollups.
-pub async fn replay(sdk_config: &SdkConfig, table: &str, batch: &BatchInfo) -> anyhow::Result<Replayed> {
+/// Reads the batch's records and hands them to the aggregate handler, writing to `rollup_table`.
+pub async fn replay(
+    sdk_config: &SdkConfig,
+    table: &str,
+    rollup_table: &str,
+    batch: &BatchInfo,
+) -> anyhow::Result<Replayed> {
     let streams = aws_sdk_dynamodbstreams::Client::new(sdk_config);
     let region = sdk_config.region().map(ToString::to_string).unwrap_or_default();
     let records = pulse_dynamodb::stream_records::read_shard_range(
@@ -56,6 +61,7 @@ pub async fn replay(sdk_config: &SdkConfig, table: &str, batch: &BatchInfo) -> a
     .await?;
     let config = aggregate::Config::from_lookup(|name| match name {
         "TABLE_NAME" => Some(table.to_owned()),
+        "ROLLUP_TABLE_NAME" => Some(rollup_table.to_owned()),
         _ => std::env::var(name).ok(),
     })?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk_config), &config.table_name)

@@ -5,8 +5,6 @@ use anyhow::{Context as _, anyhow, bail};
 use serde_json::Value;
 use serde_norway::Value as Yaml;
 
-const TEMPLATE: &str = include_str!("../../../template.yaml");
-
 /// One DynamoDB event source mapping.
 #[derive(Debug, Clone)]
 pub struct MappingSpec {
@@ -21,7 +19,7 @@ pub struct MappingSpec {
 
 /// The first DynamoDB event of the function `logical_id` in template.yaml.
 pub fn mapping_from_template(logical_id: &str) -> anyhow::Result<MappingSpec> {
-    let template: Yaml = serde_norway::from_str(TEMPLATE).context("template.yaml is not YAML")?;
+    let template: Yaml = pulse_dynamodb::template::parse().context("template.yaml is not YAML")?;
     let events = template
         .get("Resources")
         .and_then(|r| r.get(logical_id))
@@ -217,7 +215,7 @@ mod tests {
     /// a binary of a function crate.
     #[test]
     fn every_template_function_names_a_binary_of_the_workspace() {
-        let template: Yaml = serde_norway::from_str(TEMPLATE).unwrap();
+        let template: Yaml = pulse_dynamodb::template::parse().unwrap();
         let binaries: Vec<&str> = template["Resources"]
             .as_mapping()
             .unwrap()

@@ -12,6 +12,7 @@ pub mod esm;
 pub mod identity;
 pub mod limits;
 pub mod load;
+pub mod stack;
 pub mod streams;
 pub mod ws;
 

@@ -15,8 +15,6 @@ use std::time::{Duration, Instant};
 
 use serde_norway::Value as Yaml;
 
-const TEMPLATE: &str = include_str!("../../../template.yaml");
-
 /// API Gateway's integration timeout for HTTP APIs.
 pub const HTTP_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// WebSocket API: the largest frame and message a client may send.
@@ -42,7 +40,7 @@ impl Limits {
     /// The template's values, overridden by `HTTP_API_RATE_LIMIT`, `HTTP_API_BURST_LIMIT`,
     /// `WS_IDLE_TIMEOUT_SECONDS` and `WS_MAX_CONNECTION_SECONDS` from `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let template: Yaml = serde_norway::from_str(TEMPLATE)?;
+        let template: Yaml = pulse_dynamodb::template::parse()?;
         let default_of = |parameter: &str| template["Parameters"][parameter]["Default"].as_f64();
         let number = |name: &str, default: Option<f64>| -> anyhow::Result<f64> {
             match lookup(name) {

@@ -15,6 +15,10 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "GATEWAY_ADDR", default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
+    /// The name the local stack is registered under (with the outputs a deployed stack has), for
+    /// `pulse-admin --stack`.
+    #[arg(long, env = "LOCAL_STACK_NAME", default_value = "pulse-local")]
+    stack_name: String,
 }
 
 #[tokio::main]
@@ -48,6 +52,15 @@ async fn main() -> anyhow::Result<()> {
         limits,
         principals.clone(),
     ));
+    let outputs = local_gateway::stack::LocalOutputs {
+        table: &table,
+        rollup_table: &rollup_table,
+        websocket_endpoint: &own_endpoint,
+    };
+    // Only a convenience for the admin CLI: the gateway serves without it.
+    if let Err(err) = local_gateway::stack::register(&sdk_config, &endpoint, &args.stack_name, &outputs).await {
+        tracing::warn!("{err:#}");
+    }
     let region = sdk_config.region().map(|r| r.to_string()).unwrap_or_default();
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

@@ -14,6 +14,7 @@ pub mod schema;
 mod sites;
 pub mod stream;
 pub mod stream_records;
+pub mod template;
 
 use std::time::Duration;
 

@@ -7,8 +7,6 @@
 use serde::Serialize;
 use serde_norway::Value as Yaml;
 
-const TEMPLATE: &str = include_str!("../../../template.yaml");
-
 /// The functions that call AWS APIs, by their template resource names.
 pub const FUNCTIONS_WITH_POLICIES: [&str; 6] = [
     "CollectFunction",
@@ -91,7 +89,7 @@ pub enum PolicyError {
 
 /// The template parsed once per call: registration happens once per local stack.
 fn template() -> Result<Yaml, PolicyError> {
-    serde_norway::from_str(TEMPLATE).map_err(PolicyError::Template)
+    crate::template::parse().map_err(PolicyError::Template)
 }
 
 /// The text inside a CloudFormation tag (`!GetAtt Table.Arn` → `Table.Arn`), or the plain string.

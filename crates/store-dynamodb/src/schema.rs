@@ -11,8 +11,6 @@ use aws_sdk_dynamodb::types::{
 };
 use serde::Deserialize;
 
-const TEMPLATE: &str = include_str!("../../../template.yaml");
-
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TableDefinition {
@@ -99,8 +97,7 @@ impl TableKind {
 
 /// A table resource's properties as written in template.yaml.
 pub fn table_definition(kind: TableKind) -> Result<TableDefinition, SchemaError> {
-    let template: serde_norway::Value =
-        serde_norway::from_str(TEMPLATE).map_err(|e| SchemaError::Template(Box::new(e)))?;
+    let template: serde_norway::Value = crate::template::parse().map_err(|e| SchemaError::Template(Box::new(e)))?;
     let properties = template
         .get("Resources")
         .and_then(|r| r.get(kind.resource()))

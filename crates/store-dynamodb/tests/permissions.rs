@@ -8,8 +8,6 @@ use std::collections::BTreeSet;
 use pulse_dynamodb::keys;
 use serde_norway::Value as Yaml;
 
-const TEMPLATE: &str = include_str!("../../../template.yaml");
-
 /// (function, table resource, action, partitions it may touch)
 type Grant = (String, String, String, Vec<String>);
 
@@ -71,7 +69,7 @@ fn expected_grants() -> BTreeSet<Grant> {
 }
 
 fn template() -> Yaml {
-    serde_norway::from_str(TEMPLATE).expect("template.yaml parses")
+    pulse_dynamodb::template::parse().expect("template.yaml parses")
 }
 
 /// The text inside a CloudFormation tag (`!GetAtt Table.Arn` → `Table.Arn`), or the plain string.

@@ -4,8 +4,6 @@
 
 use serde_norway::Value as Yaml;
 
-const TEMPLATE: &str = include_str!("../../../../template.yaml");
-
 /// What the template gives every function besides the parameter under test.
 fn deployed_environment(name: &str) -> Option<String> {
     let value = match name {
@@ -116,7 +114,7 @@ fn template_allows(parameter: &Yaml, value: &str) -> bool {
 
 #[test]
 fn every_parameter_allows_exactly_what_the_functions_accept() {
-    let template: Yaml = serde_norway::from_str(TEMPLATE).unwrap();
+    let template: Yaml = pulse_dynamodb::template::parse().unwrap();
     let environment = parameters_in_environments(&template);
     let names: Vec<&str> = environment.iter().map(|(_, parameter)| parameter.as_str()).collect();
     for expected in [
@@ -156,7 +154,7 @@ fn every_parameter_allows_exactly_what_the_functions_accept() {
 /// leaves fewer than 100 unreserved, and new accounts start below 200.
 #[test]
 fn defaults_deploy_on_a_new_account() {
-    let template: Yaml = serde_norway::from_str(TEMPLATE).unwrap();
+    let template: Yaml = pulse_dynamodb::template::parse().unwrap();
     assert_eq!(
         template["Parameters"]["CollectReservedConcurrency"]["Default"].as_u64(),
         Some(0)
