@@ -1,20 +1,19 @@
 // Content-Security-Policy in a real browser: the dashboard renders live numbers under its own strict
 // policy without a single violation, and a page on another origin, with a strict policy of its own,
 // still loads and renders the embeddable files (components.js, realtime.js, script.js).
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import {
   BASE,
-  SITE,
-  SKIP,
-  TOKEN,
   dashboardUrl,
   feedRow,
-  launch,
-  newContext,
   realtime,
+  SITE,
+  SKIP,
   storedCount,
+  TOKEN,
+  useBrowser,
   visitDemo,
   waitFor,
   waitForStatus,
@@ -59,17 +58,10 @@ async function siteServer(files, csp) {
 }
 
 describe('content security policy', () => {
-  let browser;
-  before(async () => {
-    if (!SKIP) browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const browser = useBrowser();
 
   test('the dashboard renders live numbers, pushes and its form without a CSP violation', { skip: SKIP, timeout: 90_000 }, async () => {
-    const context = await newContext(browser);
-    try {
+    await browser.withContext(async (context) => {
       const policy = await watchPolicy(context);
       await visitDemo(context);
       await waitFor(async () => (await realtime()).currentVisitors >= 1, { message: 'the visitor in the rollups' });
@@ -109,13 +101,11 @@ describe('content security policy', () => {
       assert.deepEqual(await policy.violations(dash), []);
       assert.deepEqual(policy.consoleErrors, []);
       assert.deepEqual(pageErrors, []);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('a page on another origin, with a strict policy of its own, embeds the components and the tracker', { skip: SKIP, timeout: 90_000 }, async () => {
-    const context = await newContext(browser);
+    const context = await browser.newContext();
     let site;
     try {
       const policy = await watchPolicy(context);

@@ -1,21 +1,20 @@
 // The dashboard in a real browser against the running stack: data, live push, the polling fallback,
 // the set-up form, how it looks, and what it costs to load.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  SKIP,
-  SITE,
-  TOKEN,
   artifactPath,
   dashboardStatus,
   dashboardUrl,
   feedRow,
-  launch,
-  newContext,
   realtime,
   servedBytes,
+  SITE,
+  SKIP,
   sleep,
   storedCount,
+  TOKEN,
+  useBrowser,
   visitDemo,
   waitFor,
   waitForStatus,
@@ -25,17 +24,10 @@ const waitForVisitors = (page, timeout) =>
   page.waitForFunction(() => Number(document.querySelector('[data-testid=visitors]')?.dataset.value) >= 1, null, { timeout });
 
 describe('dashboard', () => {
-  let browser;
-  before(async () => {
-    if (!SKIP) browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const browser = useBrowser();
 
   test('a demo page view is stored and shown within 2 s, and later ones arrive live', { skip: SKIP, timeout: 90_000 }, async () => {
-    const context = await newContext(browser);
-    try {
+    await browser.withContext(async (context) => {
       const demo = await visitDemo(context);
       assert.equal(await storedCount(demo.hit.id), 1);
       // The counters come from the rollups, which trail the raw events by about a second.
@@ -65,14 +57,11 @@ describe('dashboard', () => {
       assert.match(row, /\/demo\/pricing\.html/);
       assert.match(row, /desktop/);
       assert.deepEqual(pageErrors, []);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('with the WebSocket blocked it polls and says so; unblocked, it is live again', { skip: SKIP, timeout: 90_000 }, async () => {
-    const context = await newContext(browser);
-    try {
+    await browser.withContext(async (context) => {
       let blocked = true;
       await context.routeWebSocket(
         () => true,
@@ -95,14 +84,11 @@ describe('dashboard', () => {
       await waitForStatus(dash, 'live', 40_000);
       await sleep(1500);
       assert.equal(await dashboardStatus(dash), 'live', 'and it stays live');
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('without a site in the fragment it asks for one, and a wrong token sends it back there', { skip: SKIP, timeout: 90_000 }, async () => {
-    const context = await newContext(browser);
-    try {
+    await browser.withContext(async (context) => {
       const page = await context.newPage();
       await page.goto(`${dashboardUrl().split('#')[0]}`);
       await page.locator('[data-testid=setup]').waitFor();
@@ -124,14 +110,11 @@ describe('dashboard', () => {
       await waitForVisitors(page, 10_000);
       const hash = await page.evaluate(() => location.hash);
       assert.match(hash, new RegExp(`site=${SITE}`));
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('the window selector changes the window without reconnecting', { skip: SKIP, timeout: 90_000 }, async () => {
-    const context = await newContext(browser);
-    try {
+    await browser.withContext(async (context) => {
       const dash = await context.newPage();
       const sockets = [];
       dash.on('websocket', (ws) => sockets.push(ws.url()));
@@ -145,14 +128,11 @@ describe('dashboard', () => {
       // One bar per minute of the new window (the locator reaches into the shadow root).
       await waitFor(async () => (await dash.locator('[data-testid=timeline] rect').count()) === 30, { message: '30 bars' });
       assert.equal(sockets.length, 1);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('screenshots (wide, 320 px, dark) and load figures', { skip: SKIP, timeout: 90_000 }, async () => {
-    const context = await newContext(browser);
-    try {
+    await browser.withContext(async (context) => {
       await visitDemo(context, 'index.html');
       const dash = await context.newPage();
       const opened = Date.now();
@@ -194,8 +174,6 @@ describe('dashboard', () => {
         total += size;
       }
       console.log(`dashboard: ${total} bytes transferred (sum of the served files, gzip)`);
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

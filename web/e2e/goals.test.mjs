@@ -5,19 +5,18 @@
 // The demo site needs two goals, as infra/local/browser-test.sh and `make dev` define them: one on the
 // page view of {base}/demo/pricing.html and one on the sign-up button's `signup_click` event. Their
 // names are learnt from the goal entries, so they may be called anything.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BASE_PATH,
-  SKIP,
   artifactPath,
+  BASE_PATH,
   dashboardUrl,
   feedRow,
-  launch,
-  newContext,
   realtime,
+  SKIP,
   sleep,
   storedCount,
+  useBrowser,
   visitDemo,
   waitFor,
   waitForStatus,
@@ -37,17 +36,10 @@ function pushedGoalOf(pushed, id) {
 const conversionsByGoal = (view) => new Map((view.goals ?? []).map((g) => [g.goal, g.conversions]));
 
 describe('goals', () => {
-  let browser;
-  before(async () => {
-    if (!SKIP) browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const browser = useBrowser();
 
   test('a page goal and an event goal reach the open dashboard live, and are listed once each', { skip: SKIP, timeout: 90_000 }, async () => {
-    const context = await newContext(browser);
-    try {
+    await browser.withContext(async (context) => {
       const dash = await context.newPage();
       const pageErrors = [];
       dash.on('pageerror', (error) => pageErrors.push(error.message));
@@ -185,14 +177,11 @@ describe('goals', () => {
       await panel.screenshot({ path: dark });
       console.log('goals panel screenshot (dark): ' + dark);
       assert.deepEqual(pageErrors, []);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test('without conversions the goals panel says so, and how goals are defined', { skip: SKIP, timeout: 60_000 }, async () => {
-    const context = await newContext(browser);
-    try {
+    await browser.withContext(async (context) => {
       // The demo site has conversions by now: answer the dashboard as if it had none.
       await context.route(/\/sites\/[^/]+\/realtime\?/, async (route) => {
         const response = await route.fetch();
@@ -209,8 +198,6 @@ describe('goals', () => {
       const hint = panel.locator('[slot=hint]');
       assert.equal(await hint.isVisible(), true);
       assert.match(await hint.textContent(), /pulse-admin goal add/);
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 // The API's URL, base path included (http://127.0.0.1:3000, or …/api/analytics): every route is under it.
@@ -44,6 +45,32 @@ export async function newContext(browser, options = {}) {
     route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>example.org</title><p>outside</p>' }),
   );
   return context;
+}
+
+/**
+ * One Chromium for the enclosing `describe` (launched before its tests, closed after them) and a fresh
+ * context per test: `const browser = useBrowser();`, then in a test
+ * `await browser.withContext(async (context) => { … })`, which closes the context whatever happens.
+ */
+export function useBrowser() {
+  let browser;
+  before(async () => {
+    if (!SKIP) browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  return {
+    newContext: (options) => newContext(browser, options),
+    async withContext(run, options) {
+      const context = await newContext(browser, options);
+      try {
+        return await run(context);
+      } finally {
+        await context.close();
+      }
+    },
+  };
 }
 
 export const demoUrl = (page = 'index.html') => `${BASE}/demo/${page}`;

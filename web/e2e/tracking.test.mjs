@@ -1,23 +1,27 @@
 // The tracker in a real browser against the running stack: what it sends, what gets stored, and what
 // it must not send.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, BASE_PATH, SKIP, captureHits, demoUrl, launch, newContext, realtime, sleep, storedCount, waitFor } from './lib.mjs';
+import {
+  BASE,
+  BASE_PATH,
+  captureHits,
+  demoUrl,
+  realtime,
+  SKIP,
+  sleep,
+  storedCount,
+  useBrowser,
+  waitFor,
+} from './lib.mjs';
 
 const UUID7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe('tracker', () => {
-  let browser;
-  before(async () => {
-    if (!SKIP) browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const browser = useBrowser();
 
   test('an SPA navigation, an outbound click and a custom event each arrive once', { skip: SKIP, timeout: 90_000 }, async () => {
-    const context = await newContext(browser);
-    try {
+    await browser.withContext(async (context) => {
       const page = await context.newPage();
       const hits = captureHits(page);
       await page.goto(demoUrl('docs.html'));
@@ -56,9 +60,7 @@ describe('tracker', () => {
       assert.equal(entry(event.id)[0].name, 'signup_click');
       assert.equal(entry(event.id)[0].value, 1);
       assert.equal(entry(outbound.id)[0].url, 'https://example.org/docs');
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   for (const [label, init] of [
@@ -66,8 +68,7 @@ describe('tracker', () => {
     ['Global Privacy Control', () => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true, configurable: true })],
   ]) {
     test(`with ${label} on, nothing is sent`, { skip: SKIP, timeout: 90_000 }, async () => {
-      const context = await newContext(browser);
-      try {
+      await browser.withContext(async (context) => {
         await context.addInitScript(init);
         const page = await context.newPage();
         const sent = [];
@@ -78,15 +79,12 @@ describe('tracker', () => {
         await Promise.all([page.waitForURL(/example\.org/), page.click('[data-testid=outbound]')]);
         await sleep(1500);
         assert.deepEqual(sent, []);
-      } finally {
-        await context.close();
-      }
+      });
     });
   }
 
   test('a 429 twice (Retry-After: 1) is retried after it, with the same id, and stored once', { skip: SKIP, timeout: 90_000 }, async () => {
-    const context = await newContext(browser);
-    try {
+    await browser.withContext(async (context) => {
       const sentAt = [];
       await context.route(
         (url) => url.pathname === `${BASE_PATH}/collect`,
@@ -113,8 +111,6 @@ describe('tracker', () => {
       const gaps = sentAt.slice(1).map((t, i) => t - sentAt[i]);
       assert.ok(gaps.every((ms) => ms >= 1000), `each retry waits out Retry-After: ${gaps} ms`);
       assert.equal(await storedCount(hits[0].id), 1);
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

@@ -1,9 +1,20 @@
 // ts-analytics' trackers against the running stack: every hit shape they send, sent as they send it,
 // lands in the feed (heatmap hits do not), and their loader snippet, pointed at
 // {base}/sites/demo/tracker.js, runs Pulse unchanged.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, BASE_PATH, SKIP, captureHits, demoUrl, launch, newContext, realtime, sleep, storedCount, waitFor } from './lib.mjs';
+import {
+  BASE,
+  BASE_PATH,
+  captureHits,
+  demoUrl,
+  realtime,
+  SKIP,
+  sleep,
+  storedCount,
+  useBrowser,
+  waitFor,
+} from './lib.mjs';
 
 /** Waits until the feed holds exactly the entries `match` picks (at least one), and returns them. */
 async function feedEntries(match, message) {
@@ -26,19 +37,12 @@ function collectAnswers(page) {
 }
 
 describe('ts-analytics', () => {
-  let browser;
-  before(async () => {
-    if (!SKIP) browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const browser = useBrowser();
 
   test("each hit shape of ts-analytics' trackers lands in the feed; heatmap hits do not", { skip: SKIP, timeout: 90_000 }, async () => {
     const run = `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
     const at = (name) => `/ts/${run}/${name}`;
-    const context = await newContext(browser);
-    try {
+    await browser.withContext(async (context) => {
       const page = await context.newPage();
       const answers = collectAnswers(page);
       await page.goto(demoUrl(`ts-analytics.html?run=${run}`));
@@ -77,14 +81,11 @@ describe('ts-analytics', () => {
       await sleep(1000);
       const view = await realtime();
       assert.deepEqual(view.recentEvents.filter((e) => e.path?.includes(`/ts/${run}/heatmap`) || e.type === 'hm_click'), []);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   test("ts-analytics' loader snippet: the page view, a queued event and a virtual page view arrive", { skip: SKIP, timeout: 90_000 }, async () => {
-    const context = await newContext(browser);
-    try {
+    await browser.withContext(async (context) => {
       const page = await context.newPage();
       const hits = captureHits(page);
       const tracker = page.waitForResponse((r) => new URL(r.url()).pathname.endsWith('/sites/demo/tracker.js'));
@@ -113,8 +114,6 @@ describe('ts-analytics', () => {
       assert.deepEqual([entry(view).type, entry(view).path], ['pageview', `${BASE_PATH}/demo/ts-loader.html`]);
       assert.deepEqual([entry(event).type, entry(event).name, entry(event).value], ['event', 'signup', 10]);
       assert.deepEqual([entry(virtual).type, entry(virtual).path], ['pageview', '/virtual/step-2']);
-    } finally {
-      await context.close();
-    }
+    });
   });
 });

@@ -87,7 +87,7 @@ impl Cli {
                 .rollup_table
                 .clone()
                 .filter(|name| !name.is_empty())
-                .unwrap_or_else(|| pulse_core::config::default_rollup_table(&self.table));
+                .unwrap_or_else(|| pulse_dynamodb::schema::default_rollup_table(&self.table));
             return Ok(Target {
                 table: self.table.clone(),
                 rollup_table,

@@ -7,7 +7,7 @@
 use anyhow::Context as _;
 use aws_config::SdkConfig;
 use lambda_runtime::LambdaEvent;
-use pulse_dynamodb::DynamoStore;
+use pulse_lambda::{Environment, FunctionApp as _};
 use serde::Deserialize;
 
 /// The part of an on-failure destination message that locates the batch (`DDBStreamBatchInfo`).
@@ -59,17 +59,13 @@ pub async fn replay(
         &region,
     )
     .await?;
-    let config = aggregate::Config::from_lookup(|name| match name {
+    // The aggregate as its Lambda builds it, on these tables, calling DynamoDB as this CLI.
+    let settings = |name: &str| match name {
         "TABLE_NAME" => Some(table.to_owned()),
         "ROLLUP_TABLE_NAME" => Some(rollup_table.to_owned()),
         _ => std::env::var(name).ok(),
-    })?;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk_config), &config.table_name)
-        .with_rollup_table(&config.rollup_table_name);
-    let app = aggregate::AggregateApp {
-        store,
-        config: config.aggregate,
     };
+    let app = aggregate::LambdaApp::build(&Environment::with(&settings, sdk_config.clone())).await?;
     let count = records.len();
     let event = serde_json::from_value(serde_json::json!({ "Records": records }))?;
     let response = aggregate::function_handler(&app, LambdaEvent::new(event, lambda_runtime::Context::default()))

@@ -24,12 +24,6 @@ pub const DEFAULT_SITE_HIT_RATE_LIMIT: u32 = 200;
 pub struct CollectConfig {
     /// How long raw events live (`ttl` attribute).
     pub raw_event_ttl: Duration,
-    /// How long a warm function trusts a site lookup.
-    pub site_cache_ttl: Duration,
-    /// How long a warm function trusts its directory of site ids, which answers made-up ids without a
-    /// read each (see [`SiteCache`]). Short, so that a site created right after a stray hit starts
-    /// counting quickly.
-    pub unknown_site_cache_ttl: Duration,
     /// Most hits a second stored for one site, across all instances (`SITE_HIT_RATE_LIMIT`); `None`: no
     /// limit. See [`crate::rate`].
     pub site_hit_rate_limit: Option<u32>,
@@ -39,8 +33,6 @@ impl Default for CollectConfig {
     fn default() -> Self {
         Self {
             raw_event_ttl: Duration::from_secs(86_400),
-            site_cache_ttl: Duration::from_secs(60),
-            unknown_site_cache_ttl: crate::site_cache::UNKNOWN_SITE_TTL,
             site_hit_rate_limit: Some(DEFAULT_SITE_HIT_RATE_LIMIT),
         }
     }
@@ -101,8 +93,7 @@ pub struct Collector<S> {
 }
 
 impl<S: SiteDirectory + SaltStore + EventStore + RateCounter> Collector<S> {
-    pub fn new(store: S, config: CollectConfig) -> Self {
-        let sites = SiteCache::new(config.site_cache_ttl, config.unknown_site_cache_ttl);
+    pub fn new(store: S, sites: SiteCache, config: CollectConfig) -> Self {
         Self {
             store,
             rate: SiteRateLimiter::new(config.site_hit_rate_limit),

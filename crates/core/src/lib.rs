@@ -8,14 +8,11 @@
 pub mod admission;
 pub mod bot;
 pub mod collect;
-pub mod config;
 pub mod enrich;
 pub mod event;
 pub mod goal;
 pub mod hit;
 pub mod live;
-pub mod logging;
-pub mod metrics;
 pub mod number;
 pub mod origin;
 pub mod ports;

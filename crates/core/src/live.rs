@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +9,6 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::event::StoredEvent;
-use crate::ports::StoreError;
 use crate::realtime::view::FeedEvent;
 use crate::site::{SiteId, TokenHash};
 
@@ -57,25 +55,6 @@ pub enum Admission {
     Full,
 }
 
-pub trait ConnectionStore: Send + Sync {
-    /// Records a dashboard connection to `site`, findable both by site and by connection id, unless the
-    /// site already holds `cap` of them: exact under concurrent connects (never count-then-write).
-    fn add_connection(
-        &self,
-        site: &SiteId,
-        connection: &ConnectionId,
-        admitted_with: Option<&TokenHash>,
-        cap: usize,
-        expires_at: chrono::DateTime<chrono::Utc>,
-    ) -> impl Future<Output = Result<Admission, StoreError>> + Send;
-
-    /// Removes a connection's items, if any: idempotent.
-    fn remove_connection(&self, connection: &ConnectionId) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Every connection of a site (one paginated Query).
-    fn site_connections(&self, site: &SiteId) -> impl Future<Output = Result<Vec<LiveConnection>, StoreError>> + Send;
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendError {
     /// The connection no longer exists (410).
@@ -86,17 +65,7 @@ pub enum SendError {
     Failed(String),
 }
 
-/// Delivers one message to one connection (API Gateway's `@connections` API).
-pub trait ConnectionSender: Send + Sync {
-    fn send(&self, connection: &ConnectionId, message: &[u8]) -> impl Future<Output = Result<(), SendError>> + Send;
-}
-
-/// Closes connections from the server side (API Gateway's `DeleteConnection`).
-pub trait ConnectionCloser: Send + Sync {
-    /// `Err(SendError::Gone)` when the connection was closed already.
-    fn close(&self, connection: &ConnectionId) -> impl Future<Output = Result<(), SendError>> + Send;
-}
-
+pub use crate::ports::{ConnectionCloser, ConnectionSender, ConnectionStore};
 pub use crate::revocation::{DisconnectError, disconnect_site, revoke_stale_connections};
 
 /// API Gateway refuses WebSocket frames over 128 KB; a little room is kept for the envelope.

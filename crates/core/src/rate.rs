@@ -9,25 +9,13 @@
 //! a site near its limit may get a little less (at most a block per instance a second).
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
-use crate::ports::StoreError;
 use crate::site::SiteId;
 
-pub trait RateCounter: Send + Sync {
-    /// Adds `tokens` to `site`'s counter for `second` (Unix seconds) if the total stays within `limit`;
-    /// `false` (and nothing added) otherwise.
-    fn claim(
-        &self,
-        site: &SiteId,
-        second: i64,
-        tokens: u32,
-        limit: u32,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-}
+pub use crate::ports::RateCounter;
 
 /// Largest block an instance claims at once: small enough that a site's allowance is spread over
 /// the instances serving it, large enough that the counter costs a small fraction of the hits' writes.
@@ -159,6 +147,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::ports::StoreError;
 
     /// The store's counter: claims checked against the limit under one lock, as the conditional write is.
     #[derive(Default)]

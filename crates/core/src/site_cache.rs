@@ -41,6 +41,12 @@ struct Directory {
 impl SiteCache {
     /// `ttl` for sites that exist; `unknown_ttl`, shorter, for the directory of site ids, which is how
     /// long an id can be answered as unknown after its site was created.
+    /// The functions' cache: `ttl` for sites (`SITE_CACHE_SECONDS`), [`UNKNOWN_SITE_TTL`] for the
+    /// directory.
+    pub fn trusting(ttl: Duration) -> Self {
+        Self::new(ttl, UNKNOWN_SITE_TTL)
+    }
+
     pub fn new(ttl: Duration, unknown_ttl: Duration) -> Self {
         Self {
             known: Mutex::new(Bounded::new(MAX_CACHED)),

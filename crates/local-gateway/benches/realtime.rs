@@ -301,7 +301,7 @@ async fn bench_queries(endpoint: &str) -> Vec<QueryResult> {
             });
         }
         // Frees moto's memory.
-        for name in [table.clone(), pulse_core::config::default_rollup_table(&table)] {
+        for name in [table.clone(), pulse_dynamodb::schema::default_rollup_table(&table)] {
             client
                 .delete_table()
                 .table_name(name)
@@ -769,7 +769,7 @@ impl Stack {
 /// A table of its own per measurement, so nothing left from another run is read.
 async fn fresh_table(client: &Client) -> String {
     let table = format!("bench-{}", EventId::random());
-    schema::create_tables(client, &table, &pulse_core::config::default_rollup_table(&table))
+    schema::create_tables(client, &table, &pulse_dynamodb::schema::default_rollup_table(&table))
         .await
         .expect("creating a table on moto (is moto running at AWS_ENDPOINT_URL_DYNAMODB?)");
     table

@@ -170,6 +170,16 @@ impl Principals {
             .unwrap_or_else(|| panic!("{function} has no registered policy"))
     }
 
+    /// The SDK configuration `function` calls AWS with: its own credentials, the local endpoint (as
+    /// its execution role and the regional endpoints are in AWS).
+    pub fn sdk_config(&self, function: &str) -> SdkConfig {
+        self.principal(function)
+            .sdk_config
+            .to_builder()
+            .endpoint_url(&self.endpoint)
+            .build()
+    }
+
     /// The store as `function` reaches it: its own credentials, both tables.
     pub fn store(&self, function: &str) -> DynamoStore {
         let client = aws_sdk_dynamodb::Client::from_conf(

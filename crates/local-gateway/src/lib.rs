@@ -21,68 +21,52 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use aggregate::AggregateApp;
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get, post};
-use broadcast::BroadcastApp;
-use collect::CollectApp;
 use identity::Principals;
 use lambda_http::RequestExt as _;
 use limits::{Limits, Throttle};
-use pulse_core::live::BroadcastConfig;
 use pulse_dynamodb::DynamoStore;
-use pulse_dynamodb::management::ApiGatewaySender;
-use realtime::RealtimeApp;
+use pulse_lambda::{Environment, FunctionApp, Lookup};
 use serde_json::Value;
 use streams::{StreamFunction, StreamPoller};
 use web::WebApp;
-use websocket::connect::ConnectApp;
 
-/// The functions, each built once as its Lambda would be, with the configuration its Lambda reads.
+/// The functions, each built once as its Lambda builds it ([`pulse_lambda::FunctionApp`]), from the
+/// settings its Lambda reads.
 pub struct Functions {
-    pub collect: CollectApp<DynamoStore>,
-    pub realtime: RealtimeApp<DynamoStore>,
-    pub aggregate: AggregateApp<DynamoStore>,
-    pub ws_connect: ConnectApp<DynamoStore>,
-    pub broadcast: BroadcastApp<DynamoStore, ApiGatewaySender>,
+    pub collect: collect::LambdaApp,
+    pub realtime: realtime::LambdaApp,
+    pub aggregate: aggregate::LambdaApp,
+    pub ws_connect: websocket::connect::LambdaApp,
+    pub ws_disconnect: websocket::disconnect::LambdaApp,
+    pub broadcast: broadcast::LambdaApp,
     /// web/public as embedded in the `web` binary, and `WEBSOCKET_URL` for config.json.
-    pub web: WebApp,
-    /// What `ws-disconnect` holds: the store alone.
-    pub ws_disconnect: DynamoStore,
+    pub web: web::LambdaApp,
 }
 
 impl Functions {
-    /// Configuration comes from `lookup` (the environment, in the binary). Each function reaches DynamoDB
-    /// as its own principal, and the broadcast's management API client, pointed at `WEBSOCKET_ENDPOINT`
-    /// (this gateway), signs as the broadcast too.
-    pub fn new(principals: &Principals, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let collect_config = collect::Config::from_lookup(&lookup)?;
-        let realtime_config = realtime::Config::from_lookup(&lookup)?;
-        let aggregate_config = aggregate::Config::from_lookup(&lookup)?;
-        let websocket_config = websocket::Config::from_lookup(&lookup)?;
-        let broadcast_config = broadcast::Config::from_lookup(&lookup)?;
-        let web_config = web::Config::from_lookup(&lookup)?;
+    /// Settings come from `lookup` (the environment, in the binary). Each function calls AWS as its own
+    /// principal: DynamoDB, and for the broadcast the management API at `WEBSOCKET_ENDPOINT` (this
+    /// gateway).
+    pub async fn build(
+        principals: &Principals,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync,
+    ) -> anyhow::Result<Self> {
+        let lookup: Lookup = &lookup;
+        let as_function = |function: &str| Environment::with(lookup, principals.sdk_config(function));
         Ok(Self {
-            collect: CollectApp::new(principals.store("CollectFunction"), &collect_config),
-            realtime: RealtimeApp::new(principals.store("RealtimeFunction"), &realtime_config),
-            aggregate: AggregateApp {
-                store: principals.store("AggregateFunction"),
-                config: aggregate_config.aggregate,
-            },
-            ws_connect: ConnectApp::new(principals.store("WsConnectFunction"), &websocket_config),
-            broadcast: BroadcastApp {
-                store: principals.store("BroadcastFunction"),
-                sender: ApiGatewaySender::new(
-                    &principals.principal("BroadcastFunction").sdk_config,
-                    &broadcast_config.websocket_endpoint,
-                ),
-                config: BroadcastConfig::default(),
-            },
-            web: WebApp::new(&web_config),
-            ws_disconnect: principals.store("WsDisconnectFunction"),
+            collect: collect::LambdaApp::build(&as_function("CollectFunction")).await?,
+            realtime: realtime::LambdaApp::build(&as_function("RealtimeFunction")).await?,
+            aggregate: aggregate::LambdaApp::build(&as_function("AggregateFunction")).await?,
+            ws_connect: websocket::connect::LambdaApp::build(&as_function("WsConnectFunction")).await?,
+            ws_disconnect: websocket::disconnect::LambdaApp::build(&as_function("WsDisconnectFunction")).await?,
+            broadcast: broadcast::LambdaApp::build(&as_function("BroadcastFunction")).await?,
+            // Calls no AWS API: no principal of its own.
+            web: web::LambdaApp::build(&Environment::settings_only(lookup)).await?,
         })
     }
 }
@@ -410,7 +394,7 @@ impl LocalStack {
                 .find(|(setting, _)| *setting == other)
                 .map(|(_, value)| value.clone()),
         };
-        let mut functions = Functions::new(&principals, lookup)?;
+        let mut functions = Functions::build(&principals, lookup).await?;
         if let Some(assets) = options.web_assets {
             functions.web = WebApp::with_assets(assets, web::SITE_TRACKER.clone(), &web::Config::from_lookup(lookup)?);
         }

@@ -27,16 +27,13 @@ async fn main() -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,local_gateway=info"));
     tracing_subscriber::fmt().with_env_filter(filter).init();
     let args = Args::parse();
-    let table = std::env::var("TABLE_NAME").context("TABLE_NAME is not set")?;
+    let tables = pulse_lambda::Tables::from_settings(&pulse_lambda::Settings::new(pulse_lambda::settings::env))?;
+    let (table, rollup_table) = (&tables.events, &tables.rollups);
     let sdk_config = pulse_dynamodb::sdk_config().await;
     let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").context(
         "AWS_ENDPOINT_URL_DYNAMODB is not set: the local gateway runs against the local DynamoDB (infra/local)",
     )?;
-    let rollup_table = std::env::var("ROLLUP_TABLE_NAME")
-        .ok()
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| pulse_core::config::default_rollup_table(&table));
-    let principals = Principals::register(&endpoint, &sdk_config, &table, &rollup_table).await?;
+    let principals = Principals::register(&endpoint, &sdk_config, table, rollup_table).await?;
     // The broadcast's management API client, and the dashboards' WebSocket, reach this gateway unless
     // told otherwise.
     let own_endpoint = format!("http://{}", args.addr);
@@ -48,13 +45,13 @@ async fn main() -> anyhow::Result<()> {
     };
     let limits = local_gateway::limits::Limits::from_lookup(|name| std::env::var(name).ok())?;
     let gateway = Arc::new(Gateway::new(
-        Functions::new(&principals, lookup)?,
+        Functions::build(&principals, lookup).await?,
         limits,
         principals.clone(),
     ));
     let outputs = local_gateway::stack::LocalOutputs {
-        table: &table,
-        rollup_table: &rollup_table,
+        table,
+        rollup_table,
         websocket_endpoint: &own_endpoint,
     };
     // Only a convenience for the admin CLI: the gateway serves without it.
@@ -68,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!("local gateway on http://{}", args.addr);
     tokio::select! {
         served = serve(listener, gateway.clone()) => served.context("serving")?,
-        polled = run_stream_consumers(&principals, &table, &region, gateway) => polled.context("polling the stream")?,
+        polled = run_stream_consumers(&principals, table, &region, gateway) => polled.context("polling the stream")?,
         _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
     }
     Ok(())

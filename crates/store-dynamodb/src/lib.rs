@@ -43,12 +43,12 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
-    /// The store on `table`, with the rollups in [`pulse_core::config::default_rollup_table`] of it.
+    /// The store on `table`, with the rollups in [`schema::default_rollup_table`] of it.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         let table = table.into();
         Self {
             client,
-            rollup_table: pulse_core::config::default_rollup_table(&table),
+            rollup_table: schema::default_rollup_table(&table),
             table,
         }
     }

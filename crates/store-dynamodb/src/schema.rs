@@ -11,6 +11,12 @@ use aws_sdk_dynamodb::types::{
 };
 use serde::Deserialize;
 
+/// The rollup table's name when none is given: the events table's, suffixed (the local stack's
+/// convention; the template names both tables and gives the functions both names).
+pub fn default_rollup_table(table: &str) -> String {
+    format!("{table}-rollups")
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TableDefinition {

@@ -24,14 +24,13 @@
 //! is split in two. Nothing to configure, and no write is ever refused for its size.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::bucket::{BUCKETS, FingerprintBucket, bucket_of};
 use super::codec;
-use super::{Minute, MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, VisitorKey, VisitorPart};
+use super::{Minute, MinuteRollup, SequenceNumber, SequenceRange, VisitorKey, VisitorPart};
 use crate::event::StoredEvent;
 use crate::ports::StoreError;
 use crate::site::SiteId;
@@ -57,48 +56,7 @@ pub enum SaveOutcome {
     Conflict,
 }
 
-pub trait RollupStore: Send + Sync {
-    /// The minute's counts and all its visitor parts (one Query); `None` when nothing is stored yet.
-    /// Never the fingerprint buckets: the realtime view reads the same items.
-    fn load_minute(&self, key: &RollupKey) -> impl Future<Output = Result<Option<MinuteRollup>, StoreError>> + Send;
-
-    /// Writes part `index` only if the stored one still has version `expected` (`None`: only if there
-    /// is none yet).
-    fn save_part(
-        &self,
-        key: &RollupKey,
-        index: usize,
-        part: &VisitorPart,
-        expected: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<SaveOutcome, StoreError>> + Send;
-
-    /// The minute's fingerprint bucket `index` (a consistent read); `None` when it was never written.
-    fn load_bucket(
-        &self,
-        key: &RollupKey,
-        index: u8,
-    ) -> impl Future<Output = Result<Option<FingerprintBucket>, StoreError>> + Send;
-
-    /// Writes bucket `index`, conditional like [`save_part`](Self::save_part) on its totals' version.
-    fn save_bucket(
-        &self,
-        key: &RollupKey,
-        index: u8,
-        bucket: &FingerprintBucket,
-        expected: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<SaveOutcome, StoreError>> + Send;
-
-    /// Writes the counts, conditional like [`save_part`](Self::save_part).
-    fn save_counts(
-        &self,
-        key: &RollupKey,
-        counts: &MinuteCounts,
-        expected: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<SaveOutcome, StoreError>> + Send;
-}
+pub use crate::ports::RollupStore;
 
 #[derive(Debug, Clone)]
 pub struct AggregateConfig {

@@ -2,7 +2,11 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::Utc;
 use lambda_runtime::{Error, LambdaEvent};
-use pulse_core::metrics::Metrics;
+use pulse_dynamodb::DynamoStore;
+use pulse_lambda::metrics::Metrics;
+use pulse_lambda::{ConfigError, Environment};
+
+use crate::Config;
 use pulse_core::realtime::aggregate::{AggregateConfig, RollupStore, fold_batch};
 use pulse_dynamodb::stream::{batch_range, raw_events};
 
@@ -10,6 +14,22 @@ use pulse_dynamodb::stream::{batch_range, raw_events};
 pub struct AggregateApp<S> {
     pub store: S,
     pub config: AggregateConfig,
+}
+
+impl<S> AggregateApp<S> {
+    pub fn new(store: S, config: &Config) -> Self {
+        Self {
+            store,
+            config: config.aggregate.clone(),
+        }
+    }
+}
+
+impl pulse_lambda::FunctionApp for AggregateApp<DynamoStore> {
+    async fn build(environment: &Environment<'_>) -> Result<Self, ConfigError> {
+        let config = Config::from_lookup(environment.lookup())?;
+        Ok(Self::new(environment.store(&config.tables).await, &config))
+    }
 }
 
 /// Folds one stream batch into rollups. Records whose rollup could not be written are reported in

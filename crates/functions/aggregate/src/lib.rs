@@ -7,3 +7,6 @@ pub mod handler;
 
 pub use config::Config;
 pub use handler::{AggregateApp, function_handler};
+
+/// The app as Lambda runs it.
+pub type LambdaApp = AggregateApp<pulse_dynamodb::DynamoStore>;

@@ -1,17 +1,8 @@
-use aggregate::{AggregateApp, Config, function_handler};
-use lambda_runtime::{Error, run, service_fn};
-use pulse_dynamodb::DynamoStore;
-
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    pulse_core::logging::init();
-    let config = Config::from_env()?;
-    let sdk_config = pulse_dynamodb::lambda_sdk_config().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), &config.table_name)
-        .with_rollup_table(&config.rollup_table_name);
-    let app = AggregateApp {
-        store,
-        config: config.aggregate,
-    };
-    run(service_fn(|event| function_handler(&app, event))).await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let app = pulse_lambda::start::<aggregate::LambdaApp>().await?;
+    lambda_runtime::run(lambda_runtime::service_fn(|event| {
+        aggregate::function_handler(&app, event)
+    }))
+    .await
 }

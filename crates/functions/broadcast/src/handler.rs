@@ -6,7 +6,12 @@ use pulse_core::StoredEvent;
 use pulse_core::live::{
     BroadcastConfig, ConnectionCloser, ConnectionSender, ConnectionStore, broadcast, revoke_stale_connections,
 };
-use pulse_core::metrics::Metrics;
+use pulse_dynamodb::DynamoStore;
+use pulse_dynamodb::management::ApiGatewaySender;
+use pulse_lambda::metrics::Metrics;
+use pulse_lambda::{ConfigError, Environment};
+
+use crate::Config;
 use pulse_dynamodb::stream::{raw_events, registry_changes};
 
 /// Everything the handler needs, built once per cold start.
@@ -14,6 +19,17 @@ pub struct BroadcastApp<S, C> {
     pub store: S,
     pub sender: C,
     pub config: BroadcastConfig,
+}
+
+impl pulse_lambda::FunctionApp for BroadcastApp<DynamoStore, ApiGatewaySender> {
+    async fn build(environment: &Environment<'_>) -> Result<Self, ConfigError> {
+        let config = Config::from_lookup(environment.lookup())?;
+        Ok(Self {
+            store: environment.store(&config.tables).await,
+            sender: ApiGatewaySender::new(environment.sdk_config().await, &config.websocket_endpoint),
+            config: BroadcastConfig::default(),
+        })
+    }
 }
 
 /// Sends the batch's events, one message per connection of each site. Always succeeds: a failed

@@ -7,3 +7,6 @@ pub mod handler;
 
 pub use config::Config;
 pub use handler::{BroadcastApp, function_handler};
+
+/// The app as Lambda runs it.
+pub type LambdaApp = BroadcastApp<pulse_dynamodb::DynamoStore, pulse_dynamodb::management::ApiGatewaySender>;

@@ -1,15 +1,18 @@
+use std::time::Duration;
+
 use pulse_core::CollectConfig;
-use pulse_core::config::{ConfigError, Settings};
 use pulse_core::origin::OriginSecret;
 use pulse_core::time::RequestBudget;
+use pulse_lambda::{ConfigError, Settings, Tables};
 
 /// Configuration read once at cold start.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub table_name: String,
-    /// Where the daily salts live (`ROLLUP_TABLE_NAME`): no backups, no stream.
-    pub rollup_table_name: String,
+    /// The daily salts live in the rollup table: no backups, no stream.
+    pub tables: Tables,
     pub collect: CollectConfig,
+    /// How long a warm function trusts a site lookup (`SITE_CACHE_SECONDS`).
+    pub site_cache_ttl: Duration,
     /// Secret that CloudFront adds as `X-Origin-Verify`. Only a request carrying it may have its client
     /// IP and country taken from CloudFront's viewer headers.
     pub origin_verify_secret: Option<OriginSecret>,
@@ -19,21 +22,13 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(pulse_core::config::env)
-    }
-
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let settings = Settings::new(lookup);
         let defaults = CollectConfig::default();
-        let table_name = settings.required("TABLE_NAME")?;
         Ok(Self {
-            rollup_table_name: pulse_core::config::rollup_table_name(&settings, &table_name),
-            table_name,
+            tables: Tables::from_settings(&settings)?,
             collect: CollectConfig {
                 raw_event_ttl: settings.seconds("RAW_EVENT_TTL_SECONDS", 3_600..=31_536_000, defaults.raw_event_ttl)?,
-                site_cache_ttl: settings.seconds("SITE_CACHE_SECONDS", 0..=3_600, defaults.site_cache_ttl)?,
-                unknown_site_cache_ttl: defaults.unknown_site_cache_ttl,
                 site_hit_rate_limit: Some(settings.number(
                     "SITE_HIT_RATE_LIMIT",
                     0..=100_000,
@@ -41,7 +36,8 @@ impl Config {
                 )? as u32)
                 .filter(|limit| *limit > 0),
             },
-            origin_verify_secret: pulse_core::config::origin_secret(&settings)?,
+            site_cache_ttl: settings.seconds("SITE_CACHE_SECONDS", 0..=3_600, Duration::from_secs(60))?,
+            origin_verify_secret: pulse_lambda::settings::origin_secret(&settings)?,
             request_budget: settings.request_budget()?,
         })
     }

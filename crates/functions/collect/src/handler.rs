@@ -4,11 +4,14 @@ use chrono::Utc;
 use lambda_http::http::{HeaderMap, Method, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Error, Request, RequestExt, Response};
-use pulse_core::metrics::Metrics;
 use pulse_core::origin::{DeclaredOrigin, OriginSecret};
 use pulse_core::rate::RateCounter;
+use pulse_core::site_cache::SiteCache;
 use pulse_core::time::RequestBudget;
 use pulse_core::{CollectError, CollectRequest, Collected, Collector, EventStore, SaltStore, SiteDirectory};
+use pulse_dynamodb::DynamoStore;
+use pulse_lambda::metrics::Metrics;
+use pulse_lambda::{ConfigError, Environment};
 
 use pulse_http as response;
 
@@ -24,10 +27,21 @@ pub struct CollectApp<S> {
 impl<S: SiteDirectory + SaltStore + EventStore + RateCounter> CollectApp<S> {
     pub fn new(store: S, config: &Config) -> Self {
         Self {
-            collector: Collector::new(store, config.collect.clone()),
+            collector: Collector::new(
+                store,
+                SiteCache::trusting(config.site_cache_ttl),
+                config.collect.clone(),
+            ),
             origin_verify_secret: config.origin_verify_secret.clone(),
             request_budget: config.request_budget,
         }
+    }
+}
+
+impl pulse_lambda::FunctionApp for CollectApp<DynamoStore> {
+    async fn build(environment: &Environment<'_>) -> Result<Self, ConfigError> {
+        let config = Config::from_lookup(environment.lookup())?;
+        Ok(Self::new(environment.store(&config.tables).await, &config))
     }
 }
 

@@ -8,3 +8,6 @@ pub mod handler;
 
 pub use config::Config;
 pub use handler::{CollectApp, function_handler};
+
+/// The app as Lambda runs it.
+pub type LambdaApp = CollectApp<pulse_dynamodb::DynamoStore>;

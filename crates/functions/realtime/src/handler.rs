@@ -7,7 +7,9 @@ use pulse_core::realtime::view::RealtimeParams;
 use pulse_core::site_cache::SiteCache;
 use pulse_core::time::RequestBudget;
 use pulse_core::{RealtimeStore, SiteDirectory, SiteId};
+use pulse_dynamodb::DynamoStore;
 use pulse_http as response;
+use pulse_lambda::{ConfigError, Environment};
 
 use crate::Config;
 
@@ -20,12 +22,18 @@ pub struct RealtimeApp<S> {
 
 impl<S: SiteDirectory + RealtimeStore> RealtimeApp<S> {
     pub fn new(store: S, config: &Config) -> Self {
-        let sites = SiteCache::new(config.site_cache_ttl, pulse_core::site_cache::UNKNOWN_SITE_TTL);
         Self {
-            service: RealtimeService::new(store, sites),
+            service: RealtimeService::new(store, SiteCache::trusting(config.site_cache_ttl)),
             request_budget: config.request_budget,
             origin_verify_secret: config.origin_verify_secret.clone(),
         }
+    }
+}
+
+impl pulse_lambda::FunctionApp for RealtimeApp<DynamoStore> {
+    async fn build(environment: &Environment<'_>) -> Result<Self, ConfigError> {
+        let config = Config::from_lookup(environment.lookup())?;
+        Ok(Self::new(environment.store(&config.tables).await, &config))
     }
 }
 

@@ -4,5 +4,8 @@
 pub mod handler;
 
 pub use handler::{RealtimeApp, function_handler};
+
+/// The app as Lambda runs it.
+pub type LambdaApp = RealtimeApp<pulse_dynamodb::DynamoStore>;
 /// Configuration read once at cold start: the table, and how long a site lookup is trusted.
-pub use pulse_core::config::ReaderConfig as Config;
+pub use pulse_lambda::settings::ReaderConfig as Config;

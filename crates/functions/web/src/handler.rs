@@ -36,6 +36,12 @@ struct DashboardConfig<'a> {
     websocket_url: &'a str,
 }
 
+impl pulse_lambda::FunctionApp for WebApp {
+    async fn build(environment: &pulse_lambda::Environment<'_>) -> Result<Self, pulse_lambda::ConfigError> {
+        Ok(Self::new(&Config::from_lookup(environment.lookup())?))
+    }
+}
+
 impl WebApp {
     /// Serves web/public as embedded at build time.
     pub fn new(config: &Config) -> Self {

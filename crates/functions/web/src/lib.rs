@@ -12,7 +12,10 @@ pub mod handler;
 
 pub use assets::{Asset, EMBEDDED, SITE_TRACKER};
 pub use handler::{WebApp, function_handler};
-use pulse_core::config::{ConfigError, Settings};
+
+/// The app as Lambda runs it.
+pub type LambdaApp = WebApp;
+use pulse_lambda::{ConfigError, Settings};
 
 /// Configuration read once at cold start.
 #[derive(Debug, Clone)]
@@ -28,16 +31,12 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(pulse_core::config::env)
-    }
-
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let settings = Settings::new(lookup);
         Ok(Self {
             websocket_url: settings.required("WEBSOCKET_URL")?,
             base_path: settings.base_path("BASE_PATH")?,
-            origin_verify_secret: pulse_core::config::origin_secret(&settings)?,
+            origin_verify_secret: pulse_lambda::settings::origin_secret(&settings)?,
         })
     }
 }

@@ -7,6 +7,8 @@ use pulse_core::origin::{self, ORIGIN_VERIFY_HEADER, OriginSecret};
 use pulse_core::site_cache::SiteCache;
 use pulse_core::time::RequestBudget;
 use pulse_core::{SiteDirectory, SiteId};
+use pulse_dynamodb::DynamoStore;
+use pulse_lambda::{ConfigError, Environment};
 
 use crate::Config;
 use crate::response;
@@ -21,7 +23,7 @@ pub struct ConnectApp<S> {
 
 impl<S: SiteDirectory + ConnectionStore> ConnectApp<S> {
     pub fn new(store: S, config: &Config) -> Self {
-        let sites = SiteCache::new(config.reader.site_cache_ttl, pulse_core::site_cache::UNKNOWN_SITE_TTL);
+        let sites = SiteCache::trusting(config.reader.site_cache_ttl);
         Self {
             admission: DashboardAdmission::new(store, sites, config.max_connections_per_site),
             request_budget: config.reader.request_budget,
@@ -31,6 +33,16 @@ impl<S: SiteDirectory + ConnectionStore> ConnectApp<S> {
 
     pub fn store(&self) -> &S {
         self.admission.store()
+    }
+}
+
+/// The app as Lambda runs it.
+pub type LambdaApp = ConnectApp<DynamoStore>;
+
+impl pulse_lambda::FunctionApp for ConnectApp<DynamoStore> {
+    async fn build(environment: &Environment<'_>) -> Result<Self, ConfigError> {
+        let config = Config::from_lookup(environment.lookup())?;
+        Ok(Self::new(environment.store(&config.reader.tables).await, &config))
     }
 }
 

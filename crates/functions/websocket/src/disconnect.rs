@@ -2,12 +2,32 @@ use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxy
 use lambda_runtime::{Error, LambdaEvent};
 use pulse_core::live::{ConnectionId, ConnectionStore};
 
-use crate::response;
+use pulse_dynamodb::DynamoStore;
+use pulse_lambda::{ConfigError, Environment};
+
+use crate::{Config, response};
+
+/// Everything the handler needs, built once per cold start.
+pub struct DisconnectApp<S> {
+    pub store: S,
+}
+
+/// The app as Lambda runs it.
+pub type LambdaApp = DisconnectApp<DynamoStore>;
+
+impl pulse_lambda::FunctionApp for DisconnectApp<DynamoStore> {
+    async fn build(environment: &Environment<'_>) -> Result<Self, ConfigError> {
+        let config = Config::from_lookup(environment.lookup())?;
+        Ok(Self {
+            store: environment.store(&config.reader.tables).await,
+        })
+    }
+}
 
 /// `$disconnect`: deletes the connection's items. Idempotent: a connection already gone (or never
 /// recorded) is fine.
 pub async fn function_handler<S: ConnectionStore>(
-    store: &S,
+    app: &DisconnectApp<S>,
     event: LambdaEvent<ApiGatewayWebsocketProxyRequest>,
 ) -> Result<ApiGatewayProxyResponse, Error> {
     let Some(connection) = event
@@ -19,7 +39,7 @@ pub async fn function_handler<S: ConnectionStore>(
     else {
         return Ok(response::ok());
     };
-    if let Err(err) = store.remove_connection(&connection).await {
+    if let Err(err) = app.store.remove_connection(&connection).await {
         // TTL removes the items later; a broadcast to the closed connection also removes them (410).
         tracing::warn!(error = %err, source = ?std::error::Error::source(&err), "could not remove the connection");
     }
@@ -47,14 +67,15 @@ mod tests {
             )
             .await
             .unwrap();
+        let app = DisconnectApp { store };
         for _ in 0..2 {
             let request: ApiGatewayWebsocketProxyRequest =
                 serde_json::from_str(include_str!("../../../../events/websocket/disconnect.json")).unwrap();
-            let response = function_handler(&store, LambdaEvent::new(request, Default::default()))
+            let response = function_handler(&app, LambdaEvent::new(request, Default::default()))
                 .await
                 .unwrap();
             assert_eq!(response.status_code, 200);
-            assert!(store.connections.lock().unwrap().is_empty());
+            assert!(app.store.connections.lock().unwrap().is_empty());
         }
     }
 }

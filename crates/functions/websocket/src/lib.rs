@@ -6,7 +6,7 @@ pub mod default_route;
 pub mod disconnect;
 mod response;
 
-use pulse_core::config::{ConfigError, ReaderConfig, Settings};
+use pulse_lambda::settings::{ConfigError, ReaderConfig, Settings};
 
 /// Configuration read once at cold start: the table, how long a site lookup is trusted, and how many
 /// dashboards one site may hold open.
@@ -19,10 +19,6 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(pulse_core::config::env)
-    }
-
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let reader = ReaderConfig::from_lookup(&lookup)?;
         let max = Settings::new(lookup).number("MAX_CONNECTIONS_PER_SITE", 1..=100_000, 200)?;

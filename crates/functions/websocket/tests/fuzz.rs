@@ -308,7 +308,9 @@ fn run_step(warm: &Warm, step: &Step, runtime: &tokio::runtime::Runtime, tally: 
             let request = serde_json::from_value(event).map_err(|e| TestCaseError::fail(format!("event: {e}")))?;
             let response = runtime
                 .block_on(websocket::disconnect::function_handler(
-                    warm.app.store(),
+                    &websocket::disconnect::DisconnectApp {
+                        store: warm.app.store(),
+                    },
                     LambdaEvent::new(request, Default::default()),
                 ))
                 .map_err(|err| TestCaseError::fail(format!("$disconnect handler error: {err}")))?;

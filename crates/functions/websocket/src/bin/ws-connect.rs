@@ -1,14 +1,8 @@
-use lambda_runtime::{Error, run, service_fn};
-use pulse_dynamodb::DynamoStore;
-use websocket::Config;
-use websocket::connect::{ConnectApp, function_handler};
-
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    pulse_core::logging::init();
-    let config = Config::from_env()?;
-    let sdk_config = pulse_dynamodb::lambda_sdk_config().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk_config), &config.reader.table_name);
-    let app = ConnectApp::new(store, &config);
-    run(service_fn(|event| function_handler(&app, event))).await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let app = pulse_lambda::start::<websocket::connect::LambdaApp>().await?;
+    lambda_runtime::run(lambda_runtime::service_fn(|event| {
+        websocket::connect::function_handler(&app, event)
+    }))
+    .await
 }

@@ -1,8 +1,5 @@
-use lambda_runtime::{Error, run, service_fn};
-use websocket::default_route::function_handler;
-
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    pulse_core::logging::init();
-    run(service_fn(function_handler)).await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    pulse_lambda::start::<()>().await?;
+    lambda_runtime::run(lambda_runtime::service_fn(websocket::default_route::function_handler)).await
 }

@@ -1,10 +1,12 @@
-//! Reading configuration from a lookup: the environment in the functions, a closure in tests. Empty
-//! values count as unset.
+//! Reading the functions' settings from a lookup: the environment in Lambda, a closure in the local
+//! gateway and in tests. Empty values count as unset.
 
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use crate::time::RequestBudget;
+use pulse_core::origin::OriginSecret;
+use pulse_core::time::RequestBudget;
+use pulse_dynamodb::DynamoStore;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -119,17 +121,29 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
     }
 }
 
-/// The rollup table's name when `ROLLUP_TABLE_NAME` is not set: the events table's, suffixed (the local
-/// stack's convention; the template names both tables explicitly).
-pub fn default_rollup_table(table: &str) -> String {
-    format!("{table}-rollups")
+/// The two tables a function reaches: `TABLE_NAME`, and `ROLLUP_TABLE_NAME` (else
+/// [`pulse_dynamodb::schema::default_rollup_table`] of it, the local stack's convention; the template sets
+/// both).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    pub events: String,
+    /// The short-lived table: rollups, salts, rate counters (no stream, no backups).
+    pub rollups: String,
 }
 
-/// `ROLLUP_TABLE_NAME`, else [`default_rollup_table`] of `table`.
-pub fn rollup_table_name<F: Fn(&str) -> Option<String>>(settings: &Settings<F>, table: &str) -> String {
-    settings
-        .optional("ROLLUP_TABLE_NAME")
-        .unwrap_or_else(|| default_rollup_table(table))
+impl Tables {
+    pub fn from_settings<F: Fn(&str) -> Option<String>>(settings: &Settings<F>) -> Result<Self, ConfigError> {
+        let events = settings.required("TABLE_NAME")?;
+        let rollups = settings
+            .optional("ROLLUP_TABLE_NAME")
+            .unwrap_or_else(|| pulse_dynamodb::schema::default_rollup_table(&events));
+        Ok(Self { events, rollups })
+    }
+
+    /// The store on these tables, calling DynamoDB with `client`.
+    pub fn store(&self, client: aws_sdk_dynamodb::Client) -> DynamoStore {
+        DynamoStore::new(client, &self.events).with_rollup_table(&self.rollups)
+    }
 }
 
 /// Configuration of the functions that read a site's numbers for a reader (the realtime API, the
@@ -137,37 +151,29 @@ pub fn rollup_table_name<F: Fn(&str) -> Option<String>>(settings: &Settings<F>, 
 /// `public` flag.
 #[derive(Debug, Clone)]
 pub struct ReaderConfig {
-    pub table_name: String,
-    /// The realtime rollups' table (`ROLLUP_TABLE_NAME`).
-    pub rollup_table_name: String,
+    pub tables: Tables,
     pub site_cache_ttl: Duration,
     pub request_budget: RequestBudget,
-    /// `ORIGIN_VERIFY_SECRET`: when set, requests without it are refused (see [`crate::origin`]).
-    pub origin_verify_secret: Option<crate::origin::OriginSecret>,
+    /// `ORIGIN_VERIFY_SECRET`: when set, requests without it are refused (see [`pulse_core::origin`]).
+    pub origin_verify_secret: Option<OriginSecret>,
 }
 
 /// `ORIGIN_VERIFY_SECRET`, and `ORIGIN_VERIFY_SECRET_PREVIOUS` accepted beside it during a rotation
 /// (alone it means nothing: no secret, no check).
 pub fn origin_secret<F: Fn(&str) -> Option<String>>(
     settings: &Settings<F>,
-) -> Result<Option<crate::origin::OriginSecret>, ConfigError> {
+) -> Result<Option<OriginSecret>, ConfigError> {
     let previous = settings.secret("ORIGIN_VERIFY_SECRET_PREVIOUS")?;
     Ok(settings
         .secret("ORIGIN_VERIFY_SECRET")?
-        .map(|current| crate::origin::OriginSecret::new(current, previous)))
+        .map(|current| OriginSecret::new(current, previous)))
 }
 
 impl ReaderConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(env)
-    }
-
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let settings = Settings::new(lookup);
-        let table_name = settings.required("TABLE_NAME")?;
         Ok(Self {
-            rollup_table_name: rollup_table_name(&settings, &table_name),
-            table_name,
+            tables: Tables::from_settings(&settings)?,
             site_cache_ttl: settings.seconds("SITE_CACHE_SECONDS", 0..=3_600, Duration::from_secs(60))?,
             request_budget: settings.request_budget()?,
             origin_verify_secret: origin_secret(&settings)?,

@@ -56,7 +56,7 @@ impl Metrics {
             "Function": self.function,
             "level": level,
             "timestamp": chrono::DateTime::from_timestamp_millis(timestamp_millis)
-                .map(crate::time::iso_millis)
+                .map(pulse_core::time::iso_millis)
                 .unwrap_or_default(),
         });
         for (name, count) in &self.counts {

@@ -8,8 +8,9 @@ use tracing_subscriber::EnvFilter;
 
 /// The crates whose log lines this product writes and reviews (the functions' library and binary
 /// targets, and the libraries they share).
-const OWN_CRATES: [&str; 12] = [
+const OWN_CRATES: [&str; 13] = [
     "pulse_core",
+    "pulse_lambda",
     "pulse_dynamodb",
     "pulse_http",
     "collect",
