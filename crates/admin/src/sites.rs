@@ -84,14 +84,9 @@ pub async fn run(admin: &Admin<'_>, command: SiteCommand) -> anyhow::Result<()> 
             let id = SiteId::parse(&id)?;
             let domains = domains.iter().map(|d| parse_domain(d)).collect::<Result<Vec<_>, _>>()?;
             let token = ReadToken::generate();
-            let site = Site {
-                id,
-                domains,
-                public,
-                token_hash: token.hash(),
-                goals: Vec::new(),
-                keep_outbound_query,
-            };
+            let site = Site::new(id, domains, token.hash())
+                .public(public)
+                .keeping_outbound_query(keep_outbound_query);
             store.create_site(&site).await?;
             eprintln!(
                 "site {} created for {}; its read token follows (shown once):",

@@ -69,14 +69,12 @@ mod tests {
     use super::*;
 
     fn site(public: bool, token: &str) -> Site {
-        Site {
-            id: SiteId::parse("demo").unwrap(),
-            domains: vec!["example.com".into()],
-            public,
-            token_hash: TokenHash::of(token),
-            goals: Vec::new(),
-            keep_outbound_query: false,
-        }
+        Site::new(
+            SiteId::parse("demo").unwrap(),
+            vec!["example.com".into()],
+            TokenHash::of(token),
+        )
+        .public(public)
     }
 
     #[test]

@@ -68,13 +68,42 @@ pub struct Site {
 }
 
 impl Site {
-    /// Whether a page on `host` may send hits for this site: the host itself or any subdomain of an allowed
-    /// domain (`blog.example.com` matches `example.com`; `badexample.com` does not).
+    /// A private site without goals whose outbound click URLs keep only scheme, host and path: what
+    /// `site create` makes without flags. The other settings by [`Self::public`], [`Self::with_goals`]
+    /// and [`Self::keeping_outbound_query`].
+    pub fn new(id: SiteId, domains: Vec<String>, token_hash: TokenHash) -> Self {
+        Self {
+            id,
+            domains,
+            public: false,
+            token_hash,
+            goals: Vec::new(),
+            keep_outbound_query: false,
+        }
+    }
+
+    pub fn public(mut self, public: bool) -> Self {
+        self.public = public;
+        self
+    }
+
+    pub fn with_goals(mut self, goals: Vec<crate::goal::Goal>) -> Self {
+        self.goals = goals;
+        self
+    }
+
+    pub fn keeping_outbound_query(mut self, keep: bool) -> Self {
+        self.keep_outbound_query = keep;
+        self
+    }
+
     /// Whether a reader presenting `token` (if any) may see this site's numbers.
     pub fn readable_with(&self, token: Option<&str>) -> bool {
         self.public || token.is_some_and(|token| self.token_hash.verifies(token))
     }
 
+    /// Whether a page on `host` may send hits for this site: the host itself or any subdomain of an allowed
+    /// domain (`blog.example.com` matches `example.com`; `badexample.com` does not).
     pub fn allows_host(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.');
         self.domains.iter().any(|domain| host_matches(host, domain))
@@ -177,14 +206,11 @@ mod tests {
     }
 
     fn site(domains: &[&str]) -> Site {
-        Site {
-            id: SiteId::parse("s").unwrap(),
-            domains: domains.iter().map(|d| d.to_string()).collect(),
-            public: false,
-            token_hash: TokenHash::of("t"),
-            goals: Vec::new(),
-            keep_outbound_query: false,
-        }
+        Site::new(
+            SiteId::parse("s").unwrap(),
+            domains.iter().map(|d| d.to_string()).collect(),
+            TokenHash::of("t"),
+        )
     }
 
     #[test]

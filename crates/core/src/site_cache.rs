@@ -168,14 +168,12 @@ mod tests {
         }
 
         fn create(&self, id: &str) {
-            let site = Site {
-                id: SiteId::parse(id).unwrap(),
-                domains: vec!["example.com".into()],
-                public: true,
-                token_hash: TokenHash::of("t"),
-                goals: Vec::new(),
-                keep_outbound_query: false,
-            };
+            let site = Site::new(
+                SiteId::parse(id).unwrap(),
+                vec!["example.com".into()],
+                TokenHash::of("t"),
+            )
+            .public(true);
             self.sites.lock().unwrap().insert(site.id.clone(), site);
         }
 

@@ -22,6 +22,8 @@ pub type Lookup<'a> = &'a (dyn Fn(&str) -> Option<String> + Send + Sync);
 pub struct Environment<'a> {
     lookup: Lookup<'a>,
     sdk_config: OnceCell<SdkConfig>,
+    /// Where DynamoDB is, when not where the SDK configuration says (the local stack's own).
+    dynamodb_endpoint: Option<String>,
 }
 
 impl<'a> Environment<'a> {
@@ -31,6 +33,7 @@ impl<'a> Environment<'a> {
         Environment {
             lookup: &settings::env,
             sdk_config: OnceCell::new(),
+            dynamodb_endpoint: None,
         }
     }
 
@@ -40,7 +43,15 @@ impl<'a> Environment<'a> {
         Self {
             lookup,
             sdk_config: OnceCell::new_with(Some(sdk_config)),
+            dynamodb_endpoint: None,
         }
+    }
+
+    /// DynamoDB at `endpoint`, whatever the SDK configuration and `AWS_ENDPOINT_URL_DYNAMODB` say (the
+    /// environment variable would win over an endpoint in the SDK configuration).
+    pub fn with_dynamodb_endpoint(mut self, endpoint: &str) -> Self {
+        self.dynamodb_endpoint = Some(endpoint.to_owned());
+        self
     }
 
     /// Settings alone, for a function that calls no AWS API (the web files).
@@ -48,6 +59,7 @@ impl<'a> Environment<'a> {
         Self {
             lookup,
             sdk_config: OnceCell::new(),
+            dynamodb_endpoint: None,
         }
     }
 
@@ -65,7 +77,12 @@ impl<'a> Environment<'a> {
 
     /// The store on `tables`, as this function reaches DynamoDB.
     pub async fn store(&self, tables: &Tables) -> pulse_dynamodb::DynamoStore {
-        tables.store(aws_sdk_dynamodb::Client::new(self.sdk_config().await))
+        let config = aws_sdk_dynamodb::config::Builder::from(self.sdk_config().await);
+        let config = match &self.dynamodb_endpoint {
+            Some(endpoint) => config.endpoint_url(endpoint),
+            None => config,
+        };
+        tables.store(aws_sdk_dynamodb::Client::from_conf(config.build()))
     }
 }
 

@@ -122,14 +122,11 @@ async fn start_stack(endpoint: &str) -> (String, Arc<Gateway>, String) {
         .await
         .expect("local stack starts on moto");
     let token = ReadToken::generate();
-    let site = Site {
-        id: SiteId::parse("bench").unwrap(),
-        domains: vec!["bench.example".into()],
-        public: false,
-        token_hash: token.hash(),
-        goals: Vec::new(),
-        keep_outbound_query: false,
-    };
+    let site = Site::new(
+        SiteId::parse("bench").unwrap(),
+        vec!["bench.example".into()],
+        token.hash(),
+    );
     stack.store.create_site(&site).await.expect("site created");
     (stack.address, stack.gateway, token.expose().to_owned())
 }

@@ -170,14 +170,11 @@ impl Principals {
             .unwrap_or_else(|| panic!("{function} has no registered policy"))
     }
 
-    /// The SDK configuration `function` calls AWS with: its own credentials, the local endpoint (as
-    /// its execution role and the regional endpoints are in AWS).
-    pub fn sdk_config(&self, function: &str) -> SdkConfig {
-        self.principal(function)
-            .sdk_config
-            .to_builder()
-            .endpoint_url(&self.endpoint)
-            .build()
+    /// Where `function`'s app is built: `lookup`'s settings, its own credentials, and the local
+    /// DynamoDB (as its execution role and the regional endpoint are in AWS).
+    pub fn environment<'a>(&self, function: &str, lookup: pulse_lambda::Lookup<'a>) -> pulse_lambda::Environment<'a> {
+        pulse_lambda::Environment::with(lookup, self.principal(function).sdk_config.clone())
+            .with_dynamodb_endpoint(&self.endpoint)
     }
 
     /// The store as `function` reaches it: its own credentials, both tables.

@@ -57,7 +57,7 @@ impl Functions {
         lookup: impl Fn(&str) -> Option<String> + Send + Sync,
     ) -> anyhow::Result<Self> {
         let lookup: Lookup = &lookup;
-        let as_function = |function: &str| Environment::with(lookup, principals.sdk_config(function));
+        let as_function = |function: &str| principals.environment(function, lookup);
         Ok(Self {
             collect: collect::LambdaApp::build(&as_function("CollectFunction")).await?,
             realtime: realtime::LambdaApp::build(&as_function("RealtimeFunction")).await?,

@@ -69,21 +69,16 @@ pub async fn run(stack: &LocalStack, options: &LoadOptions) -> anyhow::Result<Lo
     let token = ReadToken::generate();
     stack
         .store
-        .create_site(&Site {
-            id: SiteId::parse(SITE)?,
-            domains: vec!["example.com".into()],
-            public: false,
-            token_hash: token.hash(),
-            goals: vec![Goal {
+        .create_site(
+            &Site::new(SiteId::parse(SITE)?, vec!["example.com".into()], token.hash()).with_goals(vec![Goal {
                 name: GoalName::parse(SIGNUP)?,
                 rule: GoalRule::Event {
                     name: SIGNUP.into(),
                     property: None,
                 },
                 value: None,
-            }],
-            keep_outbound_query: false,
-        })
+            }]),
+        )
         .await?;
 
     let received: Vec<Arc<Mutex<Vec<String>>>> = (0..options.dashboards).map(|_| Arc::default()).collect();

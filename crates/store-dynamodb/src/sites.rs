@@ -26,14 +26,10 @@ struct SiteItem {
 
 impl From<SiteItem> for Site {
     fn from(item: SiteItem) -> Self {
-        Site {
-            id: item.site_id,
-            domains: item.domains,
-            public: item.public,
-            token_hash: item.token_hash,
-            goals: item.goals,
-            keep_outbound_query: item.keep_outbound_query,
-        }
+        Site::new(item.site_id, item.domains, item.token_hash)
+            .public(item.public)
+            .with_goals(item.goals)
+            .keeping_outbound_query(item.keep_outbound_query)
     }
 }
 

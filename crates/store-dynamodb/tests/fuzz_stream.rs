@@ -11,8 +11,7 @@
 //! in-memory store: no panic, no failed record, no message over the frame limit but a single event.
 //! `PULSE_FUZZ_CASES` sets the number of inputs (README, "Fuzzing").
 
-#[path = "../../../fuzz/common.rs"]
-mod common;
+use pulse_test_support::fuzz as common;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -80,7 +80,9 @@ mod tests {
 
     use super::*;
 
-    const BATCH: &str = include_str!("../../../../events/aggregate/stream-batch.json");
+    fn batch() -> String {
+        pulse_test_support::event("aggregate/stream-batch")
+    }
 
     fn invoke(store: MemoryStore, json: &str) -> (DynamoDbEventResponse, MemoryStore) {
         let event: Event = serde_json::from_str(json).expect("fixture is a DynamoDB stream event");
@@ -97,7 +99,7 @@ mod tests {
 
     #[test]
     fn folds_only_raw_event_inserts() {
-        let (response, store) = invoke(MemoryStore::default(), BATCH);
+        let (response, store) = invoke(MemoryStore::default(), &batch());
         assert!(response.batch_item_failures.is_empty());
         let rollups = store.rollups.lock().unwrap();
         // The fixture: 3 page views and 1 custom event of 2 visitors in one minute, plus an RT# record,
@@ -112,10 +114,10 @@ mod tests {
 
     #[test]
     fn the_same_batch_twice_changes_nothing() {
-        let (_, store) = invoke(MemoryStore::default(), BATCH);
+        let (_, store) = invoke(MemoryStore::default(), &batch());
         let before = store.rollups.lock().unwrap().clone();
         let writes = store.rollup_writes.load(Ordering::Relaxed);
-        let (response, store) = invoke(store, BATCH);
+        let (response, store) = invoke(store, &batch());
         assert!(response.batch_item_failures.is_empty());
         assert_eq!(*store.rollups.lock().unwrap(), before);
         assert_eq!(store.rollup_writes.load(Ordering::Relaxed), writes);
@@ -125,7 +127,7 @@ mod tests {
     fn a_failed_write_reports_the_first_record_of_its_rollup() {
         let store = MemoryStore::default();
         store.unavailable.store(true, Ordering::Relaxed);
-        let (response, _) = invoke(store, BATCH);
+        let (response, _) = invoke(store, &batch());
         let failed: Vec<&str> = response
             .batch_item_failures
             .iter()

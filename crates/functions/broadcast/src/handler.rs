@@ -175,8 +175,7 @@ mod tests {
             sender,
             config: BroadcastConfig::default(),
         };
-        let event: Event =
-            serde_json::from_str(include_str!("../../../../events/broadcast/stream-batch.json")).unwrap();
+        let event: Event = serde_json::from_str(&pulse_test_support::event("broadcast/stream-batch")).unwrap();
         let response = function_handler(&app, LambdaEvent::new(event, Default::default()))
             .await
             .unwrap();
@@ -259,8 +258,7 @@ mod tests {
             sender: RecordingSender::default(),
             config: BroadcastConfig::default(),
         };
-        let event: Event =
-            serde_json::from_str(include_str!("../../../../events/broadcast/registry-changes.json")).unwrap();
+        let event: Event = serde_json::from_str(&pulse_test_support::event("broadcast/registry-changes")).unwrap();
         let response = function_handler(&app, LambdaEvent::new(event, Default::default()))
             .await
             .unwrap();
@@ -305,8 +303,7 @@ mod tests {
             },
             config: BroadcastConfig::default(),
         };
-        let event: Event =
-            serde_json::from_str(include_str!("../../../../events/broadcast/stream-batch.json")).unwrap();
+        let event: Event = serde_json::from_str(&pulse_test_support::event("broadcast/stream-batch")).unwrap();
         let mut context = lambda_runtime::Context::default();
         let deadline = std::time::SystemTime::now() + std::time::Duration::from_millis(1500);
         context.deadline = deadline.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;

@@ -10,8 +10,7 @@
 //! every error a JSON `{"error","field"}`; never a panic, a handler error or a 5xx.
 //! `PULSE_FUZZ_CASES` sets the number of inputs (README, "Fuzzing").
 
-#[path = "../../../../fuzz/common.rs"]
-mod common;
+use pulse_test_support::fuzz as common;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -92,52 +91,50 @@ fn site(id: &str, domains: &[&str]) -> Site {
         rule,
         value,
     };
-    Site {
-        id: SiteId::parse(id).unwrap(),
-        domains: domains.iter().map(|d| (*d).to_owned()).collect(),
-        public: false,
-        token_hash: TokenHash::of("token"),
-        goals: vec![
-            goal(
-                "signup",
-                GoalRule::Page {
-                    path: "/signup/done".into(),
-                },
-                Some(10.0),
-            ),
-            goal(
-                "docs",
-                GoalRule::PagePrefix {
-                    prefix: "/docs/".into(),
-                },
-                None,
-            ),
-            goal(
-                "unicode",
-                GoalRule::PagePrefix {
-                    prefix: "/caf%C3%A9".into(),
-                },
-                None,
-            ),
-            goal(
-                "pro plan",
-                GoalRule::Event {
-                    name: "button_click".into(),
-                    property: Some(("plan".into(), "pro".into())),
-                },
-                Some(5.0),
-            ),
-            goal(
-                "any click",
-                GoalRule::Event {
-                    name: "button_click".into(),
-                    property: None,
-                },
-                None,
-            ),
-        ],
-        keep_outbound_query: false,
-    }
+    Site::new(
+        SiteId::parse(id).unwrap(),
+        domains.iter().map(|d| (*d).to_owned()).collect(),
+        TokenHash::of("token"),
+    )
+    .with_goals(vec![
+        goal(
+            "signup",
+            GoalRule::Page {
+                path: "/signup/done".into(),
+            },
+            Some(10.0),
+        ),
+        goal(
+            "docs",
+            GoalRule::PagePrefix {
+                prefix: "/docs/".into(),
+            },
+            None,
+        ),
+        goal(
+            "unicode",
+            GoalRule::PagePrefix {
+                prefix: "/caf%C3%A9".into(),
+            },
+            None,
+        ),
+        goal(
+            "pro plan",
+            GoalRule::Event {
+                name: "button_click".into(),
+                property: Some(("plan".into(), "pro".into())),
+            },
+            Some(5.0),
+        ),
+        goal(
+            "any click",
+            GoalRule::Event {
+                name: "button_click".into(),
+                property: None,
+            },
+            None,
+        ),
+    ])
 }
 
 fn warm(with_secret: bool) -> Warm {

@@ -120,14 +120,12 @@ mod tests {
     use super::*;
 
     fn app(public: bool) -> RealtimeApp<MemoryStore> {
-        let site = Site {
-            id: SiteId::parse("demo").unwrap(),
-            domains: vec!["localhost".into()],
-            public,
-            token_hash: TokenHash::of("pt_demo-token"),
-            goals: Vec::new(),
-            keep_outbound_query: false,
-        };
+        let site = Site::new(
+            SiteId::parse("demo").unwrap(),
+            vec!["localhost".into()],
+            TokenHash::of("pt_demo-token"),
+        )
+        .public(public);
         let config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "t".into())).unwrap();
         RealtimeApp::new(MemoryStore::with_site(site), &config)
     }
@@ -145,7 +143,7 @@ mod tests {
 
     #[tokio::test]
     async fn valid_request_returns_the_view() {
-        let (status, body) = run(&app(false), include_str!("../../../../events/realtime/valid.json")).await;
+        let (status, body) = run(&app(false), &pulse_test_support::event("realtime/valid")).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["siteId"], "demo");
         assert_eq!(body["minutes"], 10);
@@ -155,14 +153,14 @@ mod tests {
 
     #[tokio::test]
     async fn bad_parameters_are_400_naming_the_parameter() {
-        let (status, body) = run(&app(false), include_str!("../../../../events/realtime/bad-params.json")).await;
+        let (status, body) = run(&app(false), &pulse_test_support::event("realtime/bad-params")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body["field"], "minutes");
     }
 
     #[tokio::test]
     async fn missing_token_is_401_unless_the_site_is_public() {
-        let fixture = include_str!("../../../../events/realtime/no-token.json");
+        let fixture = &pulse_test_support::event("realtime/no-token");
         let (status, body) = run(&app(false), fixture).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         assert_eq!(body["field"], "authorization");
@@ -172,10 +170,10 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_site_answers_exactly_as_a_wrong_token() {
-        let wrong = include_str!("../../../../events/realtime/valid.json").replace("pt_demo-token", "pt_wrong");
+        let wrong = pulse_test_support::event("realtime/valid").replace("pt_demo-token", "pt_wrong");
         let wrong = run(&app(false), &wrong).await;
         assert_eq!(wrong.0, StatusCode::UNAUTHORIZED);
-        let unknown = include_str!("../../../../events/realtime/valid.json").replace("\"demo\"", "\"nobody\"");
+        let unknown = pulse_test_support::event("realtime/valid").replace("\"demo\"", "\"nobody\"");
         assert_eq!(run(&app(false), &unknown).await, wrong);
     }
 }

@@ -9,8 +9,7 @@
 //! a preflight and 405 to other methods; never a panic, a handler error or a 5xx.
 //! `PULSE_FUZZ_CASES` sets the number of inputs (README, "Fuzzing").
 
-#[path = "../../../../fuzz/common.rs"]
-mod common;
+use pulse_test_support::fuzz as common;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -57,14 +56,12 @@ struct Warm {
 }
 
 fn site(id: &str, public: bool) -> Site {
-    Site {
-        id: SiteId::parse(id).unwrap(),
-        domains: vec!["example.com".into()],
-        public,
-        token_hash: TokenHash::of(TOKEN),
-        goals: Vec::new(),
-        keep_outbound_query: false,
-    }
+    Site::new(
+        SiteId::parse(id).unwrap(),
+        vec!["example.com".into()],
+        TokenHash::of(TOKEN),
+    )
+    .public(public)
 }
 
 /// A private site (`demo`, token [`TOKEN`]) and a public one (`open`), each with 30 minutes of page views,

@@ -115,14 +115,12 @@ mod tests {
     use super::*;
 
     fn app(public: bool) -> ConnectApp<MemoryStore> {
-        let site = Site {
-            id: SiteId::parse("demo").unwrap(),
-            domains: vec!["localhost".into()],
-            public,
-            token_hash: TokenHash::of("pt_demo-token"),
-            goals: Vec::new(),
-            keep_outbound_query: false,
-        };
+        let site = Site::new(
+            SiteId::parse("demo").unwrap(),
+            vec!["localhost".into()],
+            TokenHash::of("pt_demo-token"),
+        )
+        .public(public);
         let config = Config::from_lookup(|name| match name {
             "TABLE_NAME" => Some("t".into()),
             "MAX_CONNECTIONS_PER_SITE" => Some("3".into()),
@@ -136,7 +134,7 @@ mod tests {
     #[tokio::test]
     async fn a_site_holds_at_most_its_cap_of_connections() {
         let app = app(false);
-        let fixture = include_str!("../../../../events/websocket/connect-good-token.json");
+        let fixture = &pulse_test_support::event("websocket/connect-good-token");
         for n in 0..3 {
             let with_id = fixture.replace("\"connectionId\": \"", &format!("\"connectionId\": \"c{n}"));
             assert_eq!(connect(&app, &with_id).await, 200, "connection {n}");
@@ -161,11 +159,7 @@ mod tests {
     async fn good_token_connects_and_is_recorded() {
         let app = app(false);
         assert_eq!(
-            connect(
-                &app,
-                include_str!("../../../../events/websocket/connect-good-token.json")
-            )
-            .await,
+            connect(&app, &pulse_test_support::event("websocket/connect-good-token")).await,
             200
         );
         let connections = app.store().connections.lock().unwrap().clone();
@@ -177,11 +171,7 @@ mod tests {
     async fn bad_token_is_refused_with_401() {
         let app = app(false);
         assert_eq!(
-            connect(
-                &app,
-                include_str!("../../../../events/websocket/connect-bad-token.json")
-            )
-            .await,
+            connect(&app, &pulse_test_support::event("websocket/connect-bad-token")).await,
             401
         );
         assert!(app.store().connections.lock().unwrap().is_empty());
@@ -189,15 +179,14 @@ mod tests {
 
     #[tokio::test]
     async fn public_site_needs_no_token() {
-        let fixture = include_str!("../../../../events/websocket/connect-public-site.json");
+        let fixture = &pulse_test_support::event("websocket/connect-public-site");
         assert_eq!(connect(&app(true), fixture).await, 200);
         assert_eq!(connect(&app(false), fixture).await, 401);
     }
 
     #[tokio::test]
     async fn an_unknown_site_is_refused_like_a_wrong_token() {
-        let fixture =
-            include_str!("../../../../events/websocket/connect-good-token.json").replace("\"demo\"", "\"nobody\"");
+        let fixture = pulse_test_support::event("websocket/connect-good-token").replace("\"demo\"", "\"nobody\"");
         assert_eq!(connect(&app(false), &fixture).await, 401);
     }
 }

@@ -33,7 +33,7 @@ mod tests {
     #[tokio::test]
     async fn ping_pongs_and_garbage_gets_an_error_message() {
         let request: ApiGatewayWebsocketProxyRequest =
-            serde_json::from_str(include_str!("../../../../events/websocket/default-ping.json")).unwrap();
+            serde_json::from_str(&pulse_test_support::event("websocket/default-ping")).unwrap();
         let response = function_handler(LambdaEvent::new(request, Default::default()))
             .await
             .unwrap();

@@ -70,7 +70,7 @@ mod tests {
         let app = DisconnectApp { store };
         for _ in 0..2 {
             let request: ApiGatewayWebsocketProxyRequest =
-                serde_json::from_str(include_str!("../../../../events/websocket/disconnect.json")).unwrap();
+                serde_json::from_str(&pulse_test_support::event("websocket/disconnect")).unwrap();
             let response = function_handler(&app, LambdaEvent::new(request, Default::default()))
                 .await
                 .unwrap();

@@ -9,8 +9,7 @@
 //! or 429 past the cap; `$default` always 200 with `{"type":"pong"}` or `{"type":"error","error":…}`.
 //! Never a panic or a handler error. `PULSE_FUZZ_CASES` sets the number of inputs (README, "Fuzzing").
 
-#[path = "../../../../fuzz/common.rs"]
-mod common;
+use pulse_test_support::fuzz as common;
 
 use std::cell::RefCell;
 
@@ -38,14 +37,12 @@ const CAP: usize = 6;
 const APP_LIFETIME: u32 = 500;
 
 fn site(id: &str, public: bool) -> Site {
-    Site {
-        id: SiteId::parse(id).unwrap(),
-        domains: vec!["example.com".into()],
-        public,
-        token_hash: TokenHash::of(TOKEN),
-        goals: Vec::new(),
-        keep_outbound_query: false,
-    }
+    Site::new(
+        SiteId::parse(id).unwrap(),
+        vec!["example.com".into()],
+        TokenHash::of(TOKEN),
+    )
+    .public(public)
 }
 
 struct Warm {

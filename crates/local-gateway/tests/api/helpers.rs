@@ -83,14 +83,11 @@ async fn spawn_app_on(endpoint: String, moto: Option<MotoServer>, options: Stack
     let token = ReadToken::generate();
     stack
         .store
-        .create_site(&Site {
-            id: SiteId::parse("demo").unwrap(),
-            domains: vec!["localhost".into(), "example.com".into()],
-            public: false,
-            token_hash: token.hash(),
-            goals: Vec::new(),
-            keep_outbound_query: false,
-        })
+        .create_site(&Site::new(
+            SiteId::parse("demo").unwrap(),
+            vec!["localhost".into(), "example.com".into()],
+            token.hash(),
+        ))
         .await
         .expect("demo site created");
     TestApp {
@@ -111,14 +108,10 @@ impl TestApp {
     pub async fn add_site(&self, id: &str, keep_outbound_query: bool) -> String {
         let token = ReadToken::generate();
         self.store
-            .create_site(&Site {
-                id: SiteId::parse(id).unwrap(),
-                domains: vec![format!("{id}.example")],
-                public: false,
-                token_hash: token.hash(),
-                goals: Vec::new(),
-                keep_outbound_query,
-            })
+            .create_site(
+                &Site::new(SiteId::parse(id).unwrap(), vec![format!("{id}.example")], token.hash())
+                    .keeping_outbound_query(keep_outbound_query),
+            )
             .await
             .expect("site created");
         token.expose().to_owned()

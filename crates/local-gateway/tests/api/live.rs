@@ -190,14 +190,11 @@ async fn a_hundred_dashboards_each_get_every_event_once_and_other_sites_nothing(
     let app = spawn_app().await;
     let other_token = pulse_core::ReadToken::generate();
     app.store
-        .create_site(&pulse_core::Site {
-            id: pulse_core::SiteId::parse("other").unwrap(),
-            domains: vec!["other.example".into()],
-            public: false,
-            token_hash: other_token.hash(),
-            goals: Vec::new(),
-            keep_outbound_query: false,
-        })
+        .create_site(&pulse_core::Site::new(
+            pulse_core::SiteId::parse("other").unwrap(),
+            vec!["other.example".into()],
+            other_token.hash(),
+        ))
         .await
         .unwrap();
     let mut outsider = app.dashboard_for("other", Some(other_token.expose())).await;

@@ -287,14 +287,11 @@ async fn under_a_base_path_every_http_route_moves_below_it() {
     let token = pulse_core::ReadToken::generate();
     stack
         .store
-        .create_site(&pulse_core::Site {
-            id: pulse_core::SiteId::parse("demo").unwrap(),
-            domains: vec!["example.com".into()],
-            public: false,
-            token_hash: token.hash(),
-            goals: Vec::new(),
-            keep_outbound_query: false,
-        })
+        .create_site(&pulse_core::Site::new(
+            pulse_core::SiteId::parse("demo").unwrap(),
+            vec!["example.com".into()],
+            token.hash(),
+        ))
         .await
         .unwrap();
     let api = format!("{}/api/analytics", stack.address);

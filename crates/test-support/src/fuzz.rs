@@ -1,14 +1,11 @@
-//! What the fuzz targets share (each crate's `tests/fuzz*.rs` includes this file with `#[path]`): the
-//! case count, the seed corpus and its byte-wise mutation, hostile strings and JSON, percent-encoded
-//! query strings, and the tally of outcomes a run prints.
+//! What the fuzz targets (each crate's `tests/fuzz*.rs`) share: the case count, the seed corpus and its
+//! byte-wise mutation, hostile strings and JSON, percent-encoded query strings, and the tally of outcomes
+//! a run prints.
 //!
 //! The targets run as ordinary tests: `PULSE_FUZZ_CASES` sets the number of inputs per target (a small
 //! default keeps `cargo test` quick; `make fuzz` runs 1,000,000 each in release mode). A failing input is
 //! shrunk and its seed saved beside the target (`*.proptest-regressions`), and replayed first on every
 //! later run.
-
-// Each target uses its own subset of these helpers.
-#![allow(dead_code)]
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -20,6 +17,8 @@ use std::time::Instant;
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config, FileFailurePersistence, RngAlgorithm, TestRunner};
+
+pub use crate::fixtures::fixtures;
 
 /// Inputs per target: `PULSE_FUZZ_CASES`, else the target's CI default.
 pub fn cases(default: u32) -> u32 {
@@ -123,7 +122,6 @@ impl<T> Drop for ResetOnPanic<'_, T> {
     }
 }
 
-/// The repository root: the first ancestor of the crate that holds `fuzz/corpus`.
 /// The runtime a target drives its handler with: one thread, timers on (the handlers' request budgets).
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -132,18 +130,9 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("a current-thread runtime")
 }
 
-pub fn repo_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .find(|dir| dir.join("fuzz/corpus").is_dir())
-        .expect("fuzz/corpus above the crate")
-        .to_path_buf()
-}
-
 /// Every file of `fuzz/corpus/{name}`, in name order: the seeds the mutating strategies start from.
 pub fn corpus(name: &str) -> Vec<Vec<u8>> {
-    let dir = repo_root().join("fuzz/corpus").join(name);
+    let dir = crate::repo_root().join("fuzz/corpus").join(name);
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
         .map(|entry| entry.expect("corpus entry").path())
@@ -156,27 +145,6 @@ pub fn corpus(name: &str) -> Vec<Vec<u8>> {
         .collect();
     assert!(!seeds.is_empty(), "{} holds no seeds", dir.display());
     seeds
-}
-
-/// Every Lambda event fixture under `events/{dir}` (recursively), parsed.
-pub fn fixtures(dir: &str) -> Vec<serde_json::Value> {
-    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).expect("fixture directory") {
-            let path = entry.expect("fixture entry").path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "json") {
-                out.push(path);
-            }
-        }
-    }
-    let mut paths = Vec::new();
-    walk(&repo_root().join("events").join(dir), &mut paths);
-    paths.sort();
-    paths
-        .iter()
-        .map(|path| serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("fixture is JSON"))
-        .collect()
 }
 
 /// Byte-level edits of a seed, as a mutation fuzzer makes them. Positions are taken modulo the length.
