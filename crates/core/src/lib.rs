@@ -24,6 +24,8 @@ pub mod site_cache;
 pub mod time;
 
 #[cfg(feature = "memory-store")]
+pub mod hooked;
+#[cfg(feature = "memory-store")]
 pub mod memory;
 
 pub use collect::{CollectConfig, CollectError, CollectRequest, Collected, Collector};

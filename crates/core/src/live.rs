@@ -146,6 +146,42 @@ pub struct BroadcastReport {
     pub expired: usize,
 }
 
+/// Live push as a use case, built like the others from its store, the connections' channel (the
+/// management API) and its config: sends new events to the dashboards of their site, and closes the
+/// dashboards a registry change no longer admits.
+pub struct Broadcaster<S, C> {
+    store: S,
+    channel: C,
+    config: BroadcastConfig,
+}
+
+impl<S: ConnectionStore, C: ConnectionSender + ConnectionCloser> Broadcaster<S, C> {
+    pub fn new(store: S, channel: C, config: BroadcastConfig) -> Self {
+        Self { store, channel, config }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn channel(&self) -> &C {
+        &self.channel
+    }
+
+    /// Sends `events` (see [`broadcast`]) within the configured budget, cut to the invocation's
+    /// deadline (milliseconds since the epoch; 0 outside Lambda).
+    pub async fn push(&self, events: &[StoredEvent], deadline_epoch_millis: u64) -> BroadcastReport {
+        let budget = self.config.budget.before(deadline_epoch_millis);
+        broadcast(&self.store, &self.channel, &self.config, events, budget).await
+    }
+
+    /// Closes the dashboards of `site_id` that `site` (as it is now; `None` once deleted) no longer
+    /// admits (see [`revoke_stale_connections`]).
+    pub async fn revoke(&self, site_id: &SiteId, site: Option<&crate::site::Site>) -> Result<usize, DisconnectError> {
+        revoke_stale_connections(&self.store, &self.channel, site_id, site).await
+    }
+}
+
 /// Sends each connection of each site one message per batch (more only when split for size). A failed
 /// delivery never fails the batch: Lambda would redeliver it and everyone else would get duplicates. For
 /// the same reason the broadcast stops when `budget` is spent, before the invocation times out: the

@@ -14,13 +14,11 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use pulse_core::enrich::Salt;
 use pulse_core::goal::{Goal, GoalName, GoalRule};
+use pulse_core::hooked::{HookedRollups, RollupCall, RollupHooks};
 use pulse_core::memory::MemoryStore;
-use pulse_core::realtime::aggregate::{AggregateConfig, RollupKey, RollupStore, SaveOutcome, StreamEvent, fold_batch};
+use pulse_core::realtime::aggregate::{AggregateConfig, RollupKey, RollupStore, StreamEvent, fold_batch};
 use pulse_core::realtime::view::{FeedEvent, RealtimeParams, Window, build_view};
-use pulse_core::realtime::{
-    Fingerprint, FingerprintBucket, Minute, MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, Stamp,
-    VisitorPart,
-};
+use pulse_core::realtime::{Fingerprint, FingerprintBucket, Minute, SequenceNumber, SequenceRange, Stamp};
 use pulse_core::{EventKind, RealtimeStore, SiteId, StoreError, StoredEvent};
 use serde_json::{Value, json};
 
@@ -360,39 +358,42 @@ async fn give_way(times: usize) {
     }
 }
 
-/// The in-memory store with faults injected into its rollup writes: `fault` sees each write's key and
-/// its number (from 1) and may fail it. Before each call it gives way to concurrent folds as often as
+/// Faults injected into the in-memory store's rollup writes: `fault` sees each write's key and its
+/// number (from 1) and may fail it. Before each call the store gives way to concurrent folds as often as
 /// `pauses` says (cyclically; empty: never), so that concurrent folds interleave in varied ways.
-struct FaultyStore<F> {
-    inner: MemoryStore,
+struct Faults<F> {
     fault: F,
     writes: std::sync::atomic::AtomicUsize,
     pauses: Vec<u8>,
     calls: std::sync::atomic::AtomicUsize,
 }
 
-impl<F: Fn(&RollupKey, usize) -> Option<StoreError> + Send + Sync> FaultyStore<F> {
-    fn new(inner: MemoryStore, fault: F) -> Self {
-        Self {
-            inner,
-            fault,
-            writes: Default::default(),
-            pauses: Vec::new(),
-            calls: Default::default(),
-        }
-    }
+type FaultyStore<F> = HookedRollups<MemoryStore, Faults<F>>;
 
-    fn fails_now(&self, key: &RollupKey) -> Result<(), StoreError> {
+fn faulty<F: Fn(&RollupKey, usize) -> Option<StoreError> + Send + Sync>(
+    inner: MemoryStore,
+    fault: F,
+) -> FaultyStore<F> {
+    let faults = Faults {
+        fault,
+        writes: Default::default(),
+        pauses: Vec::new(),
+        calls: Default::default(),
+    };
+    HookedRollups::new(inner, faults)
+}
+
+impl<F: Fn(&RollupKey, usize) -> Option<StoreError> + Send + Sync> RollupHooks for Faults<F> {
+    async fn before(&self, call: &RollupCall<'_>) -> Result<(), StoreError> {
+        if !self.pauses.is_empty() {
+            let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            give_way(self.pauses[n % self.pauses.len()].into()).await;
+        }
+        if !call.is_write() {
+            return Ok(());
+        }
         let n = self.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        (self.fault)(key, n).map_or(Ok(()), Err)
-    }
-
-    async fn pause(&self) {
-        if self.pauses.is_empty() {
-            return;
-        }
-        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        give_way(self.pauses[n % self.pauses.len()].into()).await;
+        (self.fault)(call.key(), n).map_or(Ok(()), Err)
     }
 }
 
@@ -403,56 +404,6 @@ fn flaky(fail_every: usize) -> impl Fn(&RollupKey, usize) -> Option<StoreError> 
     move |_, n| {
         (fail_every > 0 && n.is_multiple_of(fail_every) && n < 60)
             .then(|| StoreError::Unavailable("injected failure".into()))
-    }
-}
-
-impl<F: Fn(&RollupKey, usize) -> Option<StoreError> + Send + Sync> RollupStore for FaultyStore<F> {
-    async fn load_minute(&self, key: &RollupKey) -> Result<Option<MinuteRollup>, StoreError> {
-        self.pause().await;
-        self.inner.load_minute(key).await
-    }
-
-    async fn save_part(
-        &self,
-        key: &RollupKey,
-        index: usize,
-        part: &VisitorPart,
-        expected: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.pause().await;
-        self.fails_now(key)?;
-        self.inner.save_part(key, index, part, expected, expires_at).await
-    }
-
-    async fn load_bucket(&self, key: &RollupKey, index: u8) -> Result<Option<FingerprintBucket>, StoreError> {
-        self.pause().await;
-        self.inner.load_bucket(key, index).await
-    }
-
-    async fn save_bucket(
-        &self,
-        key: &RollupKey,
-        index: u8,
-        bucket: &FingerprintBucket,
-        expected: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.pause().await;
-        self.fails_now(key)?;
-        self.inner.save_bucket(key, index, bucket, expected, expires_at).await
-    }
-
-    async fn save_counts(
-        &self,
-        key: &RollupKey,
-        counts: &MinuteCounts,
-        expected: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.pause().await;
-        self.fails_now(key)?;
-        self.inner.save_counts(key, counts, expected, expires_at).await
     }
 }
 
@@ -491,9 +442,9 @@ proptest! {
     ) {
         let streams = shard_streams(&specs, shards);
         let raw: Vec<StoredEvent> = streams.iter().flatten().map(|record| record.event.clone()).collect();
-        let mut store = FaultyStore::new(MemoryStore::default(), flaky(fail_every));
-        store.pauses = pauses;
-        store.inner.events.lock().unwrap().extend(raw.iter().cloned());
+        let mut store = faulty(MemoryStore::default(), flaky(fail_every));
+        store.hooks.pauses = pauses;
+        store.store.events.lock().unwrap().extend(raw.iter().cloned());
         let config = AggregateConfig { part_limit_bytes, ..AggregateConfig::default() };
         let params = RealtimeParams { minutes, limit, events };
         // Each shard batched and delivered its own way.
@@ -509,7 +460,7 @@ proptest! {
 
         let view = runtime().block_on(async {
             fold_shards(&store, &config, plans, &rounds).await;
-            view_from_rollups(&store.inner, &params).await
+            view_from_rollups(&store.store, &params).await
         });
         prop_assert_eq!(view, oracle(&raw, &params));
     }
@@ -606,7 +557,7 @@ fn a_permanently_refused_minute_is_skipped_not_retried() {
     let stream = stream_of(&specs);
     let refused = Minute::of(now());
     // Every write of one minute is refused as invalid: a permanent failure.
-    let store = FaultyStore::new(MemoryStore::default(), |key: &RollupKey, _| {
+    let store = faulty(MemoryStore::default(), |key: &RollupKey, _| {
         (key.minute == refused).then(|| StoreError::Rejected("item too large".into()))
     });
     let report = runtime().block_on(fold_batch(
@@ -618,7 +569,7 @@ fn a_permanently_refused_minute_is_skipped_not_retried() {
     ));
     assert!(report.failed.is_empty(), "{report:?}");
     assert_eq!(report.rejected, 1);
-    let rollups = store.inner.rollups.lock().unwrap();
+    let rollups = store.store.rollups.lock().unwrap();
     let minutes: HashSet<Minute> = stream.iter().map(|r| Minute::of(r.event.ts)).collect();
     assert!(minutes.len() > 1);
     for minute in minutes {
@@ -644,7 +595,7 @@ fn a_bucket_whose_copy_failed_is_copied_by_the_retry() {
         .collect();
     let stream = stream_of(&specs);
     // One visitor part, one bucket (10:30:36–41), then the counts: the third write fails.
-    let store = FaultyStore::new(MemoryStore::default(), |_: &RollupKey, n| {
+    let store = faulty(MemoryStore::default(), |_: &RollupKey, n| {
         (n == 3).then(|| StoreError::Unavailable("injected failure".into()))
     });
     let config = AggregateConfig::default();
@@ -652,10 +603,10 @@ fn a_bucket_whose_copy_failed_is_copied_by_the_retry() {
     runtime().block_on(async {
         let first = fold_batch(&store, &config, &range_of(&stream), stream.clone(), now()).await;
         assert_eq!((first.writes, first.failed.len()), (0, 1), "{first:?}");
-        assert_eq!(store.inner.buckets.lock().unwrap().len(), 1);
+        assert_eq!(store.store.buckets.lock().unwrap().len(), 1);
         assert_eq!(
             store
-                .inner
+                .store
                 .rollups
                 .lock()
                 .unwrap()
@@ -670,8 +621,8 @@ fn a_bucket_whose_copy_failed_is_copied_by_the_retry() {
         let retry = fold_batch(&store, &config, &range_of(&stream), stream.clone(), now()).await;
         assert_eq!((retry.writes, retry.failed.len()), (1, 0), "{retry:?}");
         let raw: Vec<StoredEvent> = stream.iter().map(|r| r.event.clone()).collect();
-        store.inner.events.lock().unwrap().extend(raw.iter().cloned());
-        assert_eq!(view_from_rollups(&store.inner, &params).await, oracle(&raw, &params));
+        store.store.events.lock().unwrap().extend(raw.iter().cloned());
+        assert_eq!(view_from_rollups(&store.store, &params).await, oracle(&raw, &params));
     });
 }
 
@@ -705,50 +656,11 @@ fn shards_with_overlapping_sequence_numbers_are_each_counted() {
 
 /// Serves the buckets as they were at some earlier moment and everything else as it is now: a fold
 /// that read a bucket just before a concurrent fold wrote it and the counts.
-struct StaleBuckets {
-    inner: MemoryStore,
-    buckets: BTreeMap<(RollupKey, u8), FingerprintBucket>,
-}
+struct StaleBuckets(BTreeMap<(RollupKey, u8), FingerprintBucket>);
 
-impl RollupStore for StaleBuckets {
-    async fn load_minute(&self, key: &RollupKey) -> Result<Option<MinuteRollup>, StoreError> {
-        self.inner.load_minute(key).await
-    }
-
-    async fn save_part(
-        &self,
-        key: &RollupKey,
-        index: usize,
-        part: &VisitorPart,
-        expected: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.inner.save_part(key, index, part, expected, expires_at).await
-    }
-
-    async fn load_bucket(&self, key: &RollupKey, index: u8) -> Result<Option<FingerprintBucket>, StoreError> {
-        Ok(self.buckets.get(&(key.clone(), index)).cloned())
-    }
-
-    async fn save_bucket(
-        &self,
-        key: &RollupKey,
-        index: u8,
-        bucket: &FingerprintBucket,
-        expected: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.inner.save_bucket(key, index, bucket, expected, expires_at).await
-    }
-
-    async fn save_counts(
-        &self,
-        key: &RollupKey,
-        counts: &MinuteCounts,
-        expected: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.inner.save_counts(key, counts, expected, expires_at).await
+impl RollupHooks for StaleBuckets {
+    fn bucket_instead(&self, key: &RollupKey, index: u8) -> Option<Option<FingerprintBucket>> {
+        Some(self.0.get(&(key.clone(), index)).cloned())
     }
 }
 
@@ -772,13 +684,10 @@ fn a_bucket_read_before_a_concurrent_write_never_takes_the_counts_back() {
         fold_batch(&store, &config, &range_of(&streams[0]), streams[0].clone(), now()).await;
         let before_shard_one = store.buckets.lock().unwrap().clone();
         fold_batch(&store, &config, &range_of(&streams[1]), streams[1].clone(), now()).await;
-        let stale = StaleBuckets {
-            inner: store,
-            buckets: before_shard_one,
-        };
+        let stale = HookedRollups::new(store, StaleBuckets(before_shard_one));
         let replay = fold_batch(&stale, &config, &range_of(&streams[0]), streams[0].clone(), now()).await;
         assert_eq!(replay.writes, 0);
-        let rollups = stale.inner.rollups.lock().unwrap();
+        let rollups = stale.store.rollups.lock().unwrap();
         assert_eq!(rollups.values().next().unwrap().counts.pageviews, 2);
     });
 }

@@ -90,6 +90,32 @@ pub struct BatchReport {
     pub failed: Vec<SequenceNumber>,
 }
 
+/// The fold as a use case, built like the others from its store and config: the aggregate function's
+/// app holds one and folds each stream batch with it.
+pub struct Aggregator<S> {
+    store: S,
+    config: AggregateConfig,
+}
+
+impl<S: RollupStore> Aggregator<S> {
+    pub fn new(store: S, config: AggregateConfig) -> Self {
+        Self { store, config }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    /// Folds one batch's raw events (see [`fold_batch`]).
+    pub async fn fold(&self, batch: &SequenceRange, events: Vec<StreamEvent>, now: DateTime<Utc>) -> BatchReport {
+        fold_batch(&self.store, &self.config, batch, events, now).await
+    }
+}
+
 /// Folds a batch: per site and minute touched, one write of each visitor part and each fingerprint
 /// bucket that its new events change, and one of the counts. `batch` is the stretch of the shard the
 /// delivered batch covers, for the logs.

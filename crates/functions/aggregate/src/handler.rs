@@ -6,21 +6,20 @@ use pulse_dynamodb::DynamoStore;
 use pulse_lambda::metrics::Metrics;
 use pulse_lambda::{ConfigError, Environment};
 
-use crate::Config;
-use pulse_core::realtime::aggregate::{AggregateConfig, RollupStore, fold_batch};
+use pulse_core::realtime::aggregate::{Aggregator, RollupStore};
 use pulse_dynamodb::stream::{batch_range, raw_events};
+
+use crate::Config;
 
 /// Everything the handler needs, built once per cold start.
 pub struct AggregateApp<S> {
-    pub store: S,
-    pub config: AggregateConfig,
+    pub aggregator: Aggregator<S>,
 }
 
-impl<S> AggregateApp<S> {
+impl<S: RollupStore> AggregateApp<S> {
     pub fn new(store: S, config: &Config) -> Self {
         Self {
-            store,
-            config: config.aggregate.clone(),
+            aggregator: Aggregator::new(store, config.aggregate.clone()),
         }
     }
 }
@@ -45,7 +44,7 @@ pub async fn function_handler<S: RollupStore>(
     };
     let events = raw_events(&records);
     let received = events.len();
-    let report = fold_batch(&app.store, &app.config, &batch, events, Utc::now()).await;
+    let report = app.aggregator.fold(&batch, events, Utc::now()).await;
     tracing::info!(
         records = records.len(),
         events = received,
@@ -77,6 +76,7 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use pulse_core::memory::MemoryStore;
+    use pulse_core::realtime::aggregate::AggregateConfig;
 
     use super::*;
 
@@ -87,14 +87,13 @@ mod tests {
     fn invoke(store: MemoryStore, json: &str) -> (DynamoDbEventResponse, MemoryStore) {
         let event: Event = serde_json::from_str(json).expect("fixture is a DynamoDB stream event");
         let app = AggregateApp {
-            store,
-            config: AggregateConfig::default(),
+            aggregator: Aggregator::new(store, AggregateConfig::default()),
         };
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let response = runtime
             .block_on(function_handler(&app, LambdaEvent::new(event, Default::default())))
             .unwrap();
-        (response, app.store)
+        (response, app.aggregator.into_store())
     }
 
     #[test]

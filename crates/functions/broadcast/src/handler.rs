@@ -3,32 +3,36 @@ use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::{Error, LambdaEvent};
 use pulse_core::StoredEvent;
-use pulse_core::live::{
-    BroadcastConfig, ConnectionCloser, ConnectionSender, ConnectionStore, broadcast, revoke_stale_connections,
-};
+use pulse_core::live::{BroadcastConfig, Broadcaster, ConnectionCloser, ConnectionSender, ConnectionStore};
 use pulse_dynamodb::DynamoStore;
 use pulse_dynamodb::management::ApiGatewaySender;
+use pulse_dynamodb::stream::{raw_events, registry_changes};
 use pulse_lambda::metrics::Metrics;
 use pulse_lambda::{ConfigError, Environment};
 
 use crate::Config;
-use pulse_dynamodb::stream::{raw_events, registry_changes};
 
 /// Everything the handler needs, built once per cold start.
 pub struct BroadcastApp<S, C> {
-    pub store: S,
-    pub sender: C,
-    pub config: BroadcastConfig,
+    pub broadcaster: Broadcaster<S, C>,
+}
+
+impl<S: ConnectionStore, C: ConnectionSender + ConnectionCloser> BroadcastApp<S, C> {
+    pub fn new(store: S, channel: C, config: BroadcastConfig) -> Self {
+        Self {
+            broadcaster: Broadcaster::new(store, channel, config),
+        }
+    }
 }
 
 impl pulse_lambda::FunctionApp for BroadcastApp<DynamoStore, ApiGatewaySender> {
     async fn build(environment: &Environment<'_>) -> Result<Self, ConfigError> {
         let config = Config::from_lookup(environment.lookup())?;
-        Ok(Self {
-            store: environment.store(&config.tables).await,
-            sender: ApiGatewaySender::new(environment.sdk_config().await, &config.websocket_endpoint),
-            config: BroadcastConfig::default(),
-        })
+        Ok(Self::new(
+            environment.store(&config.tables).await,
+            ApiGatewaySender::new(environment.sdk_config().await, &config.websocket_endpoint),
+            BroadcastConfig::default(),
+        ))
     }
 }
 
@@ -57,8 +61,7 @@ where
     }
     // Stops before the invocation's deadline: a timeout would redeliver the whole batch, and every
     // dashboard already served would get it twice.
-    let budget = app.config.budget.before(event.context.deadline);
-    let report = broadcast(&app.store, &app.sender, &app.config, &events, budget).await;
+    let report = app.broadcaster.push(&events, event.context.deadline).await;
     tracing::info!(
         events = events.len(),
         messages = report.messages_sent,
@@ -80,12 +83,16 @@ where
 /// Closes the dashboards that a registry change in the batch no longer admits (a rotated token, a
 /// deleted site): revocation needs no operator, and a dashboard holding the old token stops receiving
 /// within the stream's delay. Done before the batch's events are sent, so a revoked dashboard gets none
-/// of them. A failure is logged, not retried (the batch is not redelivered for it); `pulse-admin` with
-/// `--websocket-endpoint` closes the same connections.
-async fn revoke<S: ConnectionStore, C: ConnectionCloser>(app: &BroadcastApp<S, C>, records: &[EventRecord]) -> usize {
+/// of them. A failure is logged, not retried (the batch is not redelivered for it); `pulse-admin
+/// --stack` closes the same connections.
+async fn revoke<S, C>(app: &BroadcastApp<S, C>, records: &[EventRecord]) -> usize
+where
+    S: ConnectionStore,
+    C: ConnectionSender + ConnectionCloser,
+{
     let mut revoked = 0;
     for change in registry_changes(records) {
-        match revoke_stale_connections(&app.store, &app.sender, &change.site_id, change.now.as_ref()).await {
+        match app.broadcaster.revoke(&change.site_id, change.now.as_ref()).await {
             Ok(closed) => revoked += closed,
             Err(err) => tracing::error!(site = %change.site_id, error = %err, "could not close revoked dashboards"),
         }
@@ -170,11 +177,7 @@ mod tests {
         connections: &[(&str, &str)],
         sender: RecordingSender,
     ) -> (BroadcastApp<MemoryStore, RecordingSender>, DynamoDbEventResponse) {
-        let app = BroadcastApp {
-            store: store_with(connections),
-            sender,
-            config: BroadcastConfig::default(),
-        };
+        let app = BroadcastApp::new(store_with(connections), sender, BroadcastConfig::default());
         let event: Event = serde_json::from_str(&pulse_test_support::event("broadcast/stream-batch")).unwrap();
         let response = function_handler(&app, LambdaEvent::new(event, Default::default()))
             .await
@@ -190,7 +193,7 @@ mod tests {
         )
         .await;
         assert!(response.batch_item_failures.is_empty());
-        let sent = app.sender.sent.lock().unwrap();
+        let sent = app.broadcaster.channel().sent.lock().unwrap();
         for demo in ["a1", "a2"] {
             assert_eq!(sent[demo].len(), 1, "one message for the batch");
             let message = &sent[demo][0];
@@ -226,9 +229,9 @@ mod tests {
             response.batch_item_failures.is_empty(),
             "delivery problems never fail the batch"
         );
-        assert_eq!(remaining(&app.store), ["a2"]);
+        assert_eq!(remaining(app.broadcaster.store()), ["a2"]);
         assert_eq!(
-            app.sender.sent.lock().unwrap()["a2"].len(),
+            app.broadcaster.channel().sent.lock().unwrap()["a2"].len(),
             1,
             "retried after the throttle, sent once"
         );
@@ -253,20 +256,16 @@ mod tests {
                 .unwrap()
                 .insert(ConnectionId::parse(connection).unwrap(), hash);
         }
-        let app = BroadcastApp {
-            store,
-            sender: RecordingSender::default(),
-            config: BroadcastConfig::default(),
-        };
+        let app = BroadcastApp::new(store, RecordingSender::default(), BroadcastConfig::default());
         let event: Event = serde_json::from_str(&pulse_test_support::event("broadcast/registry-changes")).unwrap();
         let response = function_handler(&app, LambdaEvent::new(event, Default::default()))
             .await
             .unwrap();
         assert!(response.batch_item_failures.is_empty());
-        let mut closed = app.sender.closed.lock().unwrap().clone();
+        let mut closed = app.broadcaster.channel().closed.lock().unwrap().clone();
         closed.sort();
         assert_eq!(closed, ["d1", "old"]);
-        assert_eq!(remaining(&app.store), ["new", "o1"]);
+        assert_eq!(remaining(app.broadcaster.store()), ["new", "o1"]);
     }
 
     /// Answers the connection named `stuck` only after an hour; the others at once.
@@ -295,14 +294,14 @@ mod tests {
     /// batch to every dashboard already served): the broadcast stops at its deadline and succeeds.
     #[tokio::test]
     async fn the_broadcast_stops_before_the_invocations_deadline() {
-        let app = BroadcastApp {
-            store: store_with(&[("a1", "demo"), ("a2", "demo"), ("b1", "docs-site")]),
-            sender: StuckSender {
+        let app = BroadcastApp::new(
+            store_with(&[("a1", "demo"), ("a2", "demo"), ("b1", "docs-site")]),
+            StuckSender {
                 stuck: "a2",
                 sent: Mutex::default(),
             },
-            config: BroadcastConfig::default(),
-        };
+            BroadcastConfig::default(),
+        );
         let event: Event = serde_json::from_str(&pulse_test_support::event("broadcast/stream-batch")).unwrap();
         let mut context = lambda_runtime::Context::default();
         let deadline = std::time::SystemTime::now() + std::time::Duration::from_millis(1500);
@@ -315,7 +314,7 @@ mod tests {
             started.elapsed()
         );
         assert!(response.batch_item_failures.is_empty());
-        let mut sent = app.sender.sent.lock().unwrap().clone();
+        let mut sent = app.broadcaster.channel().sent.lock().unwrap().clone();
         sent.sort();
         assert_eq!(sent, ["a1", "b1"], "the others were served before the deadline");
     }

@@ -51,6 +51,7 @@ pub fn content_type(name: &str) -> &'static str {
         "json" | "map" => "application/json",
         "webmanifest" => "application/manifest+json",
         "xml" => "application/xml",
+        "yaml" | "yml" => "application/yaml",
         "svg" => "image/svg+xml",
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",

@@ -94,7 +94,7 @@ pub(crate) async fn batch_units(traffic: &mut Traffic, minute: Minute, now: Date
     let mut events = traffic.minute_events(minute, 0..visitors, (visitors + visitors / 2) as usize);
     events.sort_by_key(|event| event.ts);
     let memory = MemoryStore::default();
-    let store = SizingStore::new(&memory);
+    let store = sizing(&memory);
     let mut units = Vec::new();
     for second in 0..60 {
         let in_second: Vec<StoredEvent> = events
@@ -106,10 +106,10 @@ pub(crate) async fn batch_units(traffic: &mut Traffic, minute: Minute, now: Date
             continue;
         }
         let (batch, records) = traffic.as_stream(in_second);
-        store.take_units();
+        store.hooks.take_units();
         let report = fold_batch(&store, &AggregateConfig::default(), &batch, records, now).await;
         assert!(report.failed.is_empty());
-        units.push(store.take_units());
+        units.push(store.hooks.take_units());
     }
     units
 }

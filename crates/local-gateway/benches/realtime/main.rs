@@ -31,13 +31,13 @@ use chrono::{DateTime, Utc};
 
 use local_gateway::LocalStack;
 use pulse_core::enrich::Salt;
+use pulse_core::hooked::{HookedRollups, RollupCall, RollupHooks};
 use pulse_core::memory::MemoryStore;
 use pulse_core::realtime::aggregate::{AggregateConfig, RollupKey, RollupStore, SaveOutcome, StreamEvent, fold_batch};
 use pulse_core::realtime::service::RealtimeService;
 use pulse_core::realtime::view::{RealtimeParams, Window};
 use pulse_core::realtime::{
-    Fingerprint, FingerprintBucket, Minute, MinuteCounts, MinuteRollup, SequenceNumber, SequenceRange, VisitorKey,
-    VisitorPart, VisitorState, bucket,
+    Fingerprint, FingerprintBucket, Minute, SequenceNumber, SequenceRange, VisitorKey, VisitorState, bucket,
 };
 use pulse_core::site_cache::SiteCache;
 use pulse_core::{EventDetail, EventId, EventKind, EventStore, ReadToken, Site, SiteId, StoreError, StoredEvent};

@@ -96,7 +96,7 @@ pub(crate) async fn bench_queries(endpoint: &str) -> Vec<QueryResult> {
 /// the stream had delivered it) and writes the raw events the feed reads.
 pub(crate) async fn populate(store: &DynamoStore, visitors_per_minute: u64, now: DateTime<Utc>) -> Populated {
     let config = AggregateConfig::default();
-    let sizing = SizingStore::new(store);
+    let sizing = sizing(store);
     let mut traffic = Traffic::new(site_id("bench"));
     let last = Minute::of(now);
     let (mut events, mut writes) = (0, 0);
@@ -118,7 +118,7 @@ pub(crate) async fn populate(store: &DynamoStore, visitors_per_minute: u64, now:
     }
     put_recent_events(store, &mut traffic, visitors_per_minute, now).await;
 
-    let sizes = sizing.sizes.into_inner().expect("sizes lock");
+    let sizes = sizing.hooks.sizes.into_inner().expect("sizes lock");
     // What the realtime Query reads: counts and parts, not the fold's fingerprint buckets.
     let item_sizes: Vec<(Minute, usize)> = sizes
         .into_iter()
@@ -158,41 +158,26 @@ pub(crate) enum Slot {
 /// A rollup store, recording the DynamoDB size of every rollup item it writes, and the write and read
 /// units its calls cost. Reading the items back instead (a Scan) would cost moto minutes at the highest
 /// traffic level.
-pub(crate) struct SizingStore<'a, S> {
-    pub(crate) store: &'a S,
+pub(crate) type SizingStore<'a, S> = HookedRollups<&'a S, Sizing>;
+
+pub(crate) fn sizing<S: RollupStore>(store: &S) -> SizingStore<'_, S> {
+    HookedRollups::new(store, Sizing::default())
+}
+
+#[derive(Default)]
+pub(crate) struct Sizing {
     pub(crate) sizes: Mutex<BTreeMap<(RollupKey, Slot), usize>>,
     pub(crate) units: Mutex<Units>,
 }
 
-impl<'a, S> SizingStore<'a, S> {
-    pub(crate) fn new(store: &'a S) -> Self {
-        Self {
-            store,
-            sizes: Mutex::default(),
-            units: Mutex::default(),
-        }
-    }
-
+impl Sizing {
     /// The units spent since the last call.
     pub(crate) fn take_units(&self) -> Units {
         std::mem::take(&mut *self.units.lock().expect("units lock"))
     }
 
-    /// A write of this size: a conditional write costs its units even when its condition fails.
-    pub(crate) fn wrote(&self, key: &RollupKey, slot: Slot, size: usize, outcome: SaveOutcome) {
-        let mut spent = self.units.lock().expect("units lock");
-        spent.write += size.div_ceil(1024);
-        if matches!(slot, Slot::Bucket(_)) {
-            spent.bucket_write += size.div_ceil(1024);
-        }
-        drop(spent);
-        if outcome == SaveOutcome::Saved {
-            self.sizes.lock().expect("sizes lock").insert((key.clone(), slot), size);
-        }
-    }
-
     /// A consistent read of items of these sizes.
-    pub(crate) fn read(&self, bytes: usize, slot: Option<Slot>) {
+    fn read(&self, bytes: usize, slot: Option<Slot>) {
         let units = bytes.div_ceil(4096).max(1);
         let mut spent = self.units.lock().expect("units lock");
         spent.read += units;
@@ -202,70 +187,77 @@ impl<'a, S> SizingStore<'a, S> {
     }
 }
 
-impl<S: RollupStore> RollupStore for SizingStore<'_, S> {
-    async fn load_minute(&self, key: &RollupKey) -> Result<Option<MinuteRollup>, StoreError> {
-        let bytes = self
-            .sizes
-            .lock()
-            .expect("sizes lock")
-            .iter()
-            .filter(|((stored, slot), _)| stored == key && !matches!(slot, Slot::Bucket(_)))
-            .map(|(_, size)| size)
-            .sum();
-        self.read(bytes, None);
-        self.store.load_minute(key).await
+impl RollupHooks for Sizing {
+    async fn before(&self, call: &RollupCall<'_>) -> Result<(), StoreError> {
+        let sizes = self.sizes.lock().expect("sizes lock");
+        let read = match *call {
+            RollupCall::LoadMinute { key } => Some((
+                sizes
+                    .iter()
+                    .filter(|((stored, slot), _)| stored == key && !matches!(slot, Slot::Bucket(_)))
+                    .map(|(_, size)| size)
+                    .sum(),
+                None,
+            )),
+            RollupCall::LoadBucket { key, index } => Some((
+                sizes
+                    .get(&(key.clone(), Slot::Bucket(index)))
+                    .copied()
+                    .unwrap_or_default(),
+                Some(Slot::Bucket(index)),
+            )),
+            _ => None,
+        };
+        drop(sizes);
+        if let Some((bytes, slot)) = read {
+            self.read(bytes, slot);
+        }
+        Ok(())
     }
 
-    async fn save_part(
-        &self,
-        key: &RollupKey,
-        index: usize,
-        part: &VisitorPart,
-        expected: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<SaveOutcome, StoreError> {
-        let outcome = self.store.save_part(key, index, part, expected, expires_at).await?;
-        let size = item_size(&pulse_dynamodb::part_item(key, index, part, expires_at));
-        self.wrote(key, Slot::Part(index), size, outcome);
-        Ok(outcome)
-    }
-
-    async fn load_bucket(&self, key: &RollupKey, index: u8) -> Result<Option<FingerprintBucket>, StoreError> {
-        let size = self
-            .sizes
-            .lock()
-            .expect("sizes lock")
-            .get(&(key.clone(), Slot::Bucket(index)))
-            .copied();
-        self.read(size.unwrap_or_default(), Some(Slot::Bucket(index)));
-        self.store.load_bucket(key, index).await
-    }
-
-    async fn save_bucket(
-        &self,
-        key: &RollupKey,
-        index: u8,
-        bucket: &FingerprintBucket,
-        expected: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<SaveOutcome, StoreError> {
-        let outcome = self.store.save_bucket(key, index, bucket, expected, expires_at).await?;
-        let size = item_size(&bucket_item(key, index, bucket, expires_at));
-        self.wrote(key, Slot::Bucket(index), size, outcome);
-        Ok(outcome)
-    }
-
-    async fn save_counts(
-        &self,
-        key: &RollupKey,
-        counts: &MinuteCounts,
-        expected: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<SaveOutcome, StoreError> {
-        let outcome = self.store.save_counts(key, counts, expected, expires_at).await?;
-        let item = pulse_dynamodb::counts_item(key, counts, expires_at).expect("counts convert to an item");
-        self.wrote(key, Slot::Counts, item_size(&item), outcome);
-        Ok(outcome)
+    /// A write of this size: a conditional write costs its units even when its condition fails.
+    fn after_write(&self, call: &RollupCall<'_>, outcome: SaveOutcome) {
+        let (slot, size) = match *call {
+            RollupCall::SavePart {
+                key,
+                index,
+                part,
+                expires_at,
+            } => (
+                Slot::Part(index),
+                item_size(&pulse_dynamodb::part_item(key, index, part, expires_at)),
+            ),
+            RollupCall::SaveBucket {
+                key,
+                index,
+                bucket,
+                expires_at,
+            } => (
+                Slot::Bucket(index),
+                item_size(&bucket_item(key, index, bucket, expires_at)),
+            ),
+            RollupCall::SaveCounts {
+                key,
+                counts,
+                expires_at,
+            } => (
+                Slot::Counts,
+                item_size(&pulse_dynamodb::counts_item(key, counts, expires_at).expect("counts convert to an item")),
+            ),
+            RollupCall::LoadMinute { .. } | RollupCall::LoadBucket { .. } => return,
+        };
+        let mut spent = self.units.lock().expect("units lock");
+        spent.write += size.div_ceil(1024);
+        if matches!(slot, Slot::Bucket(_)) {
+            spent.bucket_write += size.div_ceil(1024);
+        }
+        drop(spent);
+        if outcome == SaveOutcome::Saved {
+            self.sizes
+                .lock()
+                .expect("sizes lock")
+                .insert((call.key().clone(), slot), size);
+        }
     }
 }
 

@@ -386,3 +386,17 @@ fn embedded_files_are_described_as_asset_new_describes_them() {
         assert!(crate::encode::is_servable_name(&asset.name));
     }
 }
+
+/// The product serves the description of its API, as docs/openapi.yaml holds it.
+#[tokio::test]
+async fn the_api_description_is_served_from_the_embedded_files() {
+    let config = Config::from_lookup(|name| (name == "WEBSOCKET_URL").then(|| "wss://ws.example/live".into())).unwrap();
+    let app = WebApp::new(&config);
+    let response = get(&app, request("GET", "/openapi.yaml", None, &[])).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, header::CONTENT_TYPE), Some("application/yaml"));
+    let served = String::from_utf8(bytes(&response).to_vec()).unwrap();
+    let documented = std::fs::read_to_string(pulse_test_support::repo_root().join("docs/openapi.yaml")).unwrap();
+    assert_eq!(served, documented);
+    assert!(served.starts_with("openapi: 3.1"));
+}
