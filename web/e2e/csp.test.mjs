@@ -1,6 +1,7 @@
 // Content-Security-Policy in a real browser: the dashboard renders live numbers under its own strict
 // policy without a single violation, and a page on another origin, with a strict policy of its own,
-// still loads and renders the embeddable files (components.js, realtime.js, script.js).
+// still loads and renders the embeddable files (components.js, realtime.js, the format.js they import,
+// script.js).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';

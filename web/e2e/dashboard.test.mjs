@@ -168,7 +168,7 @@ describe('dashboard', () => {
       const compat = await servedBytes(`/sites/${SITE}/tracker.js`);
       console.log(`ts-analytics tracker: ${compat.size} bytes served (${compat.encoding})`);
       let total = 0;
-      for (const file of ['/dashboard', '/dashboard.css', '/dashboard.js', '/components.js', '/realtime.js']) {
+      for (const file of ['/dashboard', '/dashboard.css', '/dashboard.js', '/components.js', '/realtime.js', '/format.js']) {
         const { size, encoding } = await servedBytes(file);
         console.log(`dashboard file ${file}: ${size} bytes (${encoding})`);
         total += size;

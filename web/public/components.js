@@ -12,7 +12,7 @@ import {
   formatAgo,
   formatNumber,
   goalRows,
-} from './realtime.js';
+} from './format.js';
 
 // Importable outside browsers (tests, server rendering) without defining anything.
 const Base = globalThis.HTMLElement ?? class {};

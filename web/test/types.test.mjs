@@ -1,5 +1,5 @@
-// The TypeScript declarations of realtime.js and components.js, and the package they ship in
-// (web/public/package.json). Needs `npm ci --prefix web` (TypeScript); skipped without it.
+// The TypeScript declarations of realtime.js, format.js and components.js, and the package they ship
+// in (web/public/package.json). Needs `npm ci --prefix web` (TypeScript); skipped without it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -32,9 +32,11 @@ function check(files, compilerOptions = options()) {
   return { program, messages };
 }
 
-// One program for the consumer and both declaration files: the DOM's types take seconds to check.
+const MODULES = ['realtime', 'format', 'components'];
+
+// One program for the consumer and the declaration files: the DOM's types take seconds to check.
 let checked;
-const consumerProgram = () => (checked ??= check([consumer, join(publicDir, 'realtime.d.ts'), join(publicDir, 'components.d.ts')]));
+const consumerProgram = () => (checked ??= check([consumer, ...MODULES.map((name) => join(publicDir, `${name}.d.ts`))]));
 
 test('a strict TypeScript consumer type-checks, and each misuse it marks is an error', { skip }, () => {
   // An unused @ts-expect-error is itself an error, so loose declarations fail here too.
@@ -44,11 +46,13 @@ test('a strict TypeScript consumer type-checks, and each misuse it marks is an e
 test('the declarations name exactly the values each module exports', { skip }, async () => {
   const { program } = consumerProgram();
   const checker = program.getTypeChecker();
-  for (const name of ['realtime', 'components']) {
+  for (const name of MODULES) {
     const source = program.getSourceFile(join(publicDir, `${name}.d.ts`));
     const declared = checker
       .getExportsOfModule(checker.getSymbolAtLocation(source))
-      .filter((symbol) => symbol.flags & ts.SymbolFlags.Value) // interfaces and types have no runtime export
+      // Interfaces and types have no runtime export. A re-export (realtime.d.ts's of format.d.ts) is an
+      // alias, which counts as what it names.
+      .filter((symbol) => (symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol).flags & ts.SymbolFlags.Value)
       .map((symbol) => symbol.name)
       .sort();
     const actual = Object.keys(await import(`../public/${name}.js`)).sort();
@@ -63,7 +67,15 @@ function pack(args) {
 test('the package holds the modules, their declarations and its manifest, nothing else', { skip }, () => {
   const { name, files } = pack(['--dry-run']);
   assert.equal(name, '@pulse-analytics/client');
-  assert.deepEqual(files.map((f) => f.path).sort(), ['components.d.ts', 'components.js', 'package.json', 'realtime.d.ts', 'realtime.js']);
+  assert.deepEqual(files.map((f) => f.path).sort(), [
+    'components.d.ts',
+    'components.js',
+    'format.d.ts',
+    'format.js',
+    'package.json',
+    'realtime.d.ts',
+    'realtime.js',
+  ]);
 });
 
 test('installed from its tarball, the package type-checks by its own names', { skip, timeout: 120_000 }, () => {
@@ -78,13 +90,18 @@ test('installed from its tarball, the package type-checks by its own names', { s
       [
         "import { connectRealtime, type RealtimeView } from '@pulse-analytics/client';",
         "import { PulseCounter } from '@pulse-analytics/client/components';",
+        "import { formatRate, goalRows, type GoalRow } from '@pulse-analytics/client/format';",
         "const live = connectRealtime({ siteId: 'my-site' });",
         'const view: RealtimeView | null = live.data;',
+        "const rows: GoalRow[] = goalRows(view, 'en').rows;",
+        'console.log(rows, formatRate(view?.goals[0]?.conversionRate));',
         "const counter: PulseCounter | null = document.querySelector('pulse-counter');",
         'if (counter) counter.source = live;',
         'console.log(view);',
         '// @ts-expect-error the package is typed, not any',
         "connectRealtime({ siteId: 1 });",
+        '// @ts-expect-error formatRate takes a number',
+        "formatRate('7%');",
       ].join('\n'),
     );
     // Both resolutions TypeScript projects use: Node's (exports and types conditions) and bundlers'.
@@ -94,8 +111,11 @@ test('installed from its tarball, the package type-checks by its own names', { s
       assert.deepEqual(messages, [], `moduleResolution ${ts.ModuleResolutionKind[moduleResolution]}`);
     }
     // And it runs in Node as installed (components.js defines nothing without customElements).
-    const run = "import('@pulse-analytics/client').then((m) => import('@pulse-analytics/client/components').then((c) => console.log(typeof m.connectRealtime, typeof c.defineAll)))";
-    assert.equal(execFileSync(process.execPath, ['-e', run], { cwd: dir, encoding: 'utf8' }).trim(), 'function function');
+    const run = [
+      "Promise.all(['@pulse-analytics/client', '@pulse-analytics/client/components', '@pulse-analytics/client/format'].map((m) => import(m)))",
+      '.then(([m, c, f]) => console.log(typeof m.connectRealtime, typeof c.defineAll, typeof f.formatRate, m.formatRate === f.formatRate))',
+    ].join('');
+    assert.equal(execFileSync(process.execPath, ['-e', run], { cwd: dir, encoding: 'utf8' }).trim(), 'function function function true');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
