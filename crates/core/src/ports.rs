@@ -139,53 +139,6 @@ pub trait RollupStore: Send + Sync {
     ) -> impl Future<Output = Result<SaveOutcome, StoreError>> + Send;
 }
 
-/// A borrowed store is a store (a decorator over a store that lives on, in tests and benches).
-impl<T: RollupStore> RollupStore for &T {
-    fn load_minute(&self, key: &RollupKey) -> impl Future<Output = Result<Option<MinuteRollup>, StoreError>> + Send {
-        (**self).load_minute(key)
-    }
-
-    fn save_part(
-        &self,
-        key: &RollupKey,
-        index: usize,
-        part: &VisitorPart,
-        expected: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<SaveOutcome, StoreError>> + Send {
-        (**self).save_part(key, index, part, expected, expires_at)
-    }
-
-    fn load_bucket(
-        &self,
-        key: &RollupKey,
-        index: u8,
-    ) -> impl Future<Output = Result<Option<FingerprintBucket>, StoreError>> + Send {
-        (**self).load_bucket(key, index)
-    }
-
-    fn save_bucket(
-        &self,
-        key: &RollupKey,
-        index: u8,
-        bucket: &FingerprintBucket,
-        expected: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<SaveOutcome, StoreError>> + Send {
-        (**self).save_bucket(key, index, bucket, expected, expires_at)
-    }
-
-    fn save_counts(
-        &self,
-        key: &RollupKey,
-        counts: &MinuteCounts,
-        expected: Option<u64>,
-        expires_at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<SaveOutcome, StoreError>> + Send {
-        (**self).save_counts(key, counts, expected, expires_at)
-    }
-}
-
 /// Per-site hit counters ([`crate::rate`]).
 pub trait RateCounter: Send + Sync {
     /// Adds `tokens` to `site`'s counter for `second` (Unix seconds) if the total stays within `limit`;

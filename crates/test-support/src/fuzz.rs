@@ -147,6 +147,14 @@ pub fn corpus(name: &str) -> Vec<Vec<u8>> {
     seeds
 }
 
+/// Header values as `http` accepts them (API Gateway forwards no control characters either).
+pub fn sanitised(value: &[u8]) -> Vec<u8> {
+    value
+        .iter()
+        .map(|&b| if (b < 0x20 && b != b'\t') || b == 0x7f { b'?' } else { b })
+        .collect()
+}
+
 /// Byte-level edits of a seed, as a mutation fuzzer makes them. Positions are taken modulo the length.
 #[derive(Debug, Clone)]
 pub enum Mutation {

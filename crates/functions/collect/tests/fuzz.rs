@@ -709,14 +709,6 @@ fn case() -> BoxedStrategy<Case> {
 
 // ---- requests ----
 
-/// Header values as `http` accepts them (API Gateway forwards no control characters either).
-fn sanitised(value: &[u8]) -> Vec<u8> {
-    value
-        .iter()
-        .map(|&b| if (b < 0x20 && b != b'\t') || b == 0x7f { b'?' } else { b })
-        .collect()
-}
-
 /// The API Gateway HTTP API v2 event of the case, through `lambda_http` as the runtime parses it.
 /// API Gateway sets `Host` and `X-Forwarded-Proto` itself, so those stay fixed.
 fn via_event(case: &Case) -> Request {
@@ -728,7 +720,7 @@ fn via_event(case: &Case) -> Request {
         if name == "host" || name == "x-forwarded-proto" {
             continue;
         }
-        let value = String::from_utf8_lossy(&sanitised(value)).into_owned();
+        let value = String::from_utf8_lossy(&common::sanitised(value)).into_owned();
         headers.insert(name, Value::String(value));
     }
     let (body, base64) = match std::str::from_utf8(&case.body) {
@@ -779,7 +771,7 @@ fn direct(case: &Case) -> Request {
     *request.method_mut() = Method::from_bytes(case.method.as_bytes()).expect("a method token");
     for (name, value) in &case.headers {
         let name = HeaderName::from_bytes(name.as_bytes()).expect("a header name");
-        let value = HeaderValue::from_bytes(&sanitised(value)).expect("a header value");
+        let value = HeaderValue::from_bytes(&common::sanitised(value)).expect("a header value");
         request.headers_mut().insert(name, value);
     }
     let mut context = ApiGatewayV2httpRequestContext::default();

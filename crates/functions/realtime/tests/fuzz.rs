@@ -172,14 +172,6 @@ fn case() -> BoxedStrategy<Case> {
 
 // ---- requests ----
 
-/// Header values as `http` accepts them (API Gateway forwards no control characters either).
-fn sanitised(value: &[u8]) -> Vec<u8> {
-    value
-        .iter()
-        .map(|&b| if (b < 0x20 && b != b'\t') || b == 0x7f { b'?' } else { b })
-        .collect()
-}
-
 fn query_pairs(raw: &str) -> Vec<(String, String)> {
     url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect()
 }
@@ -190,7 +182,7 @@ fn via_event(case: &Case) -> Request {
     headers.insert("host".into(), json!("abc123.execute-api.eu-west-1.amazonaws.com"));
     headers.insert("x-forwarded-proto".into(), json!("https"));
     if let Some(value) = &case.authorization {
-        let value = String::from_utf8_lossy(&sanitised(value)).into_owned();
+        let value = String::from_utf8_lossy(&common::sanitised(value)).into_owned();
         headers.insert("authorization".into(), Value::String(value));
     }
     let mut query = serde_json::Map::new();
@@ -239,7 +231,7 @@ fn direct(case: &Case) -> Request {
     let mut request = Request::new(Body::Empty);
     *request.method_mut() = Method::from_bytes(case.method.as_bytes()).expect("a method token");
     if let Some(value) = &case.authorization {
-        let value = HeaderValue::from_bytes(&sanitised(value)).expect("a header value");
+        let value = HeaderValue::from_bytes(&common::sanitised(value)).expect("a header value");
         request.headers_mut().insert("authorization", value);
     }
     let mut query: HashMap<String, Vec<String>> = HashMap::new();

@@ -1,7 +1,7 @@
 //! The security headers of the pages the function serves (the dashboard): a strict
 //! Content-Security-Policy, and no referrer. Only HTML gets them: the scripts (script.js,
-//! components.js, realtime.js) run inside other sites' pages, whose own policies govern them, and a
-//! `frame-ancestors` or the like on them would mean nothing or break those pages.
+//! components.js, realtime.js, format.js) run inside other sites' pages, whose own policies govern
+//! them, and a `frame-ancestors` or the like on them would mean nothing or break those pages.
 //!
 //! The dashboard holds no inline script or style (dashboard.js and dashboard.css are files of their
 //! own, and the components adopt constructed style sheets), so the policy needs no `'unsafe-inline'`,

@@ -93,8 +93,7 @@ pub(crate) async fn batch_units(traffic: &mut Traffic, minute: Minute, now: Date
     let visitors = BATCH_COST_VISITORS_PER_MINUTE;
     let mut events = traffic.minute_events(minute, 0..visitors, (visitors + visitors / 2) as usize);
     events.sort_by_key(|event| event.ts);
-    let memory = MemoryStore::default();
-    let store = sizing(&memory);
+    let store = sizing(MemoryStore::default());
     let mut units = Vec::new();
     for second in 0..60 {
         let in_second: Vec<StoredEvent> = events

@@ -96,7 +96,7 @@ pub(crate) async fn bench_queries(endpoint: &str) -> Vec<QueryResult> {
 /// the stream had delivered it) and writes the raw events the feed reads.
 pub(crate) async fn populate(store: &DynamoStore, visitors_per_minute: u64, now: DateTime<Utc>) -> Populated {
     let config = AggregateConfig::default();
-    let sizing = sizing(store);
+    let sizing = sizing(store.clone());
     let mut traffic = Traffic::new(site_id("bench"));
     let last = Minute::of(now);
     let (mut events, mut writes) = (0, 0);
@@ -158,9 +158,9 @@ pub(crate) enum Slot {
 /// A rollup store, recording the DynamoDB size of every rollup item it writes, and the write and read
 /// units its calls cost. Reading the items back instead (a Scan) would cost moto minutes at the highest
 /// traffic level.
-pub(crate) type SizingStore<'a, S> = HookedRollups<&'a S, Sizing>;
+pub(crate) type SizingStore<S> = HookedRollups<S, Sizing>;
 
-pub(crate) fn sizing<S: RollupStore>(store: &S) -> SizingStore<'_, S> {
+pub(crate) fn sizing<S: RollupStore>(store: S) -> SizingStore<S> {
     HookedRollups::new(store, Sizing::default())
 }
 

@@ -220,7 +220,13 @@ async fn the_dashboard_has_a_strict_policy_and_the_embeddable_files_none() {
         "dashboard.html holds an inline event handler"
     );
 
-    for path in ["/script.js", "/components.js", "/realtime.js", "/sites/demo/tracker.js"] {
+    for path in [
+        "/script.js",
+        "/components.js",
+        "/realtime.js",
+        "/format.js",
+        "/sites/demo/tracker.js",
+    ] {
         let file = get(&format!("{base}{path}"), &[("origin", "https://www.example.com")]).await;
         assert_eq!(file.status(), StatusCode::OK, "{path}");
         for name in ["content-security-policy", "referrer-policy", "x-frame-options"] {
