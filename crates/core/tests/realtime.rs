@@ -42,6 +42,34 @@ struct Spec {
     referrer: usize,
 }
 
+impl Spec {
+    /// A page view of `path` on shard 0 from country 1, without referrer.
+    fn page_view(visitor: usize, seconds_ago: i64, path: usize) -> Self {
+        Self {
+            shard: 0,
+            visitor,
+            seconds_ago,
+            kind: 0,
+            path,
+            country: 1,
+            referrer: 0,
+        }
+    }
+
+    /// The same visitor's page view of path 0 from country 0, on shard `shard`.
+    fn on_shard(shard: usize, seconds_ago: i64) -> Self {
+        Self {
+            shard,
+            visitor: shard,
+            seconds_ago,
+            kind: 0,
+            path: 0,
+            country: 0,
+            referrer: 0,
+        }
+    }
+}
+
 fn event_strategy() -> impl Strategy<Value = Spec> {
     // Up to 40 minutes back: some events are outside every window, some older than the rollup TTL.
     (
@@ -510,15 +538,7 @@ fn one_write_per_part_bucket_and_counts_per_batch_however_many_page_views() {
     // 500 page views of 3 visitors over 30 seconds of one minute fold into one visitor part, the six
     // fingerprint buckets of those seconds and the counts.
     let specs: Vec<Spec> = (0..500)
-        .map(|i| Spec {
-            shard: 0,
-            visitor: i % 3,
-            seconds_ago: 2 + (i as i64 % 30),
-            kind: 0,
-            path: i % 5,
-            country: 1,
-            referrer: 0,
-        })
+        .map(|i| Spec::page_view(i % 3, 2 + (i as i64 % 30), i % 5))
         .collect();
     let stream = stream_of(&specs);
     let store = MemoryStore::default();
@@ -544,15 +564,7 @@ fn one_write_per_part_bucket_and_counts_per_batch_however_many_page_views() {
 #[test]
 fn a_permanently_refused_minute_is_skipped_not_retried() {
     let specs: Vec<Spec> = (0..40)
-        .map(|i| Spec {
-            shard: 0,
-            visitor: i % 5,
-            seconds_ago: (i as i64 * 13) % 240,
-            kind: 0,
-            path: i % 5,
-            country: 1,
-            referrer: 0,
-        })
+        .map(|i| Spec::page_view(i % 5, (i as i64 * 13) % 240, i % 5))
         .collect();
     let stream = stream_of(&specs);
     let refused = Minute::of(now());
@@ -582,17 +594,7 @@ fn a_permanently_refused_minute_is_skipped_not_retried() {
 /// nothing new, and copies the bucket's totals into the counts all the same.
 #[test]
 fn a_bucket_whose_copy_failed_is_copied_by_the_retry() {
-    let specs: Vec<Spec> = (0..5)
-        .map(|i| Spec {
-            shard: 0,
-            visitor: 0,
-            seconds_ago: 2 + i as i64,
-            kind: 0,
-            path: i % 5,
-            country: 1,
-            referrer: 0,
-        })
-        .collect();
+    let specs: Vec<Spec> = (0..5).map(|i| Spec::page_view(0, 2 + i as i64, i % 5)).collect();
     let stream = stream_of(&specs);
     // One visitor part, one bucket (10:30:36–41), then the counts: the third write fails.
     let store = faulty(MemoryStore::default(), |_: &RollupKey, n| {
@@ -629,15 +631,7 @@ fn a_bucket_whose_copy_failed_is_copied_by_the_retry() {
 /// Two shards' records of one minute with the same sequence numbers: each is counted, once.
 #[test]
 fn shards_with_overlapping_sequence_numbers_are_each_counted() {
-    let spec = |shard, seconds_ago| Spec {
-        shard,
-        visitor: shard,
-        seconds_ago,
-        kind: 0,
-        path: 0,
-        country: 0,
-        referrer: 0,
-    };
+    let spec = Spec::on_shard;
     let specs = [spec(0, 3), spec(0, 2), spec(1, 3), spec(1, 1)];
     let streams = shard_streams(&specs, 2);
     assert_eq!(range_of(&streams[0]), range_of(&streams[1]));
@@ -668,15 +662,7 @@ impl RollupHooks for StaleBuckets {
 /// shard's fold wrote both) leaves the newer copy in place.
 #[test]
 fn a_bucket_read_before_a_concurrent_write_never_takes_the_counts_back() {
-    let spec = |shard, seconds_ago| Spec {
-        shard,
-        visitor: shard,
-        seconds_ago,
-        kind: 0,
-        path: 0,
-        country: 0,
-        referrer: 0,
-    };
+    let spec = Spec::on_shard;
     let streams = shard_streams(&[spec(0, 3), spec(1, 2)], 2);
     let config = AggregateConfig::default();
     runtime().block_on(async {

@@ -109,10 +109,45 @@ pub fn fuzz<S: Strategy>(
     }
 }
 
+/// The state a target keeps between cases (a warm function), made afresh every `lifetime` cases, as
+/// Lambda recycles its instances (which also bounds the memory a long run holds), and after a case that
+/// panicked (see [`ResetOnPanic`]).
+pub struct Recycled<T> {
+    state: RefCell<T>,
+    uses: std::cell::Cell<u32>,
+    make: fn() -> T,
+    lifetime: u32,
+}
+
+impl<T> Recycled<T> {
+    pub fn new(make: fn() -> T, lifetime: u32) -> Self {
+        Self {
+            state: RefCell::new(make()),
+            uses: std::cell::Cell::new(0),
+            make,
+            lifetime,
+        }
+    }
+
+    /// Runs one case on the warm state.
+    pub fn with<R>(&self, run: impl FnOnce(&mut T) -> R) -> R {
+        let uses = self.uses.get() + 1;
+        if uses > self.lifetime {
+            *self.state.borrow_mut() = (self.make)();
+            self.uses.set(1);
+        } else {
+            self.uses.set(uses);
+        }
+        let _reset = ResetOnPanic(&self.state, self.make);
+        let mut state = self.state.borrow_mut();
+        run(&mut state)
+    }
+}
+
 /// Replaces the state a target keeps between cases (a warm function) when a case panics, so that a lock
 /// poisoned by the panic cannot fail the cases proptest then runs to shrink the input. Make it before
 /// borrowing the state, so that the borrow ends first.
-pub struct ResetOnPanic<'a, T>(pub &'a RefCell<T>, pub fn() -> T);
+struct ResetOnPanic<'a, T>(pub &'a RefCell<T>, pub fn() -> T);
 
 impl<T> Drop for ResetOnPanic<'_, T> {
     fn drop(&mut self) {

@@ -12,7 +12,6 @@
 
 use pulse_test_support::fuzz as common;
 
-use std::cell::RefCell;
 use std::collections::HashSet;
 
 use base64::Engine as _;
@@ -81,7 +80,6 @@ impl std::fmt::Debug for Case {
 struct Warm {
     app: CollectApp<MemoryStore>,
     seen_ids: HashSet<(String, String)>,
-    requests: u32,
 }
 
 /// A site with a goal of every rule kind, so that matching at ingest sees the fuzzed pages and events.
@@ -152,7 +150,6 @@ fn warm(with_secret: bool) -> Warm {
     Warm {
         app: CollectApp::new(store, &config),
         seen_ids: HashSet::new(),
-        requests: 0,
     }
 }
 
@@ -981,17 +978,14 @@ fn collect_answers_only_documented_statuses() {
     let tally = Tally::new("collect");
     let runtime = common::runtime();
     // One warm function per configuration, replaced every APP_LIFETIME requests.
-    let apps = RefCell::new([warm(false), warm(true)]);
+    let apps = [
+        common::Recycled::new(|| warm(false), APP_LIFETIME),
+        common::Recycled::new(|| warm(true), APP_LIFETIME),
+    ];
     common::fuzz(file!(), CI_CASES, &tally, case(), |case| {
-        let _reset = common::ResetOnPanic(&apps, || [warm(false), warm(true)]);
         let request = if case.direct { direct(&case) } else { via_event(&case) };
-        let mut apps = apps.borrow_mut();
-        let warm = &mut apps[usize::from(case.with_secret)];
-        warm.requests += 1;
-        if warm.requests > APP_LIFETIME {
-            *warm = self::warm(case.with_secret);
-        }
-        check(warm, request, &runtime, &tally, case.with_secret.then_some(SECRET))
+        let secret = case.with_secret.then_some(SECRET);
+        apps[usize::from(case.with_secret)].with(|warm| check(warm, request, &runtime, &tally, secret))
     });
     assert!(
         tally.count("204 stored") > 0,

@@ -11,7 +11,6 @@
 
 use pulse_test_support::fuzz as common;
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 
 use chrono::{Duration, Utc};
@@ -52,7 +51,6 @@ struct Case {
 
 struct Warm {
     app: RealtimeApp<MemoryStore>,
-    requests: u32,
 }
 
 fn site(id: &str, public: bool) -> Site {
@@ -106,7 +104,6 @@ fn warm() -> Warm {
     let config = Config::from_lookup(|name| (name == "TABLE_NAME").then(|| "t".into())).unwrap();
     Warm {
         app: RealtimeApp::new(store, &config),
-        requests: 0,
     }
 }
 
@@ -385,15 +382,9 @@ fn check(warm: &Warm, case: &Case, runtime: &tokio::runtime::Runtime, tally: &Ta
 fn realtime_answers_only_documented_statuses() {
     let tally = Tally::new("realtime");
     let runtime = common::runtime();
-    let app = RefCell::new(warm());
+    let app = common::Recycled::new(warm, APP_LIFETIME);
     common::fuzz(file!(), CI_CASES, &tally, case(), |case| {
-        let _reset = common::ResetOnPanic(&app, warm);
-        let mut warm = app.borrow_mut();
-        warm.requests += 1;
-        if warm.requests > APP_LIFETIME {
-            *warm = self::warm();
-        }
-        check(&warm, &case, &runtime, &tally)
+        app.with(|warm| check(warm, &case, &runtime, &tally))
     });
     assert!(
         tally.count("200 with visitors") > 0,

@@ -11,8 +11,6 @@
 
 use pulse_test_support::fuzz as common;
 
-use std::cell::RefCell;
-
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
 use common::{
@@ -47,7 +45,6 @@ fn site(id: &str, public: bool) -> Site {
 
 struct Warm {
     app: ConnectApp<MemoryStore>,
-    cases: u32,
 }
 
 fn warm() -> Warm {
@@ -65,7 +62,6 @@ fn warm() -> Warm {
     .unwrap();
     Warm {
         app: ConnectApp::new(store, &config),
-        cases: 0,
     }
 }
 
@@ -325,18 +321,14 @@ fn run_step(warm: &Warm, step: &Step, runtime: &tokio::runtime::Runtime, tally: 
 fn connect_answers_only_documented_statuses() {
     let tally = Tally::new("ws-connect");
     let runtime = common::runtime();
-    let app = RefCell::new(warm());
+    let app = common::Recycled::new(warm, APP_LIFETIME);
     common::fuzz(file!(), CI_CASES, &tally, steps(), |steps| {
-        let _reset = common::ResetOnPanic(&app, warm);
-        let mut warm = app.borrow_mut();
-        warm.cases += 1;
-        if warm.cases > APP_LIFETIME {
-            *warm = self::warm();
-        }
-        for step in &steps {
-            run_step(&warm, step, &runtime, &tally)?;
-        }
-        Ok(())
+        app.with(|warm| {
+            for step in &steps {
+                run_step(warm, step, &runtime, &tally)?;
+            }
+            Ok(())
+        })
     });
     for status in ["$connect 200", "$connect 401", "$connect 429"] {
         assert!(tally.count(status) > 0, "no input was answered {status}");
