@@ -34,8 +34,9 @@ impl GoalName {
 }
 
 impl fmt::Display for GoalName {
+    // `pad`, so that the admin CLI's tables line up (`{:<32}`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 

@@ -36,8 +36,9 @@ impl SiteId {
 }
 
 impl fmt::Display for SiteId {
+    // `pad`, so that the admin CLI's tables line up (`{:<32}`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -203,6 +204,13 @@ mod tests {
         for bad in ["", "a#b", "SITE#x", "a b", "ä", "a/b", &"x".repeat(65)] {
             assert_eq!(SiteId::parse(bad), Err(SiteIdError), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_site_id_honours_width_as_it_stays_a_key_fragment() {
+        let id = SiteId::parse("shop").unwrap();
+        assert_eq!(format!("{id:<6}|"), "shop  |");
+        assert_eq!(format!("SITE#{id}"), "SITE#shop");
     }
 
     fn site(domains: &[&str]) -> Site {
