@@ -1,5 +1,5 @@
 # Entry points. Each target installs what it needs (project-local .venv) on a fresh machine.
-.PHONY: dev test lint bench release clean load soak fuzz deploy-check invoke-check api-check
+.PHONY: dev test lint bench release clean load soak fuzz deploy-check invoke-check api-check scale
 
 # The Lambda binaries, as template.yaml names them in BuildProperties.Binary.
 FUNCTIONS := collect aggregate realtime ws-connect ws-disconnect ws-default broadcast web
@@ -48,6 +48,11 @@ BENCH_BASELINE ?= 71d16818dabf5b0b8a1dd5d68c8721d91c0b9b82
 bench: release
 	BENCH_BASELINE=$(BENCH_BASELINE) \
 	infra/local/bench.sh
+
+## scale: one site at 10,000 events/s for a minute through the real fold, in memory: each partition
+## key's units per second against DynamoDB's limits, the largest item, counted against the truth
+scale:
+	cargo bench -p local-gateway --bench realtime -- scale
 
 ## load: the zero-loss load run (LOAD_VISITORS, LOAD_SECONDS, LOAD_DASHBOARDS) on a moto of its own
 load:

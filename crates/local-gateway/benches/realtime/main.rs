@@ -46,6 +46,7 @@ use serde_json::{Value, json};
 
 mod fold;
 mod queries;
+mod scale;
 mod stats;
 mod tables;
 mod traffic;
@@ -53,6 +54,7 @@ mod visibility;
 
 use fold::*;
 use queries::*;
+use scale::*;
 use stats::*;
 use tables::*;
 use traffic::*;
@@ -92,6 +94,11 @@ const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    // `make scale`: the in-memory section alone.
+    if std::env::args().any(|arg| arg == "scale") {
+        bench_scale().await;
+        return;
+    }
     let endpoint = moto_endpoint();
     println!("Pulse realtime benchmark (DynamoDB endpoint: moto at {endpoint}, loopback)\n");
 

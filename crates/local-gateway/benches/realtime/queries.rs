@@ -212,39 +212,19 @@ impl RollupHooks for Sizing {
         if let Some((bytes, slot)) = read {
             self.read(bytes, slot);
         }
-        Ok(())
+        // DynamoDB refuses an item over 400 KB; the fold then gives the minute up.
+        match write_size(call) {
+            Some((_, size)) if size > MAX_ITEM_BYTES => Err(StoreError::Rejected(
+                format!("an item of {size} bytes is over DynamoDB's 400 KB").into(),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// A write of this size: a conditional write costs its units even when its condition fails.
     fn after_write(&self, call: &RollupCall<'_>, outcome: SaveOutcome) {
-        let (slot, size) = match *call {
-            RollupCall::SavePart {
-                key,
-                index,
-                part,
-                expires_at,
-            } => (
-                Slot::Part(index),
-                item_size(&pulse_dynamodb::part_item(key, index, part, expires_at)),
-            ),
-            RollupCall::SaveBucket {
-                key,
-                index,
-                bucket,
-                expires_at,
-            } => (
-                Slot::Bucket(index),
-                item_size(&bucket_item(key, index, bucket, expires_at)),
-            ),
-            RollupCall::SaveCounts {
-                key,
-                counts,
-                expires_at,
-            } => (
-                Slot::Counts,
-                item_size(&pulse_dynamodb::counts_item(key, counts, expires_at).expect("counts convert to an item")),
-            ),
-            RollupCall::LoadMinute { .. } | RollupCall::LoadBucket { .. } => return,
+        let Some((slot, size)) = write_size(call) else {
+            return;
         };
         let mut spent = self.units.lock().expect("units lock");
         spent.write += size.div_ceil(1024);
@@ -259,6 +239,42 @@ impl RollupHooks for Sizing {
                 .insert((call.key().clone(), slot), size);
         }
     }
+}
+
+/// DynamoDB's largest item.
+const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// The slot a write goes to and the size of its item, as the adapter writes it.
+fn write_size(call: &RollupCall<'_>) -> Option<(Slot, usize)> {
+    Some(match *call {
+        RollupCall::SavePart {
+            key,
+            index,
+            part,
+            expires_at,
+        } => (
+            Slot::Part(index),
+            item_size(&pulse_dynamodb::part_item(key, index, part, expires_at)),
+        ),
+        RollupCall::SaveBucket {
+            key,
+            index,
+            bucket,
+            expires_at,
+        } => (
+            Slot::Bucket(index),
+            item_size(&bucket_item(key, index, bucket, expires_at)),
+        ),
+        RollupCall::SaveCounts {
+            key,
+            counts,
+            expires_at,
+        } => (
+            Slot::Counts,
+            item_size(&pulse_dynamodb::counts_item(key, counts, expires_at).expect("counts convert to an item")),
+        ),
+        RollupCall::LoadMinute { .. } | RollupCall::LoadBucket { .. } => return None,
+    })
 }
 
 /// A fingerprint bucket item as the adapter writes it (`rollups.rs`): the totals' attributes, the
