@@ -96,11 +96,7 @@ pub(crate) async fn batch_units(traffic: &mut Traffic, minute: Minute, now: Date
     let store = sizing(MemoryStore::default());
     let mut units = Vec::new();
     for second in 0..60 {
-        let in_second: Vec<StoredEvent> = events
-            .iter()
-            .filter(|event| (event.ts - minute.start()).num_seconds() == second)
-            .cloned()
-            .collect();
+        let in_second = events_in_second(&events, minute, second);
         if in_second.is_empty() {
             continue;
         }

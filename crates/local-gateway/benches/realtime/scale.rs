@@ -27,11 +27,7 @@ pub(crate) async fn bench_scale() {
     let (mut raw_wcu, mut rollup_wcu, mut rollup_rcu) = (Vec::new(), Vec::new(), Vec::new());
     let (mut rejected, mut failed, mut fold_time) = (0, 0, Duration::ZERO);
     for second in 0..60 {
-        let in_second: Vec<StoredEvent> = events
-            .iter()
-            .filter(|event| (event.ts - minute.start()).num_seconds() == second)
-            .cloned()
-            .collect();
+        let in_second = events_in_second(&events, minute, second);
         // Collect's writes: one item per event, all under the site's partition key.
         raw_wcu.push(
             in_second

@@ -228,3 +228,12 @@ impl Traffic {
 pub(crate) fn sequence_number(n: u64) -> SequenceNumber {
     SequenceNumber::parse(&n.to_string()).expect("digits make a valid sequence number")
 }
+
+/// The events of second `second` of `minute`: what one one-second stream batch delivers.
+pub(crate) fn events_in_second(events: &[StoredEvent], minute: Minute, second: i64) -> Vec<StoredEvent> {
+    events
+        .iter()
+        .filter(|event| (event.ts - minute.start()).num_seconds() == second)
+        .cloned()
+        .collect()
+}
