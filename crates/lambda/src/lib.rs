@@ -63,10 +63,6 @@ impl<'a> Environment<'a> {
         }
     }
 
-    pub fn settings(&self) -> Settings<Lookup<'a>> {
-        Settings::new(self.lookup)
-    }
-
     pub fn lookup(&self) -> Lookup<'a> {
         self.lookup
     }

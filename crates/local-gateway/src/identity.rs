@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
-use pulse_dynamodb::DynamoStore;
 use pulse_dynamodb::policy::{self, Deployment, FUNCTIONS_WITH_POLICIES};
 use serde::Deserialize;
 
@@ -43,8 +42,6 @@ const MANAGE_CONNECTIONS: &str = "execute-api:ManageConnections";
 #[derive(Clone, Debug)]
 pub struct Principals {
     endpoint: String,
-    table: String,
-    rollup_table: String,
     by_function: BTreeMap<&'static str, Principal>,
 }
 
@@ -158,8 +155,6 @@ impl Principals {
         }
         Ok(Self {
             endpoint: endpoint.to_owned(),
-            table: table.to_owned(),
-            rollup_table: rollup_table.to_owned(),
             by_function,
         })
     }
@@ -175,16 +170,6 @@ impl Principals {
     pub fn environment<'a>(&self, function: &str, lookup: pulse_lambda::Lookup<'a>) -> pulse_lambda::Environment<'a> {
         pulse_lambda::Environment::with(lookup, self.principal(function).sdk_config.clone())
             .with_dynamodb_endpoint(&self.endpoint)
-    }
-
-    /// The store as `function` reaches it: its own credentials, both tables.
-    pub fn store(&self, function: &str) -> DynamoStore {
-        let client = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&self.principal(function).sdk_config)
-                .endpoint_url(&self.endpoint)
-                .build(),
-        );
-        DynamoStore::new(client, &self.table).with_rollup_table(&self.rollup_table)
     }
 
     /// The stream client of `function`'s event source mapping, which reads with the function's role.
