@@ -8,10 +8,9 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::{stderr, stdout};
-use futures::StreamExt as _;
 use local_gateway::LocalStack;
 use local_gateway::stack::{LocalOutputs, register};
-use tokio_tungstenite::tungstenite::Message;
+use pulse_test_support::websocket::closed_within;
 
 /// The admin binary with nothing but the stack (and what the environment gives) to find the tables by.
 fn admin_of_stack(stack: &str, args: &[&str]) -> Output {
@@ -62,16 +61,10 @@ async fn a_stacks_name_is_all_the_cli_needs() {
     assert!(said.contains("open dashboard connection(s) closed"), "{said}");
     let new_token = stdout(&rotated);
     assert_ne!(new_token.trim(), token.trim());
-    let closed = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match dashboard.next().await {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => continue,
-            }
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "the old token's dashboard stays open");
+    assert!(
+        closed_within(&mut dashboard, Duration::from_secs(10)).await,
+        "the old token's dashboard stays open"
+    );
 
     // The rollup table is the stack's too: the purge finds (and reports) the site's items in both.
     let purged = stderr(&admin_of_stack(

@@ -1,8 +1,10 @@
 //! What the tests of every crate share, as a dev-dependency: the Lambda event fixtures of `events/` by
-//! name ([`event`], [`fixtures`]), and the fuzz targets' helpers ([`fuzz`]).
+//! name ([`event`], [`fixtures`]), the fuzz targets' helpers ([`fuzz`]), and waiting on a dashboard's
+//! socket ([`websocket`]).
 
 pub mod fixtures;
 pub mod fuzz;
+pub mod websocket;
 
 pub use fixtures::{event, fixtures};
 

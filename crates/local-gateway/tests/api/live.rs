@@ -341,16 +341,10 @@ async fn disconnecting_a_site_closes_its_open_dashboards() {
         .unwrap();
     assert_eq!(closed, 2);
     for socket in [&mut first, &mut second] {
-        let ended = tokio::time::timeout(Duration::from_secs(5), async {
-            loop {
-                match socket.next().await {
-                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                    Some(Ok(_)) => continue,
-                }
-            }
-        })
-        .await;
-        assert!(ended.is_ok(), "the socket is still open");
+        assert!(
+            pulse_test_support::websocket::closed_within(socket, Duration::from_secs(5)).await,
+            "the socket is still open"
+        );
     }
     wait_until(async || app.connection_items().await == 0).await;
     assert_eq!(

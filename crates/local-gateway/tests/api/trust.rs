@@ -4,15 +4,15 @@
 
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use pulse_core::{ReadToken, SiteId};
 use reqwest::StatusCode;
 use serde_json::json;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use pulse_test_support::websocket::closed_within;
+
 use crate::helpers::{FIREFOX, TestApp, moto_endpoint, spawn_app, spawn_app_at};
-use crate::live::{Socket, holds_within};
+use crate::live::holds_within;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef-cdn";
 
@@ -38,20 +38,6 @@ impl TestApp {
         }
         request.send().await.unwrap().status()
     }
-}
-
-/// Whether the server closes `socket` within `wait`.
-async fn closed_within(socket: &mut Socket, wait: Duration) -> bool {
-    tokio::time::timeout(wait, async {
-        loop {
-            match socket.next().await {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => continue,
-            }
-        }
-    })
-    .await
-    .is_ok()
 }
 
 /// A page on another site cannot make its visitors' browsers post hits for `demo` by naming one of
