@@ -168,6 +168,9 @@ pub(crate) fn sizing<S: RollupStore>(store: S) -> SizingStore<S> {
 pub(crate) struct Sizing {
     pub(crate) sizes: Mutex<BTreeMap<(RollupKey, Slot), usize>>,
     pub(crate) units: Mutex<Units>,
+    /// The writes in flight, sized once before they reach the store (to refuse those over 400 KB) and
+    /// priced once it has answered.
+    in_flight: Mutex<BTreeMap<(RollupKey, Slot), usize>>,
 }
 
 impl Sizing {
@@ -212,18 +215,33 @@ impl RollupHooks for Sizing {
         if let Some((bytes, slot)) = read {
             self.read(bytes, slot);
         }
+        let Some((slot, size)) = write_size(call) else {
+            return Ok(());
+        };
         // DynamoDB refuses an item over 400 KB; the fold then gives the minute up.
-        match write_size(call) {
-            Some((_, size)) if size > MAX_ITEM_BYTES => Err(StoreError::Rejected(
+        if size > MAX_ITEM_BYTES {
+            return Err(StoreError::Rejected(
                 format!("an item of {size} bytes is over DynamoDB's 400 KB").into(),
-            )),
-            _ => Ok(()),
+            ));
         }
+        self.in_flight
+            .lock()
+            .expect("in-flight lock")
+            .insert((call.key().clone(), slot), size);
+        Ok(())
     }
 
     /// A write of this size: a conditional write costs its units even when its condition fails.
     fn after_write(&self, call: &RollupCall<'_>, outcome: SaveOutcome) {
-        let Some((slot, size)) = write_size(call) else {
+        let Some(slot) = slot_of(call) else {
+            return;
+        };
+        let Some(size) = self
+            .in_flight
+            .lock()
+            .expect("in-flight lock")
+            .remove(&(call.key().clone(), slot))
+        else {
             return;
         };
         let mut spent = self.units.lock().expect("units lock");
@@ -244,37 +262,40 @@ impl RollupHooks for Sizing {
 /// DynamoDB's largest item.
 const MAX_ITEM_BYTES: usize = 400 * 1024;
 
+/// The slot a write goes to.
+fn slot_of(call: &RollupCall<'_>) -> Option<Slot> {
+    match *call {
+        RollupCall::SavePart { index, .. } => Some(Slot::Part(index)),
+        RollupCall::SaveBucket { index, .. } => Some(Slot::Bucket(index)),
+        RollupCall::SaveCounts { .. } => Some(Slot::Counts),
+        RollupCall::LoadMinute { .. } | RollupCall::LoadBucket { .. } => None,
+    }
+}
+
 /// The slot a write goes to and the size of its item, as the adapter writes it.
 fn write_size(call: &RollupCall<'_>) -> Option<(Slot, usize)> {
-    Some(match *call {
+    let slot = slot_of(call)?;
+    let item = match *call {
         RollupCall::SavePart {
             key,
             index,
             part,
             expires_at,
-        } => (
-            Slot::Part(index),
-            item_size(&pulse_dynamodb::part_item(key, index, part, expires_at)),
-        ),
+        } => pulse_dynamodb::part_item(key, index, part, expires_at),
         RollupCall::SaveBucket {
             key,
             index,
             bucket,
             expires_at,
-        } => (
-            Slot::Bucket(index),
-            item_size(&bucket_item(key, index, bucket, expires_at)),
-        ),
+        } => bucket_item(key, index, bucket, expires_at),
         RollupCall::SaveCounts {
             key,
             counts,
             expires_at,
-        } => (
-            Slot::Counts,
-            item_size(&pulse_dynamodb::counts_item(key, counts, expires_at).expect("counts convert to an item")),
-        ),
+        } => pulse_dynamodb::counts_item(key, counts, expires_at).expect("counts convert to an item"),
         RollupCall::LoadMinute { .. } | RollupCall::LoadBucket { .. } => return None,
-    })
+    };
+    Some((slot, item_size(&item)))
 }
 
 /// A fingerprint bucket item as the adapter writes it (`rollups.rs`): the totals' attributes, the

@@ -104,7 +104,7 @@ pub(crate) async fn bench_scale() {
     println!();
     println!(
         "largest rollup item {:.0} KB (DynamoDB refuses over 400 KB); writes refused for size: {rejected}; \
-         failed: {failed}; fold CPU {:.1} s for the minute",
+         failed: {failed}; fold CPU {:.1} s for the minute, the pricing of each item included",
         kb(largest),
         fold_time.as_secs_f64()
     );
