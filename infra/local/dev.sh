@@ -50,7 +50,8 @@ add_goal "demo pricing" --page "${BASE_PATH:-}/demo/pricing.html"
 api="http://$GATEWAY_ADDR${BASE_PATH:-}"
 "$bin/local-gateway" &
 pids+=("$!")
-sleep 0.5
+# The simulated visitors start once the gateway answers, so their first hits are not refused.
+wait_for_start "$!" "$GATEWAY_PORT" "the local gateway"
 if [[ ${DEMO_TRAFFIC:-1} != 0 ]]; then
   "$bin/demo-traffic" --base "$api" --site demo &
   pids+=("$!")

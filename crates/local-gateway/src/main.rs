@@ -49,20 +49,21 @@ async fn main() -> anyhow::Result<()> {
         limits,
         principals.clone(),
     ));
-    let outputs = local_gateway::stack::LocalOutputs {
-        table,
-        rollup_table,
-        websocket_endpoint: &own_endpoint,
-    };
-    // Only a convenience for the admin CLI: the gateway serves without it.
-    if let Err(err) = local_gateway::stack::register(&sdk_config, &endpoint, &args.stack_name, &outputs).await {
-        tracing::warn!("{err:#}");
-    }
     let region = sdk_config.region().map(|r| r.to_string()).unwrap_or_default();
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;
     tracing::info!("local gateway on http://{}", args.addr);
+    // After binding, so that nothing waits on it; only a convenience for the admin CLI: the gateway
+    // serves without it.
+    let outputs = local_gateway::stack::LocalOutputs {
+        table,
+        rollup_table,
+        websocket_endpoint: &own_endpoint,
+    };
+    if let Err(err) = local_gateway::stack::register(&sdk_config, &endpoint, &args.stack_name, &outputs).await {
+        tracing::warn!("{err:#}");
+    }
     tokio::select! {
         served = serve(listener, gateway.clone()) => served.context("serving")?,
         polled = run_stream_consumers(&principals, table, &region, gateway) => polled.context("polling the stream")?,
