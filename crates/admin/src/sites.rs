@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Subcommand;
+use pulse_core::realtime::Minute;
 use pulse_core::site::parse_domain;
 use pulse_core::{ReadToken, Site, SiteDirectory as _, SiteId};
 use pulse_dynamodb::DynamoStore;
@@ -34,6 +35,19 @@ pub enum SiteCommand {
         /// Whether outbound click URLs keep their query string (true or false).
         #[arg(long, required = true, action = clap::ArgAction::Set)]
         keep_outbound_query: bool,
+    },
+    /// Spread a busy site's writes over COUNT partition keys (1 to 64; about one per 500 events a
+    /// second at its peak), from a minute at least --lead-minutes ahead, so every warm function
+    /// has read the change before it applies. Readers read every spread of the last 25 hours.
+    Spread {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        count: u8,
+        /// Minutes until the change applies: at least the functions' site cache lifetime (60 s by
+        /// default) plus the 5 minutes a visitor's clock may run ahead.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(7..))]
+        lead_minutes: u16,
     },
     /// List registered sites.
     List,
@@ -95,15 +109,40 @@ pub async fn run(admin: &Admin<'_>, command: SiteCommand) -> anyhow::Result<()> 
             );
             println!("{}", token.expose());
         }
+        SiteCommand::Spread {
+            id,
+            count,
+            lead_minutes,
+        } => {
+            let id = SiteId::parse(&id)?;
+            let site = store
+                .find_site(&id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("site {id} does not exist"))?;
+            let now = chrono::Utc::now();
+            let from = Minute::of(now).plus(i64::from(lead_minutes) + 1);
+            let spreads = site.spreads.change_at(count, from, now)?;
+            store.set_spreads(&id, &spreads).await?;
+            eprintln!(
+                "site {id}: writes go to {count} partition key(s) from {from} UTC (now {}); readers read all of them \
+                 within their site cache's lifetime",
+                site.spreads.current(now)
+            );
+        }
         SiteCommand::List => {
             let sites = store.list_sites().await.context("listing sites")?;
-            println!("{:<32} {:<7} {:<11} DOMAINS", "ID", "PUBLIC", "LINK_QUERY");
+            let now = chrono::Utc::now();
+            println!(
+                "{:<32} {:<7} {:<11} {:<8} DOMAINS",
+                "ID", "PUBLIC", "LINK_QUERY", "SPREADS"
+            );
             for site in sites {
                 println!(
-                    "{:<32} {:<7} {:<11} {}",
+                    "{:<32} {:<7} {:<11} {:<8} {}",
                     site.id,
                     site.public,
                     site.keep_outbound_query,
+                    site.spreads.current(now),
                     site.domains.join(",")
                 );
             }

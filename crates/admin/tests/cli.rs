@@ -3,6 +3,7 @@
 mod common;
 
 use common::{admin, stdout};
+use pulse_core::spread::Spread;
 use pulse_core::{SiteDirectory, SiteId};
 use pulse_dynamodb::DynamoStore;
 
@@ -123,6 +124,25 @@ async fn manages_sites_end_to_end() {
         &["site", "set", "--id", "shop"][..],
         &["site", "set", "--id", "shop", "--keep-outbound-query", "maybe"],
         &["site", "set", "--id", "ghost", "--keep-outbound-query", "true"],
+    ] {
+        assert!(!admin(&table, refused).status.success(), "{refused:?}");
+    }
+
+    // A busy site's writes spread over more keys from a minute far enough ahead; bounds refused.
+    stdout(&admin(&table, &["site", "spread", "--id", "shop", "--count", "16"]));
+    let spreads = store.find_site(&shop).await.unwrap().unwrap().spreads;
+    let now = chrono::Utc::now();
+    assert_eq!(spreads.current(now), 1);
+    assert_eq!(spreads.current(now + chrono::Duration::minutes(12)), 16);
+    assert_eq!(spreads.in_use().len(), 16);
+    let list = stdout(&admin(&table, &["site", "list"]));
+    let row = list.lines().find(|line| line.starts_with("shop ")).unwrap();
+    assert_eq!(row.split_whitespace().nth(3), Some("1"), "{row}");
+    for refused in [
+        &["site", "spread", "--id", "shop", "--count", "0"][..],
+        &["site", "spread", "--id", "shop", "--count", "65"],
+        &["site", "spread", "--id", "shop", "--count", "4", "--lead-minutes", "1"],
+        &["site", "spread", "--id", "ghost", "--count", "4"],
     ] {
         assert!(!admin(&table, refused).status.success(), "{refused:?}");
     }
@@ -379,7 +399,7 @@ async fn replays_a_failed_batch_from_its_failure_message() {
     let minute = Minute::of(now);
     let pageviews = || async {
         store
-            .rollups(&SiteId::parse("demo").unwrap(), minute, minute)
+            .rollups(&SiteId::parse("demo").unwrap(), &[Spread::FIRST], minute, minute)
             .await
             .unwrap()
             .iter()

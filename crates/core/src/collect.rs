@@ -134,7 +134,12 @@ impl<S: SiteDirectory + SaltStore + EventStore + RateCounter> Collector<S> {
             return Err(CollectError::HostNotAllowed);
         }
         // Last of the checks, so that only hits that would be stored spend the site's allowance.
-        if self.rate.admit(&self.store, &site.id, request.received_at).await == Verdict::Limited {
+        let spreads = site.spreads.current(request.received_at);
+        let verdict = self
+            .rate
+            .admit(&self.store, &site.id, spreads, request.received_at)
+            .await;
+        if verdict == Verdict::Limited {
             return Err(CollectError::RateLimited);
         }
         let salt = self.salt(request.received_at.date_naive()).await?;
@@ -207,10 +212,12 @@ pub fn enrich_hit(
         props: hit.props,
         goals: Vec::new(),
         fingerprint: None,
+        spread: Default::default(),
     };
     // Keyed with the day's salt, which only collect reads: the aggregate uses the stored value and
     // never needs the key. A retry of the hit lands on the existing item and writes nothing, so an
     // item's fingerprint is the one computed when it was first written, whatever day the retry comes.
     event.fingerprint = Some(Fingerprint::keyed(&salt.fingerprint_key(), &event));
+    event.spread = site.spreads.of(&event);
     event
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::realtime::Fingerprint;
 use crate::site::SiteId;
+use crate::spread::Spread;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -180,6 +181,10 @@ pub struct StoredEvent {
     /// Absent on items written before collect stored it (see [`Fingerprint::of`]).
     #[serde(rename = "fp", default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<Fingerprint>,
+    /// The site's spread the item is stored under ([`crate::spread`]); absent, the first, on items
+    /// from before spreads and on every item of a site with one spread.
+    #[serde(rename = "sp", default, skip_serializing_if = "Spread::is_first")]
+    pub spread: Spread,
 }
 
 /// What each kind of event carries besides what every event has.

@@ -21,6 +21,7 @@ pub mod realtime;
 pub mod revocation;
 pub mod site;
 pub mod site_cache;
+pub mod spread;
 pub mod time;
 
 #[cfg(feature = "memory-store")]

@@ -13,6 +13,7 @@ use crate::ports::{EventStore, PutOutcome, RealtimeStore, SaltStore, SiteDirecto
 use crate::realtime::aggregate::{RollupKey, RollupStore, SaveOutcome};
 use crate::realtime::{FingerprintBucket, Minute, MinuteCounts, MinuteRollup, VisitorPart, bucket, codec};
 use crate::site::{Site, SiteId};
+use crate::spread::Spread;
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -188,6 +189,7 @@ impl RealtimeStore for MemoryStore {
     async fn rollups(
         &self,
         site: &SiteId,
+        spreads: &[Spread],
         first: Minute,
         last: Minute,
     ) -> Result<Vec<(Minute, MinuteRollup)>, StoreError> {
@@ -195,7 +197,9 @@ impl RealtimeStore for MemoryStore {
         let rollups = self.rollups.lock().unwrap();
         Ok(rollups
             .iter()
-            .filter(|(key, _)| &key.site == site && (first..=last).contains(&key.minute))
+            .filter(|(key, _)| {
+                &key.site == site && spreads.contains(&key.spread) && (first..=last).contains(&key.minute)
+            })
             .map(|(key, rollup)| (key.minute, rollup.clone()))
             .collect())
     }
@@ -203,6 +207,7 @@ impl RealtimeStore for MemoryStore {
     async fn recent_events(
         &self,
         site: &SiteId,
+        spreads: &[Spread],
         since: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
@@ -212,7 +217,7 @@ impl RealtimeStore for MemoryStore {
             .lock()
             .unwrap()
             .iter()
-            .filter(|e| &e.site == site && e.ts >= since)
+            .filter(|e| &e.site == site && spreads.contains(&e.spread) && e.ts >= since)
             .cloned()
             .collect();
         events.sort_by(|a, b| (b.ts, b.id.as_str()).cmp(&(a.ts, a.id.as_str())));
@@ -324,5 +329,6 @@ pub fn sample_event(kind: crate::EventKind, id: &str, ts: DateTime<Utc>) -> Stor
         client_id: false,
         goals: Vec::new(),
         fingerprint: None,
+        spread: Default::default(),
     }
 }

@@ -14,6 +14,7 @@ use crate::realtime::bucket::FingerprintBucket;
 use crate::realtime::{Minute, MinuteRollup};
 use crate::realtime::{MinuteCounts, VisitorPart};
 use crate::site::{Site, SiteId, TokenHash};
+use crate::spread::Spread;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -75,20 +76,24 @@ pub trait EventStore: Send + Sync {
     ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
 }
 
+/// The realtime view's reads. `spreads` are the site's spreads to read ([`crate::spread::Spreads::in_use`]).
 pub trait RealtimeStore: Send + Sync {
-    /// Every rollup item of `site` from minute `first` through `last`, all shards.
+    /// Every rollup item of `site` from minute `first` through `last`, of every spread in `spreads`:
+    /// one entry per spread and minute stored.
     fn rollups(
         &self,
         site: &SiteId,
+        spreads: &[Spread],
         first: Minute,
         last: Minute,
     ) -> impl Future<Output = Result<Vec<(Minute, MinuteRollup)>, StoreError>> + Send;
 
-    /// The newest `limit` page views and the newest `limit` other events received at or after `since`
-    /// (up to `2 * limit` events, in any order).
+    /// The newest `limit` page views and the newest `limit` other events received at or after `since`,
+    /// over all of `spreads` (up to `2 * limit` events, in any order).
     fn recent_events(
         &self,
         site: &SiteId,
+        spreads: &[Spread],
         since: DateTime<Utc>,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<StoredEvent>, StoreError>> + Send;

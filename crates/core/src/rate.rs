@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use crate::site::SiteId;
+use crate::spread::HITS_PER_SPREAD;
 
 pub use crate::ports::RateCounter;
 
@@ -59,11 +60,19 @@ impl SiteRateLimiter {
         limit.div_ceil(20).clamp(1, MAX_BLOCK)
     }
 
-    /// Whether one more hit of `site` may be stored at `now`. A counter that cannot be reached admits
-    /// (and says so in the log): fairness must not turn a store hiccup into lost hits.
-    pub async fn admit<C: RateCounter>(&self, counter: &C, site: &SiteId, now: DateTime<Utc>) -> Verdict {
+    /// Whether one more hit of `site` may be stored at `now`, the site having `spreads` spreads then. A
+    /// counter that cannot be reached admits (and says so in the log): fairness must not turn a store
+    /// hiccup into lost hits.
+    ///
+    /// A site given more than one spread takes up to [`HITS_PER_SPREAD`] a second per spread if that is
+    /// above the limit: spreading a site is the operator saying it may be that busy.
+    pub async fn admit<C: RateCounter>(&self, counter: &C, site: &SiteId, spreads: u8, now: DateTime<Utc>) -> Verdict {
         let Some(limit) = self.limit else {
             return Verdict::Admitted;
+        };
+        let limit = match spreads {
+            0 | 1 => limit,
+            spreads => limit.max(u32::from(spreads) * HITS_PER_SPREAD),
         };
         let second = now.timestamp();
         if let Some(verdict) = self.spend(site, second) {
@@ -185,10 +194,10 @@ mod tests {
         for second in 0..3 {
             for hit in 0..1_000 {
                 let instance = &instances[hit % instances.len()];
-                if instance.admit(&*counter, &flooded, at(second)).await == Verdict::Admitted {
+                if instance.admit(&*counter, &flooded, 1, at(second)).await == Verdict::Admitted {
                     *admitted.entry(("flooded", second)).or_default() += 1;
                 }
-                if hit % 20 == 0 && instance.admit(&*counter, &quiet, at(second)).await == Verdict::Admitted {
+                if hit % 20 == 0 && instance.admit(&*counter, &quiet, 1, at(second)).await == Verdict::Admitted {
                     *admitted.entry(("quiet", second)).or_default() += 1;
                 }
             }
@@ -212,12 +221,30 @@ mod tests {
         let counter = Counter::default();
         let limiter = SiteRateLimiter::new(Some(200));
         let site = SiteId::parse("busy").unwrap();
-        let verdicts = futures::future::join_all((0..40).map(|_| limiter.admit(&counter, &site, at(0)))).await;
+        let verdicts = futures::future::join_all((0..40).map(|_| limiter.admit(&counter, &site, 1, at(0)))).await;
         assert!(
             verdicts.iter().all(|verdict| *verdict == Verdict::Admitted),
             "{verdicts:?}"
         );
         assert_eq!(*counter.writes.lock().unwrap(), 4, "blocks of 10");
+    }
+
+    /// A site spread over four keys takes four times [`HITS_PER_SPREAD`] a second under a lower limit;
+    /// the same site with one spread takes the limit.
+    #[tokio::test]
+    async fn a_spread_site_takes_what_its_spreads_are_for() {
+        let counter = Counter::default();
+        let limiter = SiteRateLimiter::new(Some(200));
+        let site = SiteId::parse("busy").unwrap();
+        let mut admitted = [0u32; 2];
+        for (second, spreads) in [(0, 4u8), (1, 1)] {
+            for _ in 0..3_000 {
+                if limiter.admit(&counter, &site, spreads, at(second)).await == Verdict::Admitted {
+                    admitted[second as usize] += 1;
+                }
+            }
+        }
+        assert_eq!(admitted, [4 * HITS_PER_SPREAD, 200]);
     }
 
     #[tokio::test]
@@ -226,7 +253,7 @@ mod tests {
         let limiter = SiteRateLimiter::new(None);
         for _ in 0..100 {
             assert_eq!(
-                limiter.admit(&counter, &SiteId::parse("a").unwrap(), at(0)).await,
+                limiter.admit(&counter, &SiteId::parse("a").unwrap(), 1, at(0)).await,
                 Verdict::Admitted
             );
         }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::spread::Spreads;
+
 /// A site identifier, `[A-Za-z0-9_.-]{1,64}`.
 ///
 /// Site ids become DynamoDB key fragments (`SITE#{id}`), so the only way to get one is [`SiteId::parse`]:
@@ -66,6 +68,9 @@ pub struct Site {
     /// [`crate::enrich::outbound_url`]). Registry items from before the setting read as off.
     #[serde(default)]
     pub keep_outbound_query: bool,
+    /// How many keys its writes are spread over, and since when ([`crate::spread`]).
+    #[serde(default)]
+    pub spreads: Spreads,
 }
 
 impl Site {
@@ -80,6 +85,7 @@ impl Site {
             token_hash,
             goals: Vec::new(),
             keep_outbound_query: false,
+            spreads: Spreads::default(),
         }
     }
 
@@ -95,6 +101,11 @@ impl Site {
 
     pub fn keeping_outbound_query(mut self, keep: bool) -> Self {
         self.keep_outbound_query = keep;
+        self
+    }
+
+    pub fn with_spreads(mut self, spreads: Spreads) -> Self {
+        self.spreads = spreads;
         self
     }
 

@@ -5,7 +5,8 @@
 //! encoding, with minutes spilling over several parts, and writes failing between a minute's parts,
 //! fingerprint buckets and counts), and the view built from the rollups must equal the view computed
 //! directly from the raw events: every event counted exactly once, whether stored with a keyed
-//! fingerprint or, written before those, without one.
+//! fingerprint or, written before those, without one, and whichever of the site's spreads it is in
+//! (the number of spreads changes in the middle of every trace).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -19,6 +20,7 @@ use pulse_core::memory::MemoryStore;
 use pulse_core::realtime::aggregate::{AggregateConfig, RollupKey, RollupStore, StreamEvent, fold_batch};
 use pulse_core::realtime::view::{FeedEvent, RealtimeParams, Window, build_view};
 use pulse_core::realtime::{Fingerprint, FingerprintBucket, Minute, SequenceNumber, SequenceRange, Stamp};
+use pulse_core::spread::Spreads;
 use pulse_core::{EventKind, RealtimeStore, SiteId, StoreError, StoredEvent};
 use serde_json::{Value, json};
 
@@ -145,6 +147,15 @@ fn build_raw_event(index: usize, spec: &Spec) -> StoredEvent {
         event.fingerprint = Some(Fingerprint::keyed(&key, &event));
     }
     event
+}
+
+/// The site's spreads: one until 20 minutes ago, four since, so traces cross a change and every
+/// window reads spread rollups merged.
+fn spreads() -> Spreads {
+    let changed_at = now() - Duration::minutes(20);
+    Spreads::default()
+        .change_at(4, Minute::of(changed_at), changed_at)
+        .unwrap()
 }
 
 /// The events in stream order, each with its sequence number.
@@ -438,9 +449,10 @@ fn flaky(fail_every: usize) -> impl Fn(&RollupKey, usize) -> Option<StoreError> 
 async fn view_from_rollups(store: &MemoryStore, params: &RealtimeParams) -> Value {
     let site = SiteId::parse("demo").unwrap();
     let window = Window::ending_at(now(), params.minutes);
-    let rollups = store.rollups(&site, window.first, window.last).await.unwrap();
+    let spreads = spreads().in_use();
+    let rollups = store.rollups(&site, &spreads, window.first, window.last).await.unwrap();
     let recent = store
-        .recent_events(&site, window.starts_at(), params.events)
+        .recent_events(&site, &spreads, window.starts_at(), params.events)
         .await
         .unwrap();
     serde_json::to_value(build_view(&site, params, now(), rollups, &recent)).unwrap()
@@ -468,7 +480,11 @@ proptest! {
         limit in 1..6usize,
         events in 0..15usize,
     ) {
-        let streams = shard_streams(&specs, shards);
+        let mut streams = shard_streams(&specs, shards);
+        // Placed as collect places them; a spread's records may be on any shard (the harder case).
+        for record in streams.iter_mut().flatten() {
+            record.event.spread = spreads().of(&record.event);
+        }
         let raw: Vec<StoredEvent> = streams.iter().flatten().map(|record| record.event.clone()).collect();
         let mut store = faulty(MemoryStore::default(), flaky(fail_every));
         store.hooks.pauses = pauses;

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use pulse_core::goal::{Goal, GoalName, GoalRule};
 use pulse_core::time::iso_millis;
-use pulse_core::{ReadToken, Site, SiteId};
+use pulse_core::{ReadToken, Site, SiteDirectory, SiteId};
 use pulse_dynamodb::keys;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -301,7 +301,7 @@ async fn check(
     Ok(problems)
 }
 
-/// How many items of the load's site carry each id. The events are keyed by their ids' times, all
+/// How many items of the load's site carry each id, over every spread it uses. The events are keyed by their ids' times, all
 /// within the sending time, so they are read in 5-second slices of it: moto filters a partition by key
 /// range cheaply but pages through a whole partition slowly. Plus any keyed by id alone (none expected).
 async fn stored_ids(
@@ -309,7 +309,13 @@ async fn stored_ids(
     sent: (DateTime<Utc>, DateTime<Utc>),
 ) -> anyhow::Result<HashMap<String, usize>> {
     let site = SiteId::parse(SITE)?;
-    let mut by_key: HashMap<String, String> = HashMap::new();
+    let spreads = stack
+        .store
+        .find_site(&site)
+        .await?
+        .map(|site| site.spreads.in_use())
+        .unwrap_or_default();
+    let mut by_key: HashMap<(String, String), String> = HashMap::new();
     let mut ranges = Vec::new();
     for prefix in [keys::PAGEVIEW_PREFIX, keys::EVENT_PREFIX] {
         let mut from = sent.0 - chrono::Duration::seconds(1);
@@ -326,7 +332,8 @@ async fn stored_ids(
         keys::CLIENT_ID_PREFIX.to_owned(),
         format!("{}~", keys::CLIENT_ID_PREFIX),
     ));
-    for (low, high) in ranges {
+    let pks: Vec<String> = spreads.iter().map(|&spread| keys::spread_pk(&site, spread)).collect();
+    for (pk, (low, high)) in pks.iter().flat_map(|pk| ranges.iter().map(move |range| (pk, range))) {
         let mut start = None;
         loop {
             let page = stack
@@ -334,7 +341,7 @@ async fn stored_ids(
                 .query()
                 .table_name(stack.store.table())
                 .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
-                .expression_attribute_values(":pk", AttributeValue::S(keys::site_pk(&site)))
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
                 .expression_attribute_values(":low", AttributeValue::S(low.clone()))
                 .expression_attribute_values(":high", AttributeValue::S(high.clone()))
                 .set_exclusive_start_key(start)
@@ -345,7 +352,7 @@ async fn stored_ids(
                     (item.get("sk").map(|v| v.as_s()), item.get("id").map(|v| v.as_s()))
                 {
                     // Slices share their boundary millisecond: the key, not the read, is what counts.
-                    by_key.insert(sk.clone(), id.clone());
+                    by_key.insert((pk.clone(), sk.clone()), id.clone());
                 }
             }
             start = page.last_evaluated_key;

@@ -15,7 +15,10 @@ pub fn event_item(
 ) -> Result<HashMap<String, AttributeValue>, StoreError> {
     let mut item: HashMap<String, AttributeValue> =
         serde_dynamo::to_item(event).map_err(|e| StoreError::Malformed(e.to_string()))?;
-    item.insert("pk".into(), AttributeValue::S(keys::site_pk(&event.site)));
+    item.insert(
+        "pk".into(),
+        AttributeValue::S(keys::spread_pk(&event.site, event.spread)),
+    );
     item.insert("sk".into(), AttributeValue::S(keys::event_sk(event)));
     item.insert("ttl".into(), AttributeValue::N(expires_at.timestamp().to_string()));
     if let Some(feed_key) = keys::feed_key(event) {

@@ -4,6 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use pulse_core::live::ConnectionId;
 use pulse_core::realtime::Minute;
+use pulse_core::spread::Spread;
 use pulse_core::{EventKind, EventSlot, SiteId, StoredEvent};
 
 /// Partition of the site registry: one item per site, listable with one Query.
@@ -44,14 +45,28 @@ pub const FEED_KEY: &str = "fk";
 /// Sorts after every character used in timestamps, minutes and ids: closes a `BETWEEN` range.
 const RANGE_END: char = '~';
 
-/// `SITE#{site}`: a site's raw events (and later its rollups and connections).
-pub fn site_pk(site: &SiteId) -> String {
-    format!("{SITE_PREFIX}{site}")
+/// `SITE#{site}` for a site's first spread, `SITE#{site}#{k}` for its spread `k`
+/// ([`pulse_core::spread`]): the partition of the spread's raw events, and in the rollup table of the
+/// rollups folded from them. Site ids cannot hold a `#`, so the two forms never meet.
+pub fn spread_pk(site: &SiteId, spread: Spread) -> String {
+    if spread.is_first() {
+        format!("{SITE_PREFIX}{site}")
+    } else {
+        format!("{SITE_PREFIX}{site}#{spread}")
+    }
+}
+
+/// Every partition key a site's raw events or rollups can have, for a purge: whatever spreads it has
+/// had, they are among these.
+pub fn every_spread_pk(site: &SiteId) -> impl Iterator<Item = String> + '_ {
+    (0..pulse_core::spread::MAX_SPREADS)
+        .map(|index| Spread::try_from(index).expect("below the limit"))
+        .map(move |spread| spread_pk(site, spread))
 }
 
 /// `SITE#{site}` under [`SITES_PK`].
 pub fn registry_sk(site: &SiteId) -> String {
-    site_pk(site)
+    format!("{SITE_PREFIX}{site}")
 }
 
 /// The key of a site's registry item (`SITES` / `SITE#{site}`).
@@ -226,7 +241,13 @@ mod tests {
             event_sk(&sample_event(EventKind::Outbound, "abc", at)),
             "EV#2026-01-15T10:30:12.005Z#abc"
         );
-        assert_eq!(site_pk(&SiteId::parse("my-site").unwrap()), "SITE#my-site");
+        assert_eq!(
+            spread_pk(&SiteId::parse("my-site").unwrap(), Spread::FIRST),
+            "SITE#my-site"
+        );
+        let third = Spread::try_from(3).unwrap();
+        assert_eq!(spread_pk(&SiteId::parse("my-site").unwrap(), third), "SITE#my-site#3");
+        assert_eq!(every_spread_pk(&SiteId::parse("s").unwrap()).count(), 64);
         let site = SiteId::parse("my-site").unwrap();
         assert_eq!(registry_site(&registry_sk(&site)), Some(site));
         assert_eq!(registry_site("SITE#a#b"), None);
@@ -256,8 +277,12 @@ mod tests {
         let (from, through) = event_sk_range(EventKind::Pageview, at);
         let key = event_sk(&pageview);
         assert!(from <= key && key < through);
-        assert!(is_raw_event_key(&site_pk(&pageview.site), &key));
-        assert!(!is_raw_event_key(&site_pk(&pageview.site), &rollup_counts_sk(minute)));
+        assert!(is_raw_event_key(&spread_pk(&pageview.site, Spread::FIRST), &key));
+        assert!(is_raw_event_key(&spread_pk(&pageview.site, third), &key));
+        assert!(!is_raw_event_key(
+            &spread_pk(&pageview.site, Spread::FIRST),
+            &rollup_counts_sk(minute)
+        ));
     }
 
     /// A retry of a hit lands on the same key: for a time-ordered client id the key's time is the id's own,

@@ -65,25 +65,27 @@ impl DynamoStore {
     pub async fn purge_site(&self, site: &SiteId) -> Result<Purged, PurgeError> {
         let mut purged = Purged::default();
         self.purge_connections(site, &mut purged).await?;
-        let events_pk = keys::site_pk(site);
-        self.purge_partition(&self.table, &events_pk, &mut purged, |sk| {
-            if keys::is_raw_event_key(&events_pk, sk) {
-                Kind::RawEvent
-            } else {
-                Kind::Other
-            }
-        })
-        .await?;
-        self.purge_partition(&self.rollup_table, &keys::site_pk(site), &mut purged, |sk| {
-            if sk.starts_with(keys::ROLLUP_PREFIX) {
-                Kind::Rollup
-            } else if sk.starts_with(keys::FINGERPRINT_PREFIX) {
-                Kind::FingerprintBucket
-            } else {
-                Kind::Other
-            }
-        })
-        .await?;
+        // Every spread the site may ever have had: a Query of an empty partition costs half a unit.
+        for spread_pk in keys::every_spread_pk(site) {
+            self.purge_partition(&self.table, &spread_pk, &mut purged, |sk| {
+                if keys::is_raw_event_key(&spread_pk, sk) {
+                    Kind::RawEvent
+                } else {
+                    Kind::Other
+                }
+            })
+            .await?;
+            self.purge_partition(&self.rollup_table, &spread_pk, &mut purged, |sk| {
+                if sk.starts_with(keys::ROLLUP_PREFIX) {
+                    Kind::Rollup
+                } else if sk.starts_with(keys::FINGERPRINT_PREFIX) {
+                    Kind::FingerprintBucket
+                } else {
+                    Kind::Other
+                }
+            })
+            .await?;
+        }
         // Its per-second hit counters (the per-site limit), also in the short-lived table.
         self.purge_partition(&self.rollup_table, &keys::rate_pk(site), &mut purged, |_| Kind::Other)
             .await?;

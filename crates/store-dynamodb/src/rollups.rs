@@ -7,6 +7,7 @@ use pulse_core::realtime::aggregate::{RollupKey, RollupStore, SaveOutcome};
 use pulse_core::realtime::{
     BucketTotals, FingerprintBucket, Minute, MinuteCounts, MinuteRollup, VisitorPart, bucket, codec,
 };
+use pulse_core::spread::Spread;
 use pulse_core::{EventKind, RealtimeStore, SiteId, StoreError, StoredEvent};
 
 use crate::keys::RollupSlot;
@@ -53,14 +54,16 @@ fn bucket_item(
 }
 
 fn add_keys(item: &mut Item, key: &RollupKey, sk: String, expires_at: DateTime<Utc>) {
-    item.insert("pk".into(), AttributeValue::S(keys::site_pk(&key.site)));
+    item.insert("pk".into(), AttributeValue::S(keys::spread_pk(&key.site, key.spread)));
     item.insert("sk".into(), AttributeValue::S(sk));
     item.insert("ttl".into(), AttributeValue::N(expires_at.timestamp().to_string()));
 }
 
 impl RollupStore for DynamoStore {
     async fn load_minute(&self, key: &RollupKey) -> Result<Option<MinuteRollup>, StoreError> {
-        let mut minutes = self.read_rollups(&key.site, key.minute, key.minute, true).await?;
+        let mut minutes = self
+            .read_rollups(&key.site, key.spread, key.minute, key.minute, true)
+            .await?;
         Ok(minutes.remove(&key.minute))
     }
 
@@ -82,7 +85,7 @@ impl RollupStore for DynamoStore {
             .client
             .get_item()
             .table_name(&self.rollup_table)
-            .key("pk", AttributeValue::S(keys::site_pk(&key.site)))
+            .key("pk", AttributeValue::S(keys::spread_pk(&key.site, key.spread)))
             .key("sk", AttributeValue::S(keys::rollup_bucket_sk(key.minute, index)))
             .consistent_read(true)
             .send()
@@ -155,6 +158,7 @@ impl DynamoStore {
     async fn read_rollups(
         &self,
         site: &SiteId,
+        spread: Spread,
         first: Minute,
         last: Minute,
         consistent: bool,
@@ -164,7 +168,7 @@ impl DynamoStore {
             .query()
             .table_name(&self.rollup_table)
             .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
-            .expression_attribute_values(":pk", AttributeValue::S(keys::site_pk(site)))
+            .expression_attribute_values(":pk", AttributeValue::S(keys::spread_pk(site, spread)))
             .expression_attribute_values(":first", AttributeValue::S(keys::rollup_sk_from(first)))
             .expression_attribute_values(":last", AttributeValue::S(keys::rollup_sk_through(last)))
             .consistent_read(consistent)
@@ -210,31 +214,47 @@ fn decode_part(item: &Item, minute: Minute) -> Result<VisitorPart, StoreError> {
 }
 
 impl RealtimeStore for DynamoStore {
-    /// One paginated Query over the window's counts and parts (eventually consistent: a reader may see a
-    /// batch a moment late, never half of one's counts).
+    /// Per spread, one paginated Query over the window's counts and parts, all at once (eventually
+    /// consistent: a reader may see a batch a moment late, never half of one's counts).
     async fn rollups(
         &self,
         site: &SiteId,
+        spreads: &[Spread],
         first: Minute,
         last: Minute,
     ) -> Result<Vec<(Minute, MinuteRollup)>, StoreError> {
-        Ok(self.read_rollups(site, first, last, false).await?.into_iter().collect())
+        let per_spread = futures::future::try_join_all(
+            spreads
+                .iter()
+                .map(|&spread| self.read_rollups(site, spread, first, last, false)),
+        )
+        .await?;
+        Ok(per_spread.into_iter().flatten().collect())
     }
 
-    /// Per kind (page views, other events), newest first and `limit` items each, two Queries at once: the
-    /// table by sort key, and the feed index for the events whose sort key is far from their receive time
-    /// (client ids without a time, client clocks behind). Merged by receive time.
+    /// Per kind (page views, other events) and spread, newest first and `limit` items each, two Queries
+    /// (all at once): the table by sort key, and the feed index for the events whose sort key is far
+    /// from their receive time (client ids without a time, client clocks behind). Merged by receive
+    /// time.
     async fn recent_events(
         &self,
         site: &SiteId,
+        spreads: &[Spread],
         since: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        let newest = |kind, source| {
+            futures::future::try_join_all(
+                spreads
+                    .iter()
+                    .map(move |&spread| self.newest_events(site, spread, kind, since, limit, source)),
+            )
+        };
         let (by_slot_pageviews, by_slot_others, by_receipt_pageviews, by_receipt_others) = tokio::join!(
-            self.newest_events(site, EventKind::Pageview, since, limit, FeedSource::SortKey),
-            self.newest_events(site, EventKind::Event, since, limit, FeedSource::SortKey),
-            self.newest_events(site, EventKind::Pageview, since, limit, FeedSource::FeedIndex),
-            self.newest_events(site, EventKind::Event, since, limit, FeedSource::FeedIndex),
+            newest(EventKind::Pageview, FeedSource::SortKey),
+            newest(EventKind::Event, FeedSource::SortKey),
+            newest(EventKind::Pageview, FeedSource::FeedIndex),
+            newest(EventKind::Event, FeedSource::FeedIndex),
         );
         let mut events = Vec::new();
         for (by_slot, by_receipt) in [
@@ -244,6 +264,7 @@ impl RealtimeStore for DynamoStore {
             let mut kind: Vec<StoredEvent> = by_slot?
                 .into_iter()
                 .chain(by_receipt?)
+                .flatten()
                 .filter(|e| e.ts >= since)
                 .collect();
             kind.sort_by(|a, b| b.ts.cmp(&a.ts).then_with(|| b.id.as_str().cmp(a.id.as_str())));
@@ -269,6 +290,7 @@ impl DynamoStore {
     async fn newest_events(
         &self,
         site: &SiteId,
+        spread: Spread,
         kind: EventKind,
         since: DateTime<Utc>,
         limit: usize,
@@ -288,7 +310,7 @@ impl DynamoStore {
             ),
         };
         let output = query
-            .expression_attribute_values(":pk", AttributeValue::S(keys::site_pk(site)))
+            .expression_attribute_values(":pk", AttributeValue::S(keys::spread_pk(site, spread)))
             .expression_attribute_values(":from", AttributeValue::S(from))
             .expression_attribute_values(":through", AttributeValue::S(through))
             .scan_index_forward(false)

@@ -2,6 +2,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use pulse_core::goal::Goal;
+use pulse_core::spread::Spreads;
 use pulse_core::{Site, SiteDirectory, SiteId, StoreError, TokenHash};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,9 @@ struct SiteItem {
     /// Absent on items from before the setting: off.
     #[serde(default)]
     keep_outbound_query: bool,
+    /// Absent on items from before spreads, and while the site has only ever had one.
+    #[serde(default, skip_serializing_if = "Spreads::is_single")]
+    spreads: Spreads,
 }
 
 impl From<SiteItem> for Site {
@@ -30,6 +34,7 @@ impl From<SiteItem> for Site {
             .public(item.public)
             .with_goals(item.goals)
             .keeping_outbound_query(item.keep_outbound_query)
+            .with_spreads(item.spreads)
     }
 }
 
@@ -138,6 +143,7 @@ impl DynamoStore {
             created_at: pulse_core::time::iso_millis(Utc::now()),
             goals: site.goals.clone(),
             keep_outbound_query: site.keep_outbound_query,
+            spreads: site.spreads.clone(),
         };
         let item = serde_dynamo::to_item(item).map_err(|e| StoreError::Malformed(e.to_string()))?;
         let result = self
@@ -287,6 +293,13 @@ impl DynamoStore {
     pub async fn set_keep_outbound_query(&self, id: &SiteId, keep: bool) -> Result<(), SiteAdminError> {
         self.set_site_attribute(id, "keep_outbound_query", AttributeValue::Bool(keep))
             .await
+    }
+
+    /// Replaces the site's spread schedule (see [`Spreads::change_at`]); warm functions follow within
+    /// their site cache's lifetime, which the schedule's changes are far enough ahead to cover.
+    pub async fn set_spreads(&self, id: &SiteId, spreads: &Spreads) -> Result<(), SiteAdminError> {
+        let value = serde_dynamo::to_attribute_value(spreads).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        self.set_site_attribute(id, "spreads", value).await
     }
 
     /// `SET {name} = value` on an existing site item.

@@ -46,6 +46,11 @@ fn raw_event(record: &EventRecord) -> Option<StreamEvent> {
         return None;
     };
     match serde_dynamo::from_item::<_, StoredEvent>(record.change.new_image.clone()) {
+        // Its spread is folded apart: it must be the one its key says it is in.
+        Ok(event) if pk != keys::spread_pk(&event.site, event.spread) => {
+            tracing::error!(event_id = %record.event_id, "raw event whose key is not its site's spread; skipped");
+            None
+        }
         Ok(event) => Some(StreamEvent { sequence, event }),
         Err(err) => {
             tracing::error!(event_id = %record.event_id, error = %err, "undecodable raw event; skipped");
@@ -142,5 +147,34 @@ mod tests {
         assert_eq!(decoded[0].event, keyed);
         assert_eq!(decoded[1].event.fingerprint, None);
         assert_eq!(Fingerprint::of(&decoded[1].event), Fingerprint::unkeyed(&legacy));
+    }
+
+    /// A busy site's event is stored under its spread's key with the spread as an attribute (`sp`),
+    /// and reaches the fold with it; a record whose key is not its spread's is refused.
+    #[test]
+    fn an_events_spread_reaches_the_fold_and_must_match_its_key() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 15, 10, 30, 12).unwrap();
+        let mut spread = sample_event(EventKind::Pageview, "a", at);
+        spread.spread = pulse_core::spread::Spread::try_from(5).unwrap();
+        let item = crate::event_item(&spread, at).unwrap();
+        assert_eq!(item["pk"].as_s().unwrap(), "SITE#demo#5");
+        assert_eq!(item["sp"].as_n().unwrap(), "5");
+        let first = sample_event(EventKind::Pageview, "b", at);
+        let first_item = crate::event_item(&first, at).unwrap();
+        assert_eq!(first_item["pk"].as_s().unwrap(), "SITE#demo");
+        assert!(!first_item.contains_key("sp"));
+
+        let decoded = raw_events(&[record_of(&spread, "100"), record_of(&first, "101")]);
+        assert_eq!(
+            decoded.iter().map(|r| r.event.spread.index()).collect::<Vec<_>>(),
+            [5, 0]
+        );
+
+        let mut moved = record_of(&spread, "102");
+        moved
+            .change
+            .keys
+            .insert("pk".into(), serde_dynamo::AttributeValue::S("SITE#demo#6".into()));
+        assert!(raw_events(&[moved]).is_empty());
     }
 }

@@ -130,12 +130,14 @@ fn stored_event() -> BoxedStrategy<StoredEvent> {
             goals,
             // Stored by collect; absent on items written before it was.
             prop::option::of(any::<u64>().prop_map(Fingerprint)),
+            // Spread 0 on every small site's item; others on a busy site's.
+            prop_oneof![3 => Just(0u8), 1 => 0..pulse_core::spread::MAX_SPREADS],
         ),
     )
         .prop_map(
             |(
                 (site, detail, (id, client_id), offset, visitor),
-                (host, path, device, optional, props, goals, fingerprint),
+                (host, path, device, optional, props, goals, fingerprint, spread),
             )| {
                 let (sid, title, referrer, utm_source, browser, country, sw, sh) = optional;
                 StoredEvent {
@@ -168,6 +170,7 @@ fn stored_event() -> BoxedStrategy<StoredEvent> {
                         })
                         .collect(),
                     fingerprint,
+                    spread: pulse_core::spread::Spread::try_from(spread).expect("a spread below the limit"),
                 }
             },
         )
@@ -291,7 +294,7 @@ fn string_keys(pk: &str, sk: &str) -> (Value, bool) {
 
 /// The keys of a record: the event's own, or some other item's, or not keys at all.
 fn keys_of(event: &StoredEvent, other: BoxedStrategy<String>) -> BoxedStrategy<(Value, bool)> {
-    let pk = keys::site_pk(&event.site);
+    let pk = keys::spread_pk(&event.site, event.spread);
     let sk = keys::event_sk(event);
     let ok = json!({ "pk": { "S": pk }, "sk": { "S": sk } });
     prop_oneof![
@@ -371,7 +374,10 @@ fn event_record() -> BoxedStrategy<Record> {
         .prop_map(|(event, (keys, raw_key), event_name, sequence, damage, no_image)| {
             let mut item: HashMap<String, serde_dynamo::AttributeValue> =
                 serde_dynamo::to_item(&event).expect("a stored event is an item");
-            item.insert("pk".into(), serde_dynamo::AttributeValue::S(keys::site_pk(&event.site)));
+            item.insert(
+                "pk".into(),
+                serde_dynamo::AttributeValue::S(keys::spread_pk(&event.site, event.spread)),
+            );
             item.insert("sk".into(), serde_dynamo::AttributeValue::S(keys::event_sk(&event)));
             item.insert("ttl".into(), serde_dynamo::AttributeValue::N("1768559405".into()));
             let Value::Object(mut image) =
@@ -546,7 +552,7 @@ fn check(records: &[Record], runtime: &tokio::runtime::Runtime, tally: &Tally) -
         prop_assert_eq!(again, event);
         // The keys built from it are well-formed raw-event keys.
         let (pk, sk) = (
-            keys::site_pk(&stream_event.event.site),
+            keys::spread_pk(&stream_event.event.site, stream_event.event.spread),
             keys::event_sk(&stream_event.event),
         );
         prop_assert!(keys::is_raw_event_key(&pk, &sk), "{} {}", pk, sk);

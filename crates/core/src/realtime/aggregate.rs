@@ -1,12 +1,14 @@
 //! Folding a batch of stream records into rollups, exactly once.
 //!
-//! A site's minute is stored as its counts, one or more visitor parts and up to [`BUCKETS`] fingerprint
-//! buckets. Visitor parts hold stamped "latest" values, and observing an event twice changes nothing,
-//! so they need no guard. The counts do, and stream positions cannot be it: a Lambda event does not say
-//! which shard it read, and once DynamoDB splits a hot site's key range one site's events arrive on
-//! several shards at once, each with sequence numbers of its own. So the guard is the events' identity:
-//! each bucket holds the fingerprints of the events counted in it, in its slice of the minute, and the
-//! totals of exactly those events; an event whose fingerprint is there is not counted again (see
+//! A site's minute is stored, per spread of the site ([`crate::spread`]: a busy site's events are
+//! spread over several partition keys, and each spread's are folded apart), as its counts, one or
+//! more visitor parts and up to [`BUCKETS`] fingerprint buckets. Visitor parts hold stamped
+//! "latest" values, and observing an event twice changes nothing, so they need no guard. The counts
+//! do, and stream positions cannot be it: a Lambda event does not say which shard it read, and once
+//! DynamoDB splits a hot site's key range one site's events arrive on several shards at once, each
+//! with sequence numbers of its own. So the guard is the events' identity: each bucket holds the
+//! fingerprints of the events counted in it, in its slice of the minute, and the totals of exactly
+//! those events; an event whose fingerprint is there is not counted again (see
 //! [`bucket`](super::bucket)). The counts hold a copy of each bucket's totals and their sums, which
 //! is all the view reads.
 //!
@@ -34,6 +36,7 @@ use super::{Minute, MinuteRollup, SequenceNumber, SequenceRange, VisitorKey, Vis
 use crate::event::StoredEvent;
 use crate::ports::StoreError;
 use crate::site::SiteId;
+use crate::spread::Spread;
 
 /// One raw event from the stream with its sequence number.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,11 +45,13 @@ pub struct StreamEvent {
     pub event: StoredEvent,
 }
 
-/// Identifies one site's minute.
+/// Identifies one spread of one site's minute: the events of one spread ([`crate::spread`]) are
+/// folded into rollup items of their own, which only the stream shard holding that spread writes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RollupKey {
     pub site: SiteId,
     pub minute: Minute,
+    pub spread: Spread,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +137,7 @@ pub async fn fold_batch<S: RollupStore>(
         let key = RollupKey {
             site: record.event.site.clone(),
             minute: Minute::of(record.event.ts),
+            spread: record.event.spread,
         };
         groups.entry(key).or_default().push(record);
     }
@@ -140,13 +146,13 @@ pub async fn fold_batch<S: RollupStore>(
         match fold_minute(store, config, &key, &group, expires_at).await {
             Ok(writes) => report.writes += writes,
             Err(err) if !err.is_transient() => {
-                tracing::error!(site = %key.site, minute = %key.minute, error = %err,
+                tracing::error!(site = %key.site, minute = %key.minute, spread = %key.spread, error = %err,
                     source = ?std::error::Error::source(&err), first = batch.first.as_str(), last = batch.last.as_str(),
                     "rollup write refused; this minute's records are skipped");
                 report.rejected += 1;
             }
             Err(err) => {
-                tracing::warn!(site = %key.site, minute = %key.minute, error = %err,
+                tracing::warn!(site = %key.site, minute = %key.minute, spread = %key.spread, error = %err,
                     source = ?std::error::Error::source(&err), first = batch.first.as_str(), last = batch.last.as_str(),
                     "rollup write failed; its records will be retried");
                 let lowest = group.iter().map(|r| &r.sequence).min().expect("a group has a record");

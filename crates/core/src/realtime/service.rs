@@ -31,9 +31,9 @@ impl<S: SiteDirectory + RealtimeStore> RealtimeService<S> {
         &self.store
     }
 
-    /// Reads cost one Query over the window's rollup items (all shards) and, when the feed is asked
-    /// for, four Queries of at most `params.events` raw events each (per kind, the table and its feed
-    /// index): never proportional to page views.
+    /// Reads cost, per spread of the site, one Query over the window's rollup items and, when the feed
+    /// is asked for, four Queries of at most `params.events` raw events each (per kind, the table and
+    /// its feed index): never proportional to page views.
     pub async fn view(
         &self,
         site_id: &SiteId,
@@ -50,11 +50,16 @@ impl<S: SiteDirectory + RealtimeStore> RealtimeService<S> {
             return Err(RealtimeError::Unauthorized);
         }
         let window = Window::ending_at(now, params.minutes);
-        let rollups = self.store.rollups(&site.id, window.first, window.last);
+        let spreads = site.spreads.in_use();
+        let rollups = self.store.rollups(&site.id, &spreads, window.first, window.last);
         let recent = async {
             match params.events {
                 0 => Ok(Vec::new()),
-                limit => self.store.recent_events(&site.id, window.starts_at(), limit).await,
+                limit => {
+                    self.store
+                        .recent_events(&site.id, &spreads, window.starts_at(), limit)
+                        .await
+                }
             }
         };
         let (rollups, recent) = tokio::join!(rollups, recent);

@@ -312,7 +312,7 @@ pub(crate) fn bucket_item(
         "f".into(),
         AttributeValue::B(bucket::encode_fingerprints(&bucket.fingerprints).into()),
     );
-    item.insert("pk".into(), AttributeValue::S(keys::site_pk(&key.site)));
+    item.insert("pk".into(), AttributeValue::S(keys::spread_pk(&key.site, key.spread)));
     item.insert(
         "sk".into(),
         AttributeValue::S(keys::rollup_bucket_sk(key.minute, index)),

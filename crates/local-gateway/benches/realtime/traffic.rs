@@ -195,6 +195,7 @@ impl Traffic {
             client_id: false,
             goals: Vec::new(),
             fingerprint: None,
+            spread: Default::default(),
         };
         // Keyed, as collect stores it (a fixed salt: the traffic stays the same run to run).
         let key = Salt::from_hex("000102030405060708090a0b0c0d0e0f")

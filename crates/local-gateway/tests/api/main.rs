@@ -12,6 +12,7 @@ mod load;
 mod parameters;
 mod privacy;
 mod realtime;
+mod spreads;
 mod store;
 mod trust;
 mod web;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use pulse_core::realtime::Minute;
+use pulse_core::spread::{MAX_SPREADS, Spread, Spreads};
 use pulse_core::{RealtimeStore, SiteId};
 use pulse_dynamodb::Purged;
 use reqwest::StatusCode;
@@ -76,13 +77,13 @@ async fn outbound_urls_keep_scheme_host_and_path_unless_the_site_opts_in() {
     }
 }
 
-/// Whether an item names `site`: in a key (`SITE#…`, `LIVE#…`, the registry's sort key) or as a value
-/// (`site`, `site_id`).
+/// Whether an item names `site`: in a key (`SITE#…`, a spread's `SITE#…#k`, `LIVE#…`, the registry's
+/// sort key) or as a value (`site`, `site_id`).
 fn names(item: &Item, site: &str) -> bool {
-    let suffix = format!("#{site}");
+    let (suffix, infix) = (format!("#{site}"), format!("#{site}#"));
     item.values()
         .filter_map(|value| value.as_s().ok())
-        .any(|value| value == site || value.ends_with(&suffix))
+        .any(|value| value == site || value.ends_with(&suffix) || value.contains(&infix))
 }
 
 /// The keys of every item that names `site`, in the events table, its feed index and the rollup table.
@@ -128,11 +129,20 @@ async fn traffic(app: &TestApp, site: &str, host: &str) {
 }
 
 /// The site's page views and other events in its rollups around now.
+fn every_spread() -> Vec<Spread> {
+    (0..MAX_SPREADS).map(|index| Spread::try_from(index).unwrap()).collect()
+}
+
 async fn folded(app: &TestApp, site: &str) -> (u64, u64) {
     let now = Minute::of(chrono::Utc::now());
     let rollups = app
         .store
-        .rollups(&SiteId::parse(site).unwrap(), now.plus(-2), now.plus(1))
+        .rollups(
+            &SiteId::parse(site).unwrap(),
+            &every_spread(),
+            now.plus(-2),
+            now.plus(1),
+        )
         .await
         .unwrap();
     rollups.iter().fold((0, 0), |(pv, ev), (_, rollup)| {
@@ -147,6 +157,15 @@ async fn folded(app: &TestApp, site: &str) -> (u64, u64) {
 async fn purging_a_site_removes_every_item_of_it_and_nothing_else() {
     let app = spawn_app().await;
     let shop_token = app.add_site("shop", false).await;
+    // The purged site is a busy one: its items are under several of its spreads' keys.
+    let now = chrono::Utc::now();
+    let spreads = Spreads::default()
+        .change_at(MAX_SPREADS, Minute::of(now).plus(-1), now)
+        .unwrap();
+    app.store
+        .set_spreads(&SiteId::parse("demo").unwrap(), &spreads)
+        .await
+        .unwrap();
     let _demo_dashboard = app.dashboard().await;
     let _shop_dashboard = app.dashboard_for("shop", Some(&shop_token)).await;
     traffic(&app, "demo", "example.com").await;
@@ -156,6 +175,13 @@ async fn purging_a_site_removes_every_item_of_it_and_nothing_else() {
     let demo = items_of(&app, "demo").await;
     let places: BTreeSet<&str> = demo.iter().map(|(place, _, _)| *place).collect();
     assert_eq!(places, BTreeSet::from(["events", "feed", "rollups"]), "{demo:?}");
+    let event_keys: BTreeSet<&str> = demo
+        .iter()
+        .filter(|(place, _, _)| *place == "events")
+        .map(|(_, pk, _)| pk.as_str())
+        .filter(|pk| pk.starts_with("SITE#"))
+        .collect();
+    assert!(event_keys.len() >= 2, "{event_keys:?}");
     let shop = items_of(&app, "shop").await;
 
     let site = SiteId::parse("demo").unwrap();

@@ -79,6 +79,7 @@ async fn an_item_over_the_size_limit_is_a_permanent_refusal() {
     let key = RollupKey {
         site: SiteId::parse("demo").unwrap(),
         minute,
+        spread: Default::default(),
     };
     let refused = app
         .store
