@@ -54,7 +54,7 @@ bench: release
 scale:
 	cargo bench -p local-gateway --bench realtime -- scale
 
-## load: the zero-loss load run (LOAD_VISITORS, LOAD_SECONDS, LOAD_DASHBOARDS) on a moto of its own
+## load: the zero-loss load run (LOAD_VISITORS, LOAD_SECONDS, LOAD_DASHBOARDS, LOAD_SPREADS, LOAD_PARTITION_WCU) on a moto of its own
 load:
 	infra/local/load.sh
 

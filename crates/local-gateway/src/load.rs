@@ -15,6 +15,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use pulse_core::goal::{Goal, GoalName, GoalRule};
+use pulse_core::realtime::Minute;
+use pulse_core::spread::Spreads;
 use pulse_core::time::iso_millis;
 use pulse_core::{ReadToken, Site, SiteDirectory, SiteId};
 use pulse_dynamodb::keys;
@@ -36,6 +38,8 @@ pub struct LoadOptions {
     pub dashboards: usize,
     /// Longest wait, after the last hit, for the aggregate and the broadcast to catch up.
     pub settle: Duration,
+    /// The load site's spreads (`pulse-admin site spread`), in effect from the start.
+    pub spreads: u8,
 }
 
 #[derive(Debug, Default)]
@@ -43,6 +47,11 @@ pub struct LoadReport {
     pub accepted: usize,
     /// Hits that never got a 2xx (after retrying 503s and 429s with the same id).
     pub refused: usize,
+    /// Answers 503 or 429 that a visitor had to retry (DynamoDB or API Gateway throttling reaching
+    /// the tracker).
+    pub throttled: usize,
+    /// From a hit's 2xx to its arrival at a dashboard, every event at every dashboard, sorted.
+    pub push_delays: Vec<Duration>,
     pub sending: Duration,
     /// From the last hit until the table, the view and every dashboard agreed with the ground truth.
     pub settling: Duration,
@@ -54,7 +63,19 @@ impl LoadReport {
     pub fn hits_per_second(&self) -> f64 {
         self.accepted as f64 / self.sending.as_secs_f64().max(f64::EPSILON)
     }
+
+    /// The push delay at quantile `q` (0 to 1); zero when nothing was pushed.
+    pub fn push_delay(&self, q: f64) -> Duration {
+        let last = self.push_delays.len().saturating_sub(1);
+        self.push_delays
+            .get(((last as f64) * q).round() as usize)
+            .copied()
+            .unwrap_or_default()
+    }
 }
+
+/// What one dashboard received: each event id with when it arrived.
+type Inbox = Arc<Mutex<Vec<(String, Instant)>>>;
 
 #[derive(Debug, Clone)]
 struct Accepted {
@@ -67,21 +88,25 @@ struct Accepted {
 /// Runs the load against `stack`, on a site of its own.
 pub async fn run(stack: &LocalStack, options: &LoadOptions) -> anyhow::Result<LoadReport> {
     let token = ReadToken::generate();
+    let now = Utc::now();
+    let spreads = Spreads::default().change_at(options.spreads, Minute::of(now).plus(-1), now)?;
     stack
         .store
         .create_site(
-            &Site::new(SiteId::parse(SITE)?, vec!["example.com".into()], token.hash()).with_goals(vec![Goal {
-                name: GoalName::parse(SIGNUP)?,
-                rule: GoalRule::Event {
-                    name: SIGNUP.into(),
-                    property: None,
-                },
-                value: None,
-            }]),
+            &Site::new(SiteId::parse(SITE)?, vec!["example.com".into()], token.hash())
+                .with_goals(vec![Goal {
+                    name: GoalName::parse(SIGNUP)?,
+                    rule: GoalRule::Event {
+                        name: SIGNUP.into(),
+                        property: None,
+                    },
+                    value: None,
+                }])
+                .with_spreads(spreads),
         )
         .await?;
 
-    let received: Vec<Arc<Mutex<Vec<String>>>> = (0..options.dashboards).map(|_| Arc::default()).collect();
+    let received: Vec<Inbox> = (0..options.dashboards).map(|_| Arc::default()).collect();
     let ws_url = format!(
         "{}/ws?siteId={SITE}&token={}",
         stack.address.replace("http://", "ws://"),
@@ -97,9 +122,10 @@ pub async fn run(stack: &LocalStack, options: &LoadOptions) -> anyhow::Result<Lo
                 let Ok(message) = serde_json::from_str::<Value>(&text) else {
                     continue;
                 };
+                let arrived = Instant::now();
                 let ids = message["events"].as_array().into_iter().flatten().filter_map(|event| {
                     (event["type"] != "goal")
-                        .then(|| event["id"].as_str().map(str::to_owned))
+                        .then(|| event["id"].as_str().map(|id| (id.to_owned(), arrived)))
                         .flatten()
                 });
                 inbox.lock().expect("inbox lock").extend(ids);
@@ -118,11 +144,12 @@ pub async fn run(stack: &LocalStack, options: &LoadOptions) -> anyhow::Result<Lo
         tokio::spawn(async move { visit(&http, &collect, visitor, deadline).await })
     });
     let mut accepted = Vec::new();
-    let mut refused = 0;
+    let (mut refused, mut throttled) = (0, 0);
     for outcome in futures::future::join_all(visitors).await {
-        let (mine, failed) = outcome?;
-        accepted.extend(mine);
-        refused += failed;
+        let visited = outcome?;
+        accepted.extend(visited.accepted);
+        refused += visited.refused;
+        throttled += visited.throttled;
     }
     let sending = started.elapsed();
     let sent = (sending_from, Utc::now());
@@ -139,18 +166,34 @@ pub async fn run(stack: &LocalStack, options: &LoadOptions) -> anyhow::Result<Lo
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    let accepted_at: HashMap<&str, Instant> = accepted.iter().map(|hit| (hit.id.as_str(), hit.at)).collect();
+    let mut push_delays: Vec<Duration> = received
+        .iter()
+        .flat_map(|inbox| inbox.lock().expect("inbox lock").clone())
+        .filter_map(|(id, arrived)| Some(arrived.saturating_duration_since(*accepted_at.get(id.as_str())?)))
+        .collect();
+    push_delays.sort();
     Ok(LoadReport {
         accepted: accepted.len(),
         refused,
+        throttled,
+        push_delays,
         sending,
         settling: settle_started.elapsed(),
         problems,
     })
 }
 
+/// What one visitor got done.
+struct Visited {
+    accepted: Vec<Accepted>,
+    refused: usize,
+    throttled: usize,
+}
+
 /// One visitor: a hit at a time until the deadline, each retried with its id while the answer is a 503
 /// or a 429, as the tracker does.
-async fn visit(http: &reqwest::Client, collect: &str, visitor: usize, deadline: Instant) -> (Vec<Accepted>, usize) {
+async fn visit(http: &reqwest::Client, collect: &str, visitor: usize, deadline: Instant) -> Visited {
     // Locally every request comes from 127.0.0.1, so the User-Agent alone tells visitors apart.
     let user_agent = format!(
         "Mozilla/5.0 (X11; Linux x86_64; rv:{major}.{minor}) Gecko/20100101 Firefox/{major}.{minor}",
@@ -158,7 +201,7 @@ async fn visit(http: &reqwest::Client, collect: &str, visitor: usize, deadline: 
         minor = visitor % 100
     );
     let mut accepted = Vec::new();
-    let mut refused = 0;
+    let (mut refused, mut throttled) = (0, 0);
     let mut serial = visitor;
     while Instant::now() < deadline {
         serial += 7;
@@ -184,7 +227,11 @@ async fn visit(http: &reqwest::Client, collect: &str, visitor: usize, deadline: 
                     stored = true;
                     break;
                 }
-                Ok(429 | 503) | Err(_) => {
+                Ok(429 | 503) => {
+                    throttled += 1;
+                    tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt + 1))).await;
+                }
+                Err(_) => {
                     tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt + 1))).await;
                 }
                 Ok(_) => break,
@@ -201,7 +248,11 @@ async fn visit(http: &reqwest::Client, collect: &str, visitor: usize, deadline: 
             refused += 1;
         }
     }
-    (accepted, refused)
+    Visited {
+        accepted,
+        refused,
+        throttled,
+    }
 }
 
 /// Every difference between the stack's state and the ground truth.
@@ -210,7 +261,7 @@ async fn check(
     token: &str,
     sent: (DateTime<Utc>, DateTime<Utc>),
     accepted: &[Accepted],
-    received: &[Arc<Mutex<Vec<String>>>],
+    received: &[Inbox],
 ) -> anyhow::Result<Vec<String>> {
     let mut problems = Vec::new();
 
@@ -284,7 +335,7 @@ async fn check(
     for (dashboard, inbox) in received.iter().enumerate() {
         let inbox = inbox.lock().expect("inbox lock");
         let mut copies: HashMap<&str, usize> = HashMap::new();
-        for id in inbox.iter() {
+        for (id, _) in inbox.iter() {
             *copies.entry(id).or_default() += 1;
         }
         let missing = accepted

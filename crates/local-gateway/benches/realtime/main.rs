@@ -44,6 +44,7 @@ use pulse_core::{EventDetail, EventId, EventKind, EventStore, ReadToken, Site, S
 use pulse_dynamodb::{DynamoStore, keys, schema};
 use serde_json::{Value, json};
 
+mod costs;
 mod fold;
 mod queries;
 mod scale;

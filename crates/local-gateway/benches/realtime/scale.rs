@@ -20,25 +20,44 @@ const PARTITION_WCU: usize = 1_000;
 const PARTITION_RCU: usize = 3_000;
 /// The spreads the capacity rule gives a site at `RATE`: one per 500 events a second.
 const SPREADS: u8 = (RATE / 500) as u8;
+/// The other rates the cost per million events is measured at (10,000 is the run above), each with
+/// 40 visitors a minute per event a second, as at `RATE`.
+const COST_RATES: [usize; 2] = [10, 1_000];
 
 pub(crate) async fn bench_scale() {
     println!("one site at {RATE} events/s for 60 s, {VISITORS} visitors, folded in 1-second batches …");
     let now = Utc::now();
-    let minute = Minute::of(now).plus(-1);
-    let mut traffic = Traffic::new(site_id("scale"));
-    let mut events = traffic.minute_events(minute, 0..VISITORS, RATE * 60);
-    events.sort_by_key(|event| event.ts);
+    let mut at_rate = None;
     for spreads in [1, SPREADS] {
-        let schedule = Spreads::default()
-            .change_at(spreads, minute.plus(-1), now)
-            .expect("a valid number of spreads");
-        for event in &mut events {
-            event.spread = schedule.of(event);
-        }
+        let measured = measure_minute(RATE, VISITORS, spreads, now).await;
         println!();
         println!("### {spreads} spread(s)");
-        run(&mut traffic, &events, minute, now).await;
+        measured.print();
+        at_rate = Some(measured);
     }
+    let mut by_rate = Vec::new();
+    for rate in COST_RATES {
+        let spreads = u8::try_from(rate.div_ceil(500)).expect("at most 64 spreads");
+        by_rate.push(measure_minute(rate, rate as u64 * 40, spreads, now).await);
+    }
+    by_rate.extend(at_rate);
+    super::costs::print(&by_rate);
+}
+
+/// One minute of one site at `rate` events a second from `visitors` visitors, spread over `spreads`
+/// keys, folded per spread in one-second batches.
+async fn measure_minute(rate: usize, visitors: u64, spreads: u8, now: DateTime<Utc>) -> Measured {
+    let minute = Minute::of(now).plus(-1);
+    let mut traffic = Traffic::new(site_id("scale"));
+    let mut events = traffic.minute_events(minute, 0..visitors, rate * 60);
+    events.sort_by_key(|event| event.ts);
+    let schedule = Spreads::default()
+        .change_at(spreads, minute.plus(-1), now)
+        .expect("a valid number of spreads");
+    for event in &mut events {
+        event.spread = schedule.of(event);
+    }
+    run(&mut traffic, &events, minute, now).await
 }
 
 /// Units one partition key was asked for in each second of the minute.
@@ -62,11 +81,43 @@ impl PerKey {
     }
 }
 
-async fn run(traffic: &mut Traffic, events: &[StoredEvent], minute: Minute, now: DateTime<Utc>) {
+/// What a minute of one site asked of DynamoDB, and what it counted.
+pub(crate) struct Measured {
+    pub(crate) rate: usize,
+    pub(crate) spreads: usize,
+    pub(crate) events: usize,
+    raw_wcu: PerKey,
+    rollup_wcu: PerKey,
+    rollup_rcu: PerKey,
+    /// Aggregate invocations: one per spread with events in each second.
+    pub(crate) folds: usize,
+    pub(crate) fold_time: Duration,
+    largest: usize,
+    rejected: usize,
+    failed: usize,
+    counted: (u64, usize),
+    truth: (u64, usize),
+}
+
+impl Measured {
+    pub(crate) fn raw_wcu(&self) -> usize {
+        self.raw_wcu.total()
+    }
+
+    pub(crate) fn rollup_wcu(&self) -> usize {
+        self.rollup_wcu.total()
+    }
+
+    pub(crate) fn rollup_rcu(&self) -> usize {
+        self.rollup_rcu.total()
+    }
+}
+
+async fn run(traffic: &mut Traffic, events: &[StoredEvent], minute: Minute, now: DateTime<Utc>) -> Measured {
     let expires_at = now + chrono::Duration::days(1);
     let store = sizing(MemoryStore::default());
     let (mut raw_wcu, mut rollup_wcu, mut rollup_rcu) = (PerKey::default(), PerKey::default(), PerKey::default());
-    let (mut rejected, mut failed, mut fold_time) = (0, 0, Duration::ZERO);
+    let (mut rejected, mut failed, mut fold_time, mut folds) = (0, 0, Duration::ZERO, 0);
     for second in 0..60 {
         let mut per_spread: BTreeMap<Spread, Vec<StoredEvent>> = BTreeMap::new();
         for event in events_in_second(events, minute, second as i64) {
@@ -78,6 +129,7 @@ async fn run(traffic: &mut Traffic, events: &[StoredEvent], minute: Minute, now:
         }
         // Each spread's batch folded on its own, as the shard holding its key delivers it.
         for (spread, in_second) in per_spread {
+            folds += 1;
             let (batch, records) = traffic.as_stream(in_second);
             store.hooks.take_units();
             let started = Instant::now();
@@ -110,34 +162,72 @@ async fn run(traffic: &mut Traffic, events: &[StoredEvent], minute: Minute, now:
         .flat_map(|rollup| rollup.visitors().into_keys())
         .collect::<HashSet<_>>()
         .len();
-    let share = |units: usize, limit: usize| units as f64 / limit as f64 * 100.0;
+    let spreads = raw_wcu.0.len();
+    Measured {
+        rate: events.len() / 60,
+        spreads,
+        events: events.len(),
+        raw_wcu,
+        rollup_wcu,
+        rollup_rcu,
+        folds,
+        fold_time,
+        largest,
+        rejected,
+        failed,
+        counted: (counted_pageviews, counted_visitors),
+        truth: (truth_pageviews, truth_visitors),
+    }
+}
 
-    println!();
-    println!("| partition key (worst key, worst second) | asked | limit | share | all keys, the minute |");
-    println!("|---|---:|---:|---:|---:|");
-    let rows = [
-        ("events table (collect's raw events)", &raw_wcu, PARTITION_WCU, "WCU"),
-        ("rollup table (the fold's writes)", &rollup_wcu, PARTITION_WCU, "WCU"),
-        ("rollup table (the fold's reads)", &rollup_rcu, PARTITION_RCU, "RCU"),
-    ];
-    for (key, units, limit, unit) in rows {
-        let asked = units.worst();
+impl Measured {
+    fn print(&self) {
+        let share = |units: usize, limit: usize| units as f64 / limit as f64 * 100.0;
+        println!();
+        println!("| partition key (worst key, worst second) | asked | limit | share | all keys, the minute |");
+        println!("|---|---:|---:|---:|---:|");
+        let rows = [
+            (
+                "events table (collect's raw events)",
+                &self.raw_wcu,
+                PARTITION_WCU,
+                "WCU",
+            ),
+            (
+                "rollup table (the fold's writes)",
+                &self.rollup_wcu,
+                PARTITION_WCU,
+                "WCU",
+            ),
+            (
+                "rollup table (the fold's reads)",
+                &self.rollup_rcu,
+                PARTITION_RCU,
+                "RCU",
+            ),
+        ];
+        for (key, units, limit, unit) in rows {
+            let asked = units.worst();
+            println!(
+                "| {key} | {asked} {unit} | {limit} {unit} | {:.0}% | {} {unit} |",
+                share(asked, limit),
+                units.total()
+            );
+        }
+        println!();
         println!(
-            "| {key} | {asked} {unit} | {limit} {unit} | {:.0}% | {} {unit} |",
-            share(asked, limit),
-            units.total()
+            "largest rollup item {:.0} KB (DynamoDB refuses over 400 KB); writes refused for size: {}; failed: {}; \
+             fold CPU {:.1} s for the minute, the pricing of each item included",
+            kb(self.largest),
+            self.rejected,
+            self.failed,
+            self.fold_time.as_secs_f64()
+        );
+        let ((counted_pageviews, counted_visitors), (truth_pageviews, truth_visitors)) = (self.counted, self.truth);
+        println!(
+            "page views counted {counted_pageviews} of {truth_pageviews} ({:+.1}%), visitors counted \
+             {counted_visitors} of {truth_visitors}",
+            (counted_pageviews as f64 / truth_pageviews as f64 - 1.0) * 100.0
         );
     }
-    println!();
-    println!(
-        "largest rollup item {:.0} KB (DynamoDB refuses over 400 KB); writes refused for size: {rejected}; \
-         failed: {failed}; fold CPU {:.1} s for the minute, the pricing of each item included",
-        kb(largest),
-        fold_time.as_secs_f64()
-    );
-    println!(
-        "page views counted {counted_pageviews} of {truth_pageviews} ({:+.1}%), visitors counted {counted_visitors} \
-         of {truth_visitors}",
-        (counted_pageviews as f64 / truth_pageviews as f64 - 1.0) * 100.0
-    );
 }

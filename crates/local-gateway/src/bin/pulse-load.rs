@@ -26,6 +26,10 @@ struct Cli {
     /// Longest wait for the stream consumers to catch up, in seconds.
     #[arg(long, default_value_t = 120)]
     settle_seconds: u64,
+    /// The site's spreads (`pulse-admin site spread`): with LOCAL_DYNAMODB_PARTITION_WCU set on moto,
+    /// how one site takes several times what one partition key does.
+    #[arg(long, default_value_t = 1)]
+    spreads: u8,
 }
 
 #[tokio::main]
@@ -43,19 +47,31 @@ async fn main() -> anyhow::Result<()> {
         duration: Duration::from_secs(cli.seconds),
         dashboards: cli.dashboards,
         settle: Duration::from_secs(cli.settle_seconds),
+        spreads: cli.spreads,
     };
+    let partition_wcu = std::env::var("LOCAL_DYNAMODB_PARTITION_WCU").unwrap_or_else(|_| "unlimited".into());
     println!(
-        "{} visitors for {} s, {} dashboards, local gateway on {} (moto at {endpoint}, table {table})",
-        cli.visitors, cli.seconds, cli.dashboards, stack.address
+        "{} visitors for {} s, {} dashboards, {} spread(s), {partition_wcu} WCU per partition key, local gateway \
+         on {} (moto at {endpoint}, table {table})",
+        cli.visitors, cli.seconds, cli.dashboards, cli.spreads, stack.address
     );
     let report = load::run(&stack, &options).await?;
     println!(
-        "accepted {} hits in {:.1} s ({:.0}/s, moto-bound), refused {}; settled {:.1} s after the last hit",
+        "accepted {} hits in {:.1} s ({:.0}/s, moto-bound), refused {}, throttled answers retried {}; settled \
+         {:.1} s after the last hit",
         report.accepted,
         report.sending.as_secs_f64(),
         report.hits_per_second(),
         report.refused,
+        report.throttled,
         report.settling.as_secs_f64()
+    );
+    println!(
+        "push delay from a hit's 2xx to a dashboard ({} deliveries): p50 {} ms, p99 {} ms, max {} ms",
+        report.push_delays.len(),
+        report.push_delay(0.5).as_millis(),
+        report.push_delay(0.99).as_millis(),
+        report.push_delay(1.0).as_millis()
     );
     if report.problems.is_empty() {
         println!(
