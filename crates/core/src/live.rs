@@ -9,6 +9,7 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::event::StoredEvent;
+use crate::ports::StoreError;
 use crate::realtime::view::FeedEvent;
 use crate::site::{SiteId, TokenHash};
 
@@ -144,6 +145,9 @@ pub struct BroadcastReport {
     pub failed: usize,
     /// Connections not served when the budget ran out.
     pub expired: usize,
+    /// A site's connections could not be listed, even after retries: nothing of the batch was sent
+    /// to anyone, so it can be delivered again without a duplicate (and should be).
+    pub unlisted: bool,
 }
 
 /// Live push as a use case, built like the others from its store, the connections' channel (the
@@ -186,7 +190,9 @@ impl<S: ConnectionStore, C: ConnectionSender + ConnectionCloser> Broadcaster<S, 
 /// delivery never fails the batch: Lambda would redeliver it and everyone else would get duplicates. For
 /// the same reason the broadcast stops when `budget` is spent, before the invocation times out: the
 /// connections not served by then miss this batch (the realtime view still has it), and nobody gets a
-/// second copy.
+/// second copy. A site whose connections cannot be listed (a throttled or overloaded store, after
+/// retries) sends nothing to anyone and reports [`BroadcastReport::unlisted`]: that batch can be
+/// delivered again, and is.
 pub async fn broadcast<S: ConnectionStore, C: ConnectionSender>(
     store: &S,
     sender: &C,
@@ -230,13 +236,16 @@ async fn broadcast_all<S: ConnectionStore, C: ConnectionSender>(
             .or_default()
             .extend(FeedEvent::entries_of(event));
     }
+    // Every site's connections are listed before anything is sent: a listing that fails leaves the
+    // batch undelivered to all, so it can be delivered again without giving anyone a second copy.
     let mut deliveries = Vec::new();
     for (site, feed) in &by_site {
-        let connections = match store.site_connections(site).await {
+        let connections = match list_connections(store, config, site).await {
             Ok(connections) => connections,
             Err(err) => {
-                tracing::warn!(site = %site, error = %err, "could not list connections; site skipped");
-                continue;
+                tracing::warn!(site = %site, error = %err, "could not list connections; the batch is to be delivered again");
+                report.unlisted = true;
+                return;
             }
         };
         if connections.is_empty() {
@@ -259,6 +268,24 @@ async fn broadcast_all<S: ConnectionStore, C: ConnectionSender>(
         report.gone += usize::from(outcome.gone);
         report.failed += usize::from(outcome.failed);
         progress.done += 1;
+    }
+}
+
+/// A site's connections, a transient failure retried with backoff as a throttled send is.
+async fn list_connections<S: ConnectionStore>(
+    store: &S,
+    config: &BroadcastConfig,
+    site: &SiteId,
+) -> Result<Vec<LiveConnection>, StoreError> {
+    let mut attempt = 1;
+    loop {
+        match store.site_connections(site).await {
+            Err(err) if err.is_transient() && attempt < config.throttle_attempts => {
+                tokio::time::sleep(config.throttle_backoff * 2u32.pow(attempt - 1)).await;
+                attempt += 1;
+            }
+            listed => return listed,
+        }
     }
 }
 

@@ -113,7 +113,7 @@ pub async fn run(stack: &LocalStack, options: &LoadOptions) -> anyhow::Result<Lo
         token.expose()
     );
     for inbox in &received {
-        let (socket, _) = tokio_tungstenite::connect_async(&ws_url).await?;
+        let socket = connect_dashboard(&ws_url).await?;
         let inbox = inbox.clone();
         tokio::spawn(async move {
             let (_, mut incoming) = socket.split();
@@ -182,6 +182,25 @@ pub async fn run(stack: &LocalStack, options: &LoadOptions) -> anyhow::Result<Lo
         settling: settle_started.elapsed(),
         problems,
     })
+}
+
+/// A dashboard's WebSocket, retried with backoff while `$connect` answers 503 or 429 (its writes
+/// throttled under a scaled-down partition limit), as the dashboard reconnects.
+async fn connect_dashboard(
+    url: &str,
+) -> anyhow::Result<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>> {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let mut attempt = 0u64;
+    loop {
+        match tokio_tungstenite::connect_async(url).await {
+            Ok((socket, _)) => return Ok(socket),
+            Err(WsError::Http(response)) if [429, 503].contains(&response.status().as_u16()) && attempt < 20 => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
 }
 
 /// What one visitor got done.

@@ -1,6 +1,6 @@
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::dynamodb::EventRecord;
-use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_runtime::{Error, LambdaEvent};
 use pulse_core::StoredEvent;
 use pulse_core::live::{BroadcastConfig, Broadcaster, ConnectionCloser, ConnectionSender, ConnectionStore};
@@ -36,8 +36,10 @@ impl pulse_lambda::FunctionApp for BroadcastApp<DynamoStore, ApiGatewaySender> {
     }
 }
 
-/// Sends the batch's events, one message per connection of each site. Always succeeds: a failed
-/// delivery is logged and dropped, so Lambda never redelivers the batch and nobody gets duplicates.
+/// Sends the batch's events, one message per connection of each site. A failed delivery is logged and
+/// dropped, so Lambda does not redeliver the batch and nobody gets duplicates. The one exception: when
+/// a site's connections could not be listed, nothing was sent to anyone, and the batch is reported
+/// failed from its first record so that Lambda delivers it again (up to the mapping's retries).
 pub async fn function_handler<S, C>(
     app: &BroadcastApp<S, C>,
     event: LambdaEvent<Event>,
@@ -76,8 +78,19 @@ where
         .add("ConnectionsGone", report.gone as u64)
         .add("DeliveriesFailed", report.failed as u64)
         .add("DeliveriesExpired", report.expired as u64)
+        .add("BatchesRedelivered", u64::from(report.unlisted))
         .emit();
-    Ok(DynamoDbEventResponse::default())
+    let mut response = DynamoDbEventResponse::default();
+    if report.unlisted {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = event
+            .payload
+            .records
+            .iter()
+            .find_map(|record| record.change.sequence_number.clone());
+        response.batch_item_failures.push(failure);
+    }
+    Ok(response)
 }
 
 /// Closes the dashboards that a registry change in the batch no longer admits (a rotated token, a
@@ -215,6 +228,47 @@ mod tests {
             !sent.contains_key("c1"),
             "a connection of another site receives nothing"
         );
+    }
+
+    /// A store that cannot list a site's connections (throttled, overloaded) is asked again; while it
+    /// still cannot, nothing is sent to anyone and the batch is reported failed from its first record,
+    /// so Lambda delivers it again and every dashboard gets it once.
+    #[tokio::test]
+    async fn a_batch_whose_connections_cannot_be_listed_is_delivered_again() {
+        let app = BroadcastApp::new(
+            store_with(&[("a1", "demo"), ("b1", "docs-site")]),
+            RecordingSender::default(),
+            BroadcastConfig::default(),
+        );
+        let event: Event = serde_json::from_str(&pulse_test_support::event("broadcast/stream-batch")).unwrap();
+        let store = app.broadcaster.store();
+        store.unavailable.store(true, std::sync::atomic::Ordering::Relaxed);
+        let response = function_handler(&app, LambdaEvent::new(event.clone(), Default::default()))
+            .await
+            .unwrap();
+        let failed: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_deref())
+            .collect();
+        assert_eq!(failed, [Some("4100000000000000000001")]);
+        assert!(
+            app.broadcaster.channel().sent.lock().unwrap().is_empty(),
+            "nothing sent to anyone"
+        );
+
+        // Delivered again while the store recovers between two attempts: each dashboard gets it once.
+        let recovering = async {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            store.unavailable.store(false, std::sync::atomic::Ordering::Relaxed);
+        };
+        let (response, ()) = tokio::join!(
+            function_handler(&app, LambdaEvent::new(event, Default::default())),
+            recovering
+        );
+        assert!(response.unwrap().batch_item_failures.is_empty());
+        let sent = app.broadcaster.channel().sent.lock().unwrap();
+        assert_eq!((sent["a1"].len(), sent["b1"].len()), (1, 1));
     }
 
     #[tokio::test]

@@ -34,6 +34,10 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // WARN and above, so a dropped broadcast batch or a failing stream poll shows beside the figures.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
     let cli = Cli::parse();
     let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
         .map_err(|_| anyhow::anyhow!("set AWS_ENDPOINT_URL_DYNAMODB to a local DynamoDB (moto)"))?;
